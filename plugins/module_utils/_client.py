@@ -1,0 +1,359 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""The one HTTP client of the collection: every request to the Stability API goes through here.
+
+It owns the URL, the headers, the retry policy, the response checks and the wording of every
+error, so that modules and lookups stay thin and all behave the same.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import random
+import re
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
+    StabilityAPIError,
+    StabilityConnectionError,
+    StabilityResponseError,
+    one_line,
+    redact,
+)
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
+    CLIENT_ID,
+    COLLECTION_VERSION,
+    clean_organization,
+)
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    import urllib3
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import InsecureRequestWarning
+    HAS_REQUESTS = True
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+USER_AGENT = '%s/%s' % (CLIENT_ID, COLLECTION_VERSION)
+
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 8.0
+RETRY_AFTER_MAX = 60.0
+MAX_CONCURRENT_REQUESTS = 4
+
+_TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
+_OBJECT_ADDRESS = re.compile(r'<[\w.]+ object at 0x[0-9a-f]+>:?\s*')
+
+
+def retry_delay(attempt, retry_after=None):
+    """Seconds to wait before retry number ``attempt`` (0-based).
+
+    A ``Retry-After`` the server sent wins, capped at RETRY_AFTER_MAX; otherwise exponential
+    back-off (0.5, 1, 2, 4, 8, 8, ... s) with jitter down to half of that, so that forked
+    workers that failed together do not come back together.
+    """
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), RETRY_AFTER_MAX)
+    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * (2 ** attempt))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def max_total_seconds(timeout, retries):
+    """The documented worst case of one call: every attempt times out, every wait is capped."""
+    return (retries + 1) * timeout + retries * RETRY_AFTER_MAX
+
+
+def parse_retry_after(value, now=None):
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def describe_network_error(exc):
+    """The innermost reason of a requests/urllib3 exception, as one readable line."""
+    reason = exc
+    for dummy in range(10):
+        inner = getattr(reason, 'reason', None)
+        if not isinstance(inner, BaseException) and reason.args and isinstance(reason.args[0], BaseException):
+            inner = reason.args[0]
+        if not isinstance(inner, BaseException) or inner is reason:
+            break
+        reason = inner
+    text = _OBJECT_ADDRESS.sub('', '%s' % (reason,)) or type(reason).__name__
+    return one_line(text, 200)
+
+
+def api_error_details(payload):
+    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None."""
+    if not isinstance(payload, dict):
+        return None
+    message = payload.get('message')
+    errors = payload.get('errors')
+    if not message and isinstance(errors, list) and errors:
+        message = '; '.join('%s' % item for item in errors)
+    details = {
+        'id': payload.get('id') if isinstance(payload.get('id'), str) else None,
+        'name': payload.get('name') if isinstance(payload.get('name'), str) else None,
+        'message': one_line(message) if isinstance(message, (str, list)) and message else None,
+    }
+    if not any(details.values()):
+        return None
+    return details
+
+
+def check_credits(payload):
+    """The ``credits`` of a balance body: a finite, non-negative JSON number."""
+    if not isinstance(payload, dict) or 'credits' not in payload:
+        raise ValueError('has no "credits" field')
+    credits = payload['credits']
+    if isinstance(credits, bool) or not isinstance(credits, (int, float)):
+        raise ValueError('has a "credits" that is not a number: %s' % one_line(json.dumps(credits), 60))
+    credits = float(credits)
+    if credits != credits or credits in (float('inf'), float('-inf')):
+        raise ValueError('has a "credits" that is not a finite number')
+    if credits < 0:
+        raise ValueError('has a negative "credits" (%r)' % credits)
+    return credits
+
+
+def check_account(payload):
+    """The account body reduced to the documented fields, all of them present and typed."""
+    if not isinstance(payload, dict):
+        raise ValueError('is not a JSON object')
+    for field in ('id', 'email'):
+        if not isinstance(payload.get(field), str) or not payload.get(field):
+            raise ValueError('has no "%s" string' % field)
+    organizations = payload.get('organizations')
+    if not isinstance(organizations, list):
+        raise ValueError('has no "organizations" list')
+    memberships = []
+    for index, membership in enumerate(organizations):
+        if not isinstance(membership, dict):
+            raise ValueError('organizations[%d] is not an object' % index)
+        for field in ('id', 'name', 'role'):
+            if not isinstance(membership.get(field), str):
+                raise ValueError('organizations[%d] has no "%s" string' % (index, field))
+        if not isinstance(membership.get('is_default'), bool):
+            raise ValueError('organizations[%d] has no "is_default" boolean' % index)
+        memberships.append({key: membership[key] for key in ('id', 'name', 'role', 'is_default')})
+    picture = payload.get('profile_picture')
+    return {
+        'id': payload['id'],
+        'email': payload['email'],
+        'profile_picture': picture if isinstance(picture, str) and picture else None,
+        'organizations': memberships,
+    }
+
+
+def default_membership(account):
+    """The membership flagged ``is_default``, or None."""
+    for membership in account['organizations']:
+        if membership['is_default']:
+            return membership
+    return None
+
+
+class StabilityClient(object):
+    """Reads one Stability account through one keep-alive HTTP session."""
+
+    def __init__(self, settings):
+        if not HAS_REQUESTS:
+            raise RuntimeError('the Python library requests is required')
+        self.settings = settings
+        self.warnings = []
+        self._base = '%s/%s/user/' % (settings.api_url, settings.api_version)
+        self._session = requests.Session()
+        self._session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
+        self._session.mount('https://', adapter)
+        self._session.mount('http://', adapter)
+        self._session.headers.clear()
+        self._session.headers.update({
+            'Accept': 'application/json',
+            'Authorization': 'Bearer %s' % settings.api_key,
+            'Stability-Client-ID': CLIENT_ID,
+            'Stability-Client-Version': COLLECTION_VERSION,
+            'User-Agent': USER_AGENT,
+        })
+        if not settings.validate_certs:
+            self._session.verify = False
+            urllib3.disable_warnings(InsecureRequestWarning)
+            if settings.api_url.startswith('https://'):
+                self.warnings.append('validate_certs is false: the TLS certificate of %s is not checked' % settings.api_url)
+        elif settings.ca_path:
+            self._session.verify = settings.ca_path
+
+    def close(self):
+        self._session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def fetch_account(self):
+        """GET /{version}/user/account, checked against the contract."""
+        payload = self._get_json('account')
+        try:
+            return check_account(payload)
+        except ValueError as exc:
+            raise StabilityResponseError(self._describe('account') + ' returned an account body that %s' % exc, status=200)
+
+    def fetch_balance(self, organization=None):
+        """GET /{version}/user/balance for ``organization`` (None: the key's default) as a float."""
+        organization = clean_organization(organization)
+        payload = self._get_json('balance', organization)
+        try:
+            return check_credits(payload)
+        except ValueError as exc:
+            raise StabilityResponseError(self._describe('balance', organization) + ' returned a balance body that %s' % exc, status=200)
+
+    def fetch_balances(self, organizations):
+        """Balances of several organizations, in order, with at most MAX_CONCURRENT_REQUESTS in flight.
+
+        The bound keeps one task far below the vendor's 150 requests per 10 seconds while still
+        cutting the wall time of a large account by that factor.  The first failure is raised.
+        """
+        organizations = list(organizations)
+        if len(organizations) <= 1:
+            return [self.fetch_balance(organization) for organization in organizations]
+        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_REQUESTS, len(organizations))) as pool:
+            return list(pool.map(self.fetch_balance, organizations))
+
+    def _describe(self, endpoint, organization=None):
+        text = 'GET %s%s' % (self._base, endpoint)
+        if organization:
+            text += ' for organization %s' % organization
+        return text
+
+    def _get_json(self, endpoint, organization=None):
+        """One GET with the retry policy; returns the decoded JSON body of a 200 answer."""
+        url = self._base + endpoint
+        headers = {'Organization': organization} if organization else None
+        what = self._describe(endpoint, organization)
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                status, response_headers, body = self._send(url, headers)
+            except requests.exceptions.SSLError as exc:
+                raise StabilityConnectionError(self._scrub(
+                    '%s failed: TLS error (%s); set ca_path to the CA bundle that signed the server certificate, '
+                    'or validate_certs to false' % (what, describe_network_error(exc))))
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                if attempt >= self.settings.retries:
+                    raise StabilityConnectionError(self._scrub('%s failed after %d attempt%s: %s' % (
+                        what, attempt + 1, '' if attempt == 0 else 's', describe_network_error(exc))))
+            else:
+                if status == 200:
+                    return self._decode(what, status, response_headers, body)
+                if status not in RETRY_STATUSES or attempt >= self.settings.retries:
+                    raise self._status_error(what, status, response_headers, body, attempt + 1)
+                retry_after = parse_retry_after(response_headers.get('Retry-After'))
+            time.sleep(retry_delay(attempt, retry_after))
+            attempt += 1
+
+    def _send(self, url, headers):
+        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer."""
+        deadline = time.monotonic() + self.settings.timeout
+        with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
+                               allow_redirects=False) as response:
+            chunks = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    break
+                if time.monotonic() > deadline:
+                    raise requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
+            return response.status_code, response.headers, b''.join(chunks)
+
+    def _decode(self, what, status, headers, body):
+        if len(body) > MAX_BODY_BYTES:
+            raise StabilityResponseError('%s returned a body over %d bytes; refusing to read it' % (what, MAX_BODY_BYTES), status=status)
+        try:
+            return json.loads(body.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
+                what, status, self._sniff(headers, body))), status=status)
+
+    def _status_error(self, what, status, headers, body, attempts):
+        error = None
+        if len(body) <= MAX_BODY_BYTES:
+            try:
+                error = api_error_details(json.loads(body.decode('utf-8')))
+            except (UnicodeDecodeError, ValueError):
+                error = None
+        parts = ['%s failed with HTTP %d' % (what, status)]
+        if error:
+            if error['name']:
+                parts.append(' %s' % error['name'])
+            if error['message']:
+                parts.append(': %s' % error['message'])
+            if error['id']:
+                parts.append(' (error id %s)' % error['id'])
+        else:
+            parts.append(' (%s)' % self._sniff(headers, body))
+        if attempts > 1:
+            parts.append(' after %d attempts' % attempts)
+        hint = self._hint(status, what)
+        if hint:
+            parts.append('; %s' % hint)
+        if error:
+            error = dict((key, self._scrub(value)) for key, value in error.items())
+        return StabilityAPIError(self._scrub(''.join(parts)), status=status, error=error)
+
+    @staticmethod
+    def _hint(status, what):
+        if status == 401:
+            return 'check api_key (or STABILITY_API_KEY)'
+        if status == 403 and 'for organization' in what:
+            return 'check that the key belongs to a member of that organization'
+        if status == 429:
+            return 'the API allows 150 requests per 10 seconds; cache or spread the reads'
+        return None
+
+    @staticmethod
+    def _sniff(headers, body):
+        """A short description of a body that is not an API error: its type and any HTML title."""
+        if not body:
+            return 'empty body'
+        content_type = (headers.get('Content-Type') or 'no content type').split(';')[0].strip()
+        if len(body) > MAX_BODY_BYTES:
+            return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
+        title = _TITLE.search(body[:4096].decode('utf-8', 'replace'))
+        if title and title.group(1).strip():
+            return '%s: %s' % (content_type, one_line(title.group(1), 120))
+        return '%s body of %d bytes' % (content_type, len(body))
+
+    def _scrub(self, text):
+        return redact(text, self.settings.api_key)

@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""The credit thresholds ``min_credits`` and ``warn_below``, worded once for module and lookup.
+
+Standard library only, so a lookup answered from its cache can gate without the HTTP stack.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DEFAULT_ORGANIZATION_LABEL = "the key's default organization"
+
+
+def organization_label(organization_id, name=None):
+    """How a message names an organization: its id, its name when known, or the key's default."""
+    if not organization_id:
+        return DEFAULT_ORGANIZATION_LABEL
+    if name:
+        return '%s (%s)' % (organization_id, name)
+    return organization_id
+
+
+def shortfall(option, threshold, readings):
+    """One line naming every reading below ``threshold``, or None when all are at or above it.
+
+    ``readings`` is a list of ``(label, credits)``; the line names the option, each organization,
+    its balance and the threshold, so a CI log says at once what to top up.
+    """
+    if threshold is None:
+        return None
+    below = [(label, credits) for label, credits in readings if credits < threshold]
+    if not below:
+        return None
+    return '%s below %s %s: %s' % (
+        'Credits are' if len(below) == 1 else '%d balances are' % len(below),
+        option,
+        format_credits(threshold),
+        '; '.join('%s has %s' % (label, format_credits(credits)) for label, credits in below),
+    )
+
+
+def format_credits(credits):
+    """Credits as written by Python (exact, never rounded up past a threshold), without a useless .0."""
+    text = repr(float(credits))
+    return text[:-2] if text.endswith('.0') else text

@@ -1,0 +1,184 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""Connection options shared by every plugin, read and validated in one place.
+
+``ConnectionSettings.from_options`` is the option adapter: it takes any ``get_option(name)``
+callable, so modules pass ``module.params.get`` and lookups pass ``self.get_option`` and both get
+the same defaults and the same refusals.  Validation happens here, before a client exists, so
+bad input never reaches the network.  Standard library only: the lookup validates and computes
+its cache key without importing ``requests``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+import math
+import os
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps the import sanity test calm
+    from urlparse import urlsplit
+
+COLLECTION_VERSION = '1.0.0'
+CLIENT_ID = 'stabilityai.platform'
+
+DEFAULT_API_URL = 'https://api.stability.ai'
+API_VERSIONS = ('v1', 'v1alpha')
+DEFAULT_API_VERSION = 'v1'
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+MAX_RETRIES = 10
+
+API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
+API_URL_ENV = 'STABILITY_API_URL'
+API_VERSION_ENV = 'STABILITY_API_VERSION'
+
+
+def clean_header_value(option, value):
+    """Strip ``value`` and refuse what cannot safely travel in an HTTP header.
+
+    Control characters (CR/LF above all) would let a value inject headers; anything outside
+    printable ASCII would make the HTTP stack raise an encoding error with the value in it.
+    """
+    value = value.strip()
+    if not value:
+        raise StabilityOptionError(option, 'is empty')
+    for char in value:
+        if ord(char) < 0x20 or ord(char) == 0x7f:
+            raise StabilityOptionError(option, 'contains a control character (such as a line break); nothing was sent')
+        if ord(char) > 0x7e:
+            raise StabilityOptionError(option, 'contains a character that is not printable ASCII; nothing was sent')
+    return value
+
+
+def is_loopback_as_written(host):
+    """True for ``localhost``, a 127.x.x.x address or ``::1`` as written: no DNS look-up."""
+    if host.lower() == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def clean_api_url(value):
+    """Return the base URL without a trailing slash, or refuse it with the reason."""
+    value = value.strip()
+    if not value:
+        raise StabilityOptionError('api_url', 'is empty')
+    if any(ord(char) < 0x21 or ord(char) > 0x7e for char in value):
+        raise StabilityOptionError('api_url', 'contains white space, a control character or a character that is not ASCII')
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise StabilityOptionError('api_url', 'is not a valid URL (%s)' % exc)
+    if parts.scheme not in ('http', 'https'):
+        raise StabilityOptionError('api_url', 'must start with https:// (or http:// for a loopback address), got %r' % (parts.scheme + ':' if parts.scheme else value))
+    if not host:
+        raise StabilityOptionError('api_url', 'has no host name')
+    if parts.username is not None or parts.password is not None:
+        raise StabilityOptionError('api_url', 'must not contain credentials; use api_key')
+    if parts.query or parts.fragment:
+        raise StabilityOptionError('api_url', 'must not contain a query or a fragment')
+    if parts.scheme == 'http' and not is_loopback_as_written(host):
+        raise StabilityOptionError(
+            'api_url', 'uses plain http:// to %s, which would send the API key in clear text; use https:// '
+            '(http:// is accepted only for localhost, 127.x.x.x and [::1])' % host)
+    return value.rstrip('/')
+
+
+def clean_positive_number(option, value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
+    if not math.isfinite(number) or number <= 0:
+        raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
+    return number
+
+
+def clean_retries(value):
+    """A whole number from 0 to MAX_RETRIES, so the total time of a call stays bounded."""
+    try:
+        number = None if isinstance(value, bool) else int('%s' % value)
+    except ValueError:
+        number = None
+    if number is None or not 0 <= number <= MAX_RETRIES:
+        raise StabilityOptionError('retries', 'must be a whole number from 0 to %d, got %r' % (MAX_RETRIES, value))
+    return number
+
+
+def clean_threshold(option, value):
+    """``min_credits`` and ``warn_below``: None (not set) or a finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise StabilityOptionError(option, 'must be a number of credits, got %r' % (value,))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise StabilityOptionError(option, 'must be a number of credits, got %r' % (value,))
+    if not math.isfinite(number):
+        raise StabilityOptionError(option, 'must be a finite number of credits, got %r' % (value,))
+    return number
+
+
+def clean_organization(value, option='organization'):
+    """None means the key's default organization."""
+    if value is None:
+        return None
+    return clean_header_value(option, '%s' % value)
+
+
+class ConnectionSettings(object):
+    """Validated connection options: what a ``StabilityClient`` needs, nothing else."""
+
+    __slots__ = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path')
+
+    def __init__(self, api_key, api_url=None, api_version=None, timeout=None, retries=None, validate_certs=True, ca_path=None):
+        if api_key is None or not '%s' % api_key:
+            raise StabilityOptionError(
+                'api_key', 'is not set: give the api_key option or set the STABILITY_API_KEY environment variable')
+        self.api_key = clean_header_value('api_key', '%s' % api_key)
+        self.api_url = clean_api_url(DEFAULT_API_URL if api_url is None else '%s' % api_url)
+        self.api_version = DEFAULT_API_VERSION if api_version is None else ('%s' % api_version).strip()
+        if self.api_version not in API_VERSIONS:
+            raise StabilityOptionError('api_version', 'must be one of %s, got %r' % (', '.join(API_VERSIONS), api_version))
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else clean_positive_number('timeout', timeout)
+        self.retries = DEFAULT_RETRIES if retries is None else clean_retries(retries)
+        self.validate_certs = bool(validate_certs)
+        self.ca_path = None
+        if ca_path is not None and '%s' % ca_path:
+            path = os.path.expanduser('%s' % ca_path)
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise StabilityOptionError('ca_path', '%s is not a readable file' % path)
+            self.ca_path = path
+
+    @classmethod
+    def from_options(cls, get_option):
+        """The option adapter: build settings from any ``get_option(name)`` callable."""
+        return cls(
+            api_key=get_option('api_key'),
+            api_url=get_option('api_url'),
+            api_version=get_option('api_version'),
+            timeout=get_option('timeout'),
+            retries=get_option('retries'),
+            validate_certs=True if get_option('validate_certs') is None else get_option('validate_certs'),
+            ca_path=get_option('ca_path'),
+        )
+
+    def __repr__(self):
+        return 'ConnectionSettings(api_url=%r, api_version=%r, timeout=%r, retries=%r, validate_certs=%r, ca_path=%r)' % (
+            self.api_url, self.api_version, self.timeout, self.retries, self.validate_certs, self.ca_path)
