@@ -15,7 +15,7 @@ class ModuleDocFragment(object):
 options:
   api_key:
     description:
-      - The Stability AI API key (C(sk-...)), sent as C(Authorization: Bearer <key>).
+      - "The Stability AI API key (C(sk-...)), sent as C(Authorization: Bearer <key>)."
       - If not set, the value of the E(STABILITY_API_KEY) environment variable is used, then E(STABILITY_KEY)
         (the name the vendor's SDK reads).
       - Surrounding white space is removed; a key with a control character (such as a line break) is refused before
@@ -72,7 +72,7 @@ notes:
 options:
   api_key:
     description:
-      - The Stability AI API key (C(sk-...)), sent as C(Authorization: Bearer <key>).
+      - "The Stability AI API key (C(sk-...)), sent as C(Authorization: Bearer <key>)."
       - Surrounding white space is removed; a key with a control character (such as a line break) is refused before
         anything is sent. The key never appears in results, warnings, errors, logs or the cache.
     type: str

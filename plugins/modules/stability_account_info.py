@@ -12,8 +12,8 @@ module: stability_account_info
 short_description: Read the Stability AI account that an API key belongs to
 version_added: 1.0.0
 description:
-  - Reads the account of the API key from C(GET /v1/user/account) (or C(/v1alpha/user/account)):
-    its id, e-mail address, profile picture and the organizations it is a member of.
+  - Reads the account of the API key from C(GET /v1/user/account) (or C(/v1alpha/user/account)),
+    that is its id, e-mail address, profile picture and the organizations it is a member of.
   - Returns the default organization separately, since that is the one whose credits a key spends
     when a request names no organization.
   - Changes nothing, so it is safe in check mode and always reports C(changed=false).

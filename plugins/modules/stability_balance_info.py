@@ -20,7 +20,7 @@ description:
     150 requests per 10 seconds).
   - With O(min_credits), fails when a balance read is below it, naming each organization, its balance and the
     threshold; RV(credits) and RV(balances) are still returned so that a playbook can report them.
-  - Changes nothing, so it is safe in check mode and always reports C(changed=false). Never caches: every run asks the API.
+  - Changes nothing, so it is safe in check mode and always reports C(changed=false). It never caches; every run asks the API.
 author:
   - stabilityai.platform contributors
 extends_documentation_fragment:

@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Shared fixtures of the unit tests: a fake HTTP transport and a module runner.
+
+The fake replaces ``requests.adapters.HTTPAdapter.send``, so everything above the socket (the
+client, requests' header merging, streaming, timeouts passed down) runs for real.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import io
+import json
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from ansible.module_utils import basic
+from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+
+
+class FakeAnswer(object):
+    def __init__(self, status=200, payload=None, body=None, headers=None, exc=None):
+        self.status = status
+        self.body = body if body is not None else (b'' if payload is None else json.dumps(payload).encode('utf-8'))
+        self.headers = headers or {}
+        if payload is not None and 'Content-Type' not in self.headers:
+            self.headers['Content-Type'] = 'application/json'
+        self.exc = exc
+
+
+class FakeAPI(object):
+    """Answers requests from a queue of ``FakeAnswer`` and records each request and its kwargs."""
+
+    def __init__(self):
+        self.answers = []
+        self.requests = []
+        self.kwargs = []
+
+    def answer(self, *args, **kwargs):
+        self.answers.append(FakeAnswer(*args, **kwargs))
+        return self
+
+    def send(self, adapter, request, **kwargs):
+        self.requests.append(request)
+        self.kwargs.append(kwargs)
+        if not self.answers:
+            raise AssertionError('unexpected request %s %s' % (request.method, request.url))
+        answer = self.answers.pop(0)
+        if answer.exc is not None:
+            raise answer.exc
+        response = requests.Response()
+        response.status_code = answer.status
+        response.headers = CaseInsensitiveDict(answer.headers)
+        response.raw = io.BytesIO(answer.body)
+        response.url = request.url
+        response.request = request
+        return response
+
+
+@pytest.fixture
+def fake_api(monkeypatch):
+    api = FakeAPI()
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, 'send', lambda adapter, request, **kwargs: api.send(adapter, request, **kwargs))
+    return api
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Record the back-off waits instead of sleeping them."""
+    waits = []
+    monkeypatch.setattr(_client.time, 'sleep', waits.append)
+    return waits
+
+
+class ModuleExit(Exception):
+    def __init__(self, result, failed):
+        super(ModuleExit, self).__init__(result)
+        self.result = result
+        self.failed = failed
+
+
+@contextlib.contextmanager
+def module_args(args):
+    """Expose ``args`` to AnsibleModule, on every ansible-core the collection supports."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:
+        payload = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = payload
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+    else:
+        with patch_module_args(args):
+            yield
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """Run a module's ``main`` with ``args``; returns (result, failed, warnings)."""
+    def fake_exit(self, **result):
+        raise ModuleExit(result, False)
+
+    def fake_fail(self, msg, **result):
+        result['msg'] = msg
+        raise ModuleExit(result, True)
+
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', fake_exit)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fake_fail)
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: warnings.append(warning))
+    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION'):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(module, args):
+        del warnings[:]
+        with module_args(args):
+            with pytest.raises(ModuleExit) as caught:
+                module.main()
+        return caught.value.result, caught.value.failed, list(warnings)
+    return run
