@@ -33,6 +33,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     CLIENT_ID,
     COLLECTION_VERSION,
+    RETRY_AFTER_MAX,
     clean_organization,
 )
 
@@ -53,7 +54,6 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
-RETRY_AFTER_MAX = 60.0
 MAX_CONCURRENT_REQUESTS = 4
 
 _TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
@@ -71,11 +71,6 @@ def retry_delay(attempt, retry_after=None):
         return min(max(retry_after, 0.0), RETRY_AFTER_MAX)
     ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * (2 ** attempt))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def max_total_seconds(timeout, retries):
-    """The documented worst case of one call: every attempt times out, every wait is capped."""
-    return (retries + 1) * timeout + retries * RETRY_AFTER_MAX
 
 
 def parse_retry_after(value, now=None):

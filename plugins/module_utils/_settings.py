@@ -38,10 +38,16 @@ DEFAULT_API_VERSION = 'v1'
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
+RETRY_AFTER_MAX = 60.0
 
 API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
 API_URL_ENV = 'STABILITY_API_URL'
 API_VERSION_ENV = 'STABILITY_API_VERSION'
+
+
+def max_total_seconds(timeout, retries):
+    """The documented worst case of one call: every attempt times out and every wait is the longest."""
+    return (retries + 1) * timeout + retries * RETRY_AFTER_MAX
 
 
 def clean_header_value(option, value):

@@ -23,7 +23,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     StabilityOptionError,
     StabilityResponseError,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import COLLECTION_VERSION, ConnectionSettings
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import COLLECTION_VERSION, ConnectionSettings, max_total_seconds
 
 KEY = 'sk-unit-test-0123456789abcdef'
 ACCOUNT = {
@@ -240,7 +240,7 @@ class TestRetries:
             delays = [_client.retry_delay(attempt) for dummy in range(50)]
             assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
             assert len(set(delays)) > 1
-        assert _client.max_total_seconds(30, 3) == 4 * 30 + 3 * 60
+        assert max_total_seconds(30, 3) == 4 * 30 + 3 * 60
 
     @pytest.mark.parametrize('value, expected', [('5', 5.0), (' 0 ', 0.0), ('-3', 0.0), ('1.5', 1.5), ('soon', None), ('', None), (None, None)])
     def test_parse_retry_after(self, value, expected):

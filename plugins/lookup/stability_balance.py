@@ -1,0 +1,212 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: stability_balance
+short_description: The Stability AI credits left, for gating a play on them
+version_added: 1.0.0
+description:
+  - Returns the credits left (a float) in each organization given as a term, or in the key's default organization when
+    there is no term, from C(GET /v1/user/balance). So V(lookup) gives a number and V(query) a list.
+  - Several terms are read concurrently.
+  - Runs on the controller. Ansible evaluates a lookup once per host and per templating, so the answer is cached
+    (see O(cache_ttl)) and a play over hundreds of hosts makes one request instead of one per host; the API allows
+    150 requests per 10 seconds and then refuses the caller for 60 seconds.
+author:
+  - stabilityai.platform contributors
+extends_documentation_fragment:
+  - stabilityai.platform.connection.PLUGINS
+options:
+  _terms:
+    description:
+      - Organization ids (C(org-...)), sent as the C(Organization) header. None for the key's default organization.
+      - Surrounding white space is removed; an id with a control character is refused before anything is sent.
+    type: list
+    elements: str
+    required: false
+  min_credits:
+    description:
+      - Fail the task when a balance read is below this number of credits; the message names each organization,
+        its balance and the threshold.
+    type: float
+  warn_below:
+    description:
+      - Show a warning, not a failure, when a balance read is below this number of credits.
+    type: float
+  cache_ttl:
+    description:
+      - Seconds a balance read is reused, by every host, fork and play of the same user on this controller, for the
+        same O(api_url), O(api_version), organization and O(api_key).
+      - Concurrent misses in forked workers wait for one another, so exactly one request goes out per entry.
+      - V(0) turns the cache off; then every evaluation asks the API.
+      - A balance can therefore be up to this old. Failed reads are never cached.
+    type: float
+    default: 60
+    env:
+      - name: STABILITY_CACHE_TTL
+    vars:
+      - name: stability_cache_ttl
+    ini:
+      - section: stabilityai_platform
+        key: cache_ttl
+  cache_dir:
+    description:
+      - Directory of the cache, created with mode 0700; each entry is a 0600 file that holds only the credits and the
+        time they were read, named by a keyed hash (HMAC-SHA256 under a random per-directory secret), so the key is never
+        stored.
+      - A directory that belongs to another user is not used; the lookup then reads without a cache and warns.
+      - If not set, C($XDG_CACHE_HOME/stabilityai.platform), or C(~/.cache/stabilityai.platform).
+    type: path
+    env:
+      - name: STABILITY_CACHE_DIR
+    vars:
+      - name: stability_cache_dir
+    ini:
+      - section: stabilityai_platform
+        key: cache_dir
+notes:
+  - Modules of this collection never cache; use M(stabilityai.platform.stability_balance_info) to read the live balance.
+seealso:
+  - module: stabilityai.platform.stability_balance_info
+  - module: stabilityai.platform.stability_account_info
+'''
+
+EXAMPLES = r'''
+- name: Run the generation job only when the default organization has more than 500 credits
+  ansible.builtin.include_tasks: generate.yml
+  when: lookup('stabilityai.platform.stability_balance') | float > 500
+
+- name: Fail early, with a message naming the organization, when one has less than 100 credits
+  ansible.builtin.debug:
+    msg: "{{ query('stabilityai.platform.stability_balance', 'org-alice-studio', 'org-alice-lab', min_credits=100) }}"
+
+- name: Warn below 1000 credits, read the live value (no cache)
+  ansible.builtin.set_fact:
+    studio_credits: "{{ lookup('stabilityai.platform.stability_balance', 'org-alice-studio', warn_below=1000, cache_ttl=0) }}"
+
+- name: Talk to the bundled simulator instead of the real API
+  ansible.builtin.debug:
+    msg: "{{ lookup('stabilityai.platform.stability_balance', api_url='http://127.0.0.1:8080', api_key='sk-sim-alice-0000000000000000') }}"
+'''
+
+RETURN = r'''
+_raw:
+  description:
+    - One float per term, the credits left in that organization (or one for the key's default organization without terms),
+      exactly as the API sent them. One credit is US$0.01.
+  type: list
+  elements: float
+'''
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+from ansible.utils.display import Display
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
+    ConnectionSettings,
+    clean_organization,
+    clean_threshold,
+    max_total_seconds,
+)
+
+display = Display()
+
+MAX_CONCURRENT_TERMS = 4
+
+
+class BalanceReader(object):
+    """Answers each organization from the cache, and makes the HTTP client only on a miss."""
+
+    def __init__(self, settings, cache):
+        self.settings = settings
+        self.cache = cache
+        self._client = None
+        self._client_lock = threading.Lock()
+
+    def credits(self, organization):
+        if self.cache is not None:
+            try:
+                return self.cache.get_or_fetch(organization, self.fetch)
+            except CacheUnavailable as exc:
+                display.warning('stabilityai.platform.stability_balance reads without a cache: %s' % exc)
+                self.cache = None
+        return self.fetch(organization)
+
+    def fetch(self, organization):
+        with self._client_lock:
+            if self._client is None:
+                # Imported here so that a cache hit never loads requests.
+                from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+                if not _client.HAS_REQUESTS:
+                    raise AnsibleLookupError('stabilityai.platform.stability_balance needs the Python library requests on the controller')
+                self._client = _client.StabilityClient(self.settings)
+                for warning in self._client.warnings:
+                    display.warning(warning)
+        return self._client.fetch_balance(organization)
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+
+
+class LookupModule(LookupBase):
+
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        try:
+            return self._read(terms or [])
+        except StabilityError as exc:
+            raise AnsibleLookupError(exc.msg) from None
+
+    def _read(self, terms):
+        settings = ConnectionSettings.from_options(self.get_option)
+        organizations = [clean_organization(term) for term in terms] or [None]
+        min_credits = clean_threshold('min_credits', self.get_option('min_credits'))
+        warn_below = clean_threshold('warn_below', self.get_option('warn_below'))
+        reader = BalanceReader(settings, self._cache(settings))
+        try:
+            if len(organizations) == 1:
+                credits = [reader.credits(organizations[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_TERMS, len(organizations))) as pool:
+                    credits = list(pool.map(reader.credits, organizations))
+        finally:
+            reader.close()
+
+        readings = [(organization_label(organization), value) for organization, value in zip(organizations, credits)]
+        warning = shortfall('warn_below', warn_below, readings)
+        if warning:
+            display.warning(warning)
+        failure = shortfall('min_credits', min_credits, readings)
+        if failure:
+            raise AnsibleLookupError(failure)
+        return credits
+
+    def _cache(self, settings):
+        ttl = self.get_option('cache_ttl')
+        try:
+            ttl = float(ttl)
+        except (TypeError, ValueError):
+            ttl = -1.0
+        if not ttl >= 0 or ttl == float('inf'):
+            raise StabilityOptionError('cache_ttl', 'must be a number of seconds, 0 or more (0 turns the cache off), got %r' % (
+                self.get_option('cache_ttl'),))
+        if ttl == 0:
+            return None
+        lock_timeout = max_total_seconds(settings.timeout, settings.retries)
+        try:
+            return BalanceCache(self.get_option('cache_dir') or default_cache_dir(), ttl, settings, lock_timeout)
+        except CacheUnavailable as exc:
+            display.warning('stabilityai.platform.stability_balance reads without a cache: %s' % exc)
+            return None

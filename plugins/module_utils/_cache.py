@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""The balance cache of the ``stability_balance`` lookup.
+
+Ansible evaluates a lookup once per host, each time in a freshly forked worker, so a play that
+gates 200 hosts on the balance would send 200 requests and trip the vendor's rate limit (150
+per 10 s, then a 60 s lock-out).  This cache makes that one request:
+
+* one small file per (api_url, api_version, organization, key) holding only the credits and the
+  time they were read; the file name is an HMAC of those four under a random per-cache secret,
+  so the key is never on disk, not even as a plain hash;
+* a miss takes an exclusive ``flock`` on the entry's lock file, looks again, and only then asks
+  the API: concurrent misses in forked workers coalesce into exactly one request;
+* the directory is 0700 and the files 0600; a directory that others can enter, or that belongs
+  to someone else, is not used (the lookup then reads without a cache);
+* unreadable, corrupt, future-dated or expired entries are ignored and replaced.
+
+Standard library only: a cache hit never imports the HTTP stack.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import fcntl
+import hashlib
+import hmac
+import json
+import math
+import os
+import stat
+import tempfile
+import time
+
+SECRET_FILE = 'secret'
+SECRET_BYTES = 32
+CLOCK_SKEW = 5.0
+
+
+def default_cache_dir():
+    """``$XDG_CACHE_HOME/stabilityai.platform``, or ``~/.cache/stabilityai.platform``."""
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'stabilityai.platform')
+
+
+class CacheUnavailable(Exception):
+    """The cache directory cannot be used safely; the caller reads without a cache."""
+
+
+def private_directory(path):
+    """Create ``path`` 0700 if needed and check that only the current user can use it."""
+    try:
+        os.makedirs(path, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise CacheUnavailable('cannot create the cache directory %s: %s' % (path, exc.strerror))
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheUnavailable('the cache path %s is not a directory' % path)
+    if info.st_uid != os.geteuid():
+        raise CacheUnavailable('the cache directory %s belongs to another user' % path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def open_private(path, flags):
+    """Open (creating 0600) a file that must be ours, not a link planted by someone else."""
+    return os.open(path, flags | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0), 0o600)
+
+
+class BalanceCache(object):
+    """Credits per organization for one connection, shared by every process of the user."""
+
+    def __init__(self, directory, ttl, settings, lock_timeout):
+        self.directory = private_directory(directory)
+        self.ttl = ttl
+        self.lock_timeout = lock_timeout
+        self._identity = [settings.api_url, settings.api_version, settings.api_key]
+        self._secret = self._load_secret()
+
+    def _load_secret(self):
+        path = os.path.join(self.directory, SECRET_FILE)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST:
+                raise CacheUnavailable('cannot create %s: %s' % (path, exc.strerror))
+        else:
+            with os.fdopen(fd, 'wb') as handle:
+                handle.write(os.urandom(SECRET_BYTES))
+        for dummy in range(50):
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+                with os.fdopen(fd, 'rb') as handle:
+                    secret = handle.read()
+            except OSError as exc:
+                raise CacheUnavailable('cannot read %s: %s' % (path, exc.strerror))
+            if len(secret) == SECRET_BYTES:
+                return secret
+            time.sleep(0.01)  # another process created it a moment ago and is still writing
+        raise CacheUnavailable('%s is damaged; remove it' % path)
+
+    def entry_path(self, organization):
+        identity = json.dumps(self._identity + [organization or ''], separators=(',', ':')).encode('utf-8')
+        return os.path.join(self.directory, hmac.new(self._secret, identity, hashlib.sha256).hexdigest())
+
+    def read(self, path, now=None):
+        """The cached credits in ``path`` if fresh, else None; anything odd counts as a miss."""
+        now = time.time() if now is None else now
+        try:
+            fd = os.open(path + '.json', os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            with os.fdopen(fd, 'rb') as handle:
+                entry = json.loads(handle.read(4096).decode('utf-8'))
+            credits, stored = entry['credits'], entry['time']
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        for value in (credits, stored):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return None
+        if credits < 0 or stored > now + CLOCK_SKEW or now - stored >= self.ttl:
+            return None
+        return float(credits)
+
+    def write(self, path, credits):
+        """Replace the entry atomically, so a reader sees the old file or the new one, never half.
+
+        A write that fails (disk full, say) only costs the next caller a request: it is not an error.
+        """
+        temporary = None
+        try:
+            fd, temporary = tempfile.mkstemp(dir=self.directory, prefix='.tmp-')
+            with os.fdopen(fd, 'w') as handle:
+                json.dump({'credits': credits, 'time': time.time()}, handle)
+            os.replace(temporary, path + '.json')
+        except OSError:
+            if temporary is not None and os.path.exists(temporary):
+                os.unlink(temporary)
+
+    def get_or_fetch(self, organization, fetch):
+        """The fresh cached credits of ``organization``, or ``fetch(organization)`` stored for the others.
+
+        Only one process at a time fetches an entry; the others wait on its lock and then read
+        what it stored.  A failed fetch stores nothing, so the next caller tries again.
+        """
+        path = self.entry_path(organization)
+        credits = self.read(path)
+        if credits is not None:
+            return credits
+        try:
+            lock_fd = open_private(path + '.lock', os.O_RDWR)
+        except OSError as exc:
+            raise CacheUnavailable('cannot open the lock file of a cache entry: %s' % exc.strerror)
+        try:
+            if self._lock(lock_fd):
+                credits = self.read(path)
+            if credits is None:
+                credits = fetch(organization)
+                self.write(path, credits)
+            return credits
+        finally:
+            os.close(lock_fd)  # closing the descriptor releases the lock
+
+    def _lock(self, fd):
+        """Wait for the entry's lock for at most ``lock_timeout`` seconds (the worst case of one fetch).
+
+        False when the holder outlived that bound (a hung process): the caller then fetches on its
+        own rather than wait forever.
+        """
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise CacheUnavailable('cannot lock the cache entry: %s' % exc.strerror)
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(0.01)
