@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The stability_balance lookup: terms, options, thresholds and its use of the cache."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import io
+import json
+import threading
+
+import pytest
+import requests
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.loader import lookup_loader
+
+from ansible_collections.stabilityai.platform.plugins.lookup import stability_balance
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+
+KEY = 'sk-unit-lookup-key-31337'
+CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
+
+
+@pytest.fixture
+def api(fake_api):
+    lock = threading.Lock()
+
+    def send(adapter, request, **kwargs):
+        with lock:
+            fake_api.requests.append(request)
+        response = requests.Response()
+        response.status_code = 200
+        response.raw = io.BytesIO(json.dumps({'credits': CREDITS[request.headers.get('Organization')]}).encode())
+        return response
+    fake_api.send = send
+    return fake_api
+
+
+@pytest.fixture
+def lookup(tmp_path, monkeypatch):
+    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION', 'STABILITY_CACHE_TTL'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('STABILITY_CACHE_DIR', str(tmp_path / 'cache'))
+    return lookup_loader.get('stabilityai.platform.stability_balance')
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    seen = []
+    monkeypatch.setattr(stability_balance.display, 'warning', seen.append)
+    return seen
+
+
+def organizations(api):
+    return [request.headers.get('Organization') for request in api.requests]
+
+
+def test_no_term_reads_the_default_organization(api, lookup):
+    assert lookup.run([], api_key=KEY) == [1532.5]
+    assert organizations(api) == [None]
+    assert api.requests[0].url == 'https://api.stability.ai/v1/user/balance'
+    assert api.requests[0].headers['Authorization'] == 'Bearer ' + KEY
+
+
+def test_terms_give_one_float_each_in_order(api, lookup):
+    assert lookup.run(['org-farm', ' org-lab ', 'org-studio'], api_key=KEY) == [0.0, 12.5, 1532.5]
+    assert sorted(organizations(api)) == ['org-farm', 'org-lab', 'org-studio']
+
+
+def test_the_second_evaluation_is_answered_by_the_cache_without_a_client(api, lookup, monkeypatch):
+    lookup.run(['org-lab'], api_key=KEY)
+
+    def no_client(*args, **kwargs):
+        raise AssertionError('a cache hit must not build an HTTP client')
+    monkeypatch.setattr(_client, 'StabilityClient', no_client)
+    assert lookup.run(['org-lab'], api_key=KEY) == [12.5]
+    assert organizations(api) == ['org-lab']
+
+
+def test_cache_ttl_zero_asks_every_time(api, lookup):
+    lookup.run(['org-lab'], api_key=KEY, cache_ttl=0)
+    lookup.run(['org-lab'], api_key=KEY, cache_ttl=0)
+    assert organizations(api) == ['org-lab', 'org-lab']
+
+
+def test_another_key_is_another_cache_entry(api, lookup):
+    lookup.run(['org-lab'], api_key=KEY)
+    lookup.run(['org-lab'], api_key='sk-another-key')
+    assert len(api.requests) == 2
+
+
+def test_options_come_from_variables_and_environment(api, lookup, monkeypatch):
+    monkeypatch.setenv('STABILITY_KEY', 'sk-from-the-sdk-variable')
+    monkeypatch.setenv('STABILITY_API_VERSION', 'v1alpha')
+    variables = {'stability_api_url': 'http://127.0.0.1:9', 'stability_cache_ttl': 0}
+    assert lookup.run(['org-lab'], variables) == [12.5]
+    request = api.requests[0]
+    assert request.url == 'http://127.0.0.1:9/v1alpha/user/balance'
+    assert request.headers['Authorization'] == 'Bearer sk-from-the-sdk-variable'
+    lookup.run(['org-lab'], {'stability_api_key': 'sk-from-a-variable', 'stability_cache_ttl': 0})
+    assert api.requests[1].headers['Authorization'] == 'Bearer sk-from-a-variable'
+
+
+def test_min_credits_fails_naming_organizations_balances_and_threshold(api, lookup):
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run(['org-studio', 'org-lab', 'org-farm'], api_key=KEY, min_credits=100)
+    assert caught.value.message == '2 balances are below min_credits 100: org-lab has 12.5; org-farm has 0'
+
+
+def test_warn_below_warns_once_without_failing(api, lookup, warnings):
+    assert lookup.run([], api_key=KEY, warn_below=2000, min_credits=1000) == [1532.5]
+    assert warnings == ["Credits are below warn_below 2000: the key's default organization has 1532.5"]
+
+
+@pytest.mark.parametrize('terms, options, message', [
+    ([], {}, 'api_key is not set: give the api_key option or set the STABILITY_API_KEY environment variable'),
+    (['org-a\r\nX: 1'], {'api_key': KEY}, 'organization contains a control character (such as a line break); nothing was sent'),
+    ([], {'api_key': KEY, 'api_url': 'http://api.stability.ai'}, 'api_url uses plain http:// to api.stability.ai'),
+    ([], {'api_key': KEY, 'timeout': -1}, 'timeout must be a number of seconds greater than 0, got -1.0'),
+    ([], {'api_key': KEY, 'retries': 99}, 'retries must be a whole number from 0 to 10, got 99'),
+    ([], {'api_key': KEY, 'cache_ttl': -1}, 'cache_ttl must be a number of seconds, 0 or more'),
+    ([], {'api_key': KEY + '\n'}, None),
+])
+def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, message):
+    if message is None:  # a trailing line break is white space: stripped, not refused
+        assert lookup.run(terms, **options) == [1532.5]
+        return
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run(terms, **options)
+    assert message in caught.value.message
+    assert api.requests == []
+
+
+def test_api_errors_become_lookup_errors_without_the_key(fake_api, lookup):
+    fake_api.answer(status=401, payload={'id': 'e7', 'name': 'unauthorized', 'message': 'the API key you provided is invalid'})
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY)
+    assert 'HTTP 401 unauthorized' in caught.value.message and '(error id e7)' in caught.value.message
+    assert KEY not in caught.value.message
+
+
+def test_an_unusable_cache_directory_warns_and_reads_live(api, lookup, warnings, tmp_path):
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text(u'')
+    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [1532.5]
+    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [1532.5]
+    assert len(api.requests) == 2
+    assert warnings and 'reads without a cache' in warnings[0]

@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The lookup's balance cache: privacy, freshness, damage tolerance and request coalescing."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import multiprocessing
+import os
+import stat
+import time
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
+
+KEY = 'sk-cache-test-key-0123456789'
+
+
+def settings(**options):
+    options.setdefault('api_key', KEY)
+    return ConnectionSettings(**options)
+
+
+def make_cache(directory, ttl=60.0, **options):
+    return BalanceCache(str(directory), ttl, settings(**options), lock_timeout=5.0)
+
+
+def every_file(directory):
+    for root, dirs, files in os.walk(str(directory)):
+        for name in files:
+            yield os.path.join(root, name)
+
+
+def test_a_miss_fetches_once_and_a_hit_does_not(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    calls = []
+    fetch = lambda organization: calls.append(organization) or 42.5  # noqa: E731
+    assert cache.get_or_fetch('org-a', fetch) == 42.5
+    assert cache.get_or_fetch('org-a', fetch) == 42.5
+    assert cache.get_or_fetch(None, fetch) == 42.5
+    assert calls == ['org-a', None]
+
+
+def test_directory_and_files_are_private_and_hold_no_key(tmp_path):
+    directory = tmp_path / 'c'
+    cache = make_cache(directory)
+    cache.get_or_fetch('org-a', lambda organization: 1.25)
+    assert stat.S_IMODE(os.stat(str(directory)).st_mode) == 0o700
+    files = list(every_file(directory))
+    assert len(files) == 3  # the secret, the entry and its lock
+    for path in files:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with open(path, 'rb') as handle:
+            content = handle.read()
+        assert KEY.encode() not in content
+        assert KEY not in os.path.basename(path)
+    entries = [path for path in files if path.endswith('.json')]
+    with open(entries[0]) as handle:
+        entry = json.load(handle)
+    assert sorted(entry) == ['credits', 'time'] and entry['credits'] == 1.25
+
+
+def test_a_loose_directory_is_tightened(tmp_path):
+    directory = tmp_path / 'c'
+    directory.mkdir(mode=0o755)
+    os.chmod(str(directory), 0o755)
+    make_cache(directory)
+    assert stat.S_IMODE(os.stat(str(directory)).st_mode) == 0o700
+
+
+def test_a_directory_of_another_user_is_refused(tmp_path, monkeypatch):
+    directory = tmp_path / 'c'
+    directory.mkdir()
+    monkeypatch.setattr(os, 'geteuid', lambda: os.stat(str(directory)).st_uid + 1)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert 'belongs to another user' in str(caught.value)
+
+
+def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
+    path = tmp_path / 'c'
+    path.write_text(u'')
+    with pytest.raises(CacheUnavailable):
+        make_cache(path)
+
+
+def test_a_planted_symlink_lock_is_refused(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    target = tmp_path / 'elsewhere'
+    os.symlink(str(target), cache.entry_path('org-a') + '.lock')
+    with pytest.raises(CacheUnavailable):
+        cache.get_or_fetch('org-a', lambda organization: 1.0)
+    assert not target.exists()
+
+
+def test_entries_differ_by_url_version_organization_and_key(tmp_path):
+    directory = tmp_path / 'c'
+    base = make_cache(directory)
+    paths = set([
+        base.entry_path('org-a'),
+        base.entry_path('org-b'),
+        base.entry_path(None),
+        make_cache(directory, api_key='sk-another-key').entry_path('org-a'),
+        make_cache(directory, api_version='v1alpha').entry_path('org-a'),
+        make_cache(directory, api_url='http://127.0.0.1:9').entry_path('org-a'),
+    ])
+    assert len(paths) == 6
+    assert make_cache(directory).entry_path('org-a') == base.entry_path('org-a')
+
+
+def test_an_expired_entry_is_fetched_again(tmp_path):
+    cache = make_cache(tmp_path / 'c', ttl=1.0)
+    path = cache.entry_path('org-a')
+    cache.write(path, 5.0)
+    assert cache.read(path) == 5.0
+    assert cache.read(path, now=time.time() + 1.5) is None
+
+
+@pytest.mark.parametrize('content', [
+    b'',
+    b'not json',
+    b'{"credits": "5", "time": 1}',
+    b'{"credits": 5}',
+    b'{"credits": -1, "time": %d}' % int(time.time()),
+    b'{"credits": NaN, "time": %d}' % int(time.time()),
+    b'{"credits": 5, "time": %d}' % int(time.time() + 3600),
+    b'[1, 2]',
+    b'\xff\xfe',
+])
+def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
+    cache = make_cache(tmp_path / 'c')
+    path = cache.entry_path('org-a')
+    with open(path + '.json', 'wb') as handle:
+        handle.write(content)
+    assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0
+    assert cache.read(path) == 7.0
+
+
+def test_a_failed_fetch_stores_nothing(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+
+    def failing(organization):
+        raise RuntimeError('API down')
+    with pytest.raises(RuntimeError):
+        cache.get_or_fetch('org-a', failing)
+    assert cache.get_or_fetch('org-a', lambda organization: 3.0) == 3.0
+
+
+def test_a_damaged_secret_is_reported(tmp_path):
+    directory = tmp_path / 'c'
+    make_cache(directory)
+    with open(str(directory / 'secret'), 'wb') as handle:
+        handle.write(b'short')
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert 'damaged' in str(caught.value)
+
+
+def test_default_directory_follows_xdg(monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', '/somewhere/cache')
+    assert default_cache_dir() == '/somewhere/cache/stabilityai.platform'
+    monkeypatch.delenv('XDG_CACHE_HOME')
+    assert default_cache_dir() == os.path.expanduser('~/.cache/stabilityai.platform')
+
+
+def _worker(directory, counter, start):
+    """One forked worker: wait for the start signal, then read through the cache."""
+    cache = BalanceCache(directory, 60.0, settings(), lock_timeout=10.0)
+
+    def fetch(organization):
+        with counter.get_lock():
+            counter.value += 1
+        time.sleep(0.3)  # a slow API round trip, so that the others pile up behind the lock
+        return 99.5
+    start.wait()
+    assert cache.get_or_fetch('org-a', fetch) == 99.5
+
+
+def test_concurrent_misses_in_forked_workers_make_one_fetch(tmp_path):
+    context = multiprocessing.get_context('fork')
+    counter = context.Value('i', 0)
+    start = context.Event()
+    workers = [context.Process(target=_worker, args=(str(tmp_path / 'c'), counter, start)) for dummy in range(12)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(30)
+    assert [worker.exitcode for worker in workers] == [0] * 12
+    assert counter.value == 1
