@@ -43,6 +43,7 @@ options:
   all_organizations:
     description:
       - Read the balance of every organization of the account and return them in RV(balances).
+      - Cannot be V(true) together with O(organizations).
     type: bool
     default: false
   min_credits:
@@ -214,7 +215,6 @@ def main():
             min_credits=dict(type='float'),
             warn_below=dict(type='float'),
         ),
-        mutually_exclusive=[('organizations', 'all_organizations')],
         supports_check_mode=True,
     )
     params = module.params
@@ -223,6 +223,8 @@ def main():
         min_credits = clean_threshold('min_credits', params['min_credits'])
         warn_below = clean_threshold('warn_below', params['warn_below'])
         organizations = None
+        if params['organizations'] is not None and params['all_organizations']:
+            raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
         if params['organizations'] is not None:
             organizations = [clean_organization(item, 'organizations') for item in params['organizations']]
             if not organizations:

@@ -80,7 +80,7 @@ def test_all_organizations_reads_the_account_then_each_balance(fake_account_api,
 
 
 def test_organizations_in_the_order_given_with_duplicates_removed(fake_account_api, run_module):
-    args = {'api_key': KEY, 'organizations': ['org-farm', 'org-lab', 'org-farm'], 'organization': 'org-lab'}
+    args = {'api_key': KEY, 'organizations': ['org-farm', 'org-lab', 'org-farm'], 'organization': 'org-lab', 'all_organizations': False}
     result, failed, dummy = run_module(stability_balance_info, args)
     assert not failed
     assert [item['organization_id'] for item in result['balances']] == ['org-farm', 'org-lab']
@@ -141,7 +141,7 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
     ({'warn_below': float('nan')}, 'warn_below must be a finite number'),
     ({'timeout': 0}, 'timeout must be a number of seconds greater than 0'),
     ({'retries': -1}, 'retries must be a whole number from 0 to 10'),
-    ({'organizations': ['org-lab'], 'all_organizations': True}, 'parameters are mutually exclusive: organizations|all_organizations'),
+    ({'organizations': ['org-lab'], 'all_organizations': True}, 'organizations and all_organizations exclude each other'),
 ])
 def test_bad_input_is_refused_before_any_request(fake_api, run_module, args, message):
     args = dict(args, api_key=KEY)
