@@ -45,7 +45,7 @@ options:
       - How many times a request is repeated after a connection error, a time-out or an HTTP 429, 500, 502, 503 or 504.
       - Waits between attempts grow exponentially (0.5, 1, 2, 4, 8 s, with jitter); a C(Retry-After) header sent by
         the server is honoured up to 60 seconds. Other HTTP errors are never retried.
-      - One call therefore takes at most O(retries + 1) times O(timeout), plus O(retries) times 60 seconds.
+      - One call therefore takes at most (O(retries) + 1) times O(timeout), plus O(retries) times 60 seconds.
       - A whole number from 0 to 10.
     type: int
     default: 3

@@ -18,7 +18,7 @@ description:
     (see O(cache_ttl)) and a play over hundreds of hosts makes one request instead of one per host; the API allows
     150 requests per 10 seconds and then refuses the caller for 60 seconds.
 author:
-  - stabilityai.platform contributors
+  - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
   - stabilityai.platform.connection.PLUGINS
 options:

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import random
 import re
 import time
@@ -131,7 +132,7 @@ def check_credits(payload):
     if isinstance(credits, bool) or not isinstance(credits, (int, float)):
         raise ValueError('has a "credits" that is not a number: %s' % one_line(json.dumps(credits), 60))
     credits = float(credits)
-    if credits != credits or credits in (float('inf'), float('-inf')):
+    if not math.isfinite(credits):
         raise ValueError('has a "credits" that is not a finite number')
     if credits < 0:
         raise ValueError('has a negative "credits" (%r)' % credits)

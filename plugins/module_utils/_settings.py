@@ -91,7 +91,8 @@ def clean_api_url(value):
     except ValueError as exc:
         raise StabilityOptionError('api_url', 'is not a valid URL (%s)' % exc)
     if parts.scheme not in ('http', 'https'):
-        raise StabilityOptionError('api_url', 'must start with https:// (or http:// for a loopback address), got %r' % (parts.scheme + ':' if parts.scheme else value))
+        raise StabilityOptionError(
+            'api_url', 'must start with https:// (or http:// for a loopback address), got %r' % (parts.scheme + ':' if parts.scheme else value))
     if not host:
         raise StabilityOptionError('api_url', 'has no host name')
     if parts.username is not None or parts.password is not None:

@@ -18,7 +18,7 @@ description:
     when a request names no organization.
   - Changes nothing, so it is safe in check mode and always reports C(changed=false).
 author:
-  - stabilityai.platform contributors
+  - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
   - stabilityai.platform.connection
   - stabilityai.platform.attributes.INFO_MODULE

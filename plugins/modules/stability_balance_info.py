@@ -22,7 +22,7 @@ description:
     threshold; RV(credits) and RV(balances) are still returned so that a playbook can report them.
   - Changes nothing, so it is safe in check mode and always reports C(changed=false). It never caches; every run asks the API.
 author:
-  - stabilityai.platform contributors
+  - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
   - stabilityai.platform.connection
   - stabilityai.platform.attributes.INFO_MODULE

@@ -68,7 +68,10 @@ class FakeAPI(object):
 @pytest.fixture
 def fake_api(monkeypatch):
     api = FakeAPI()
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, 'send', lambda adapter, request, **kwargs: api.send(adapter, request, **kwargs))
+
+    def send(adapter, request, **kwargs):
+        return api.send(adapter, request, **kwargs)  # looked up per call: tests may replace api.send
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, 'send', send)
     return api
 
 
