@@ -51,6 +51,8 @@ define_steps() {
   # this tool venv.  Fallback if it ever breaks: --local (it leaves
   # tests/integration/inventory behind, which is git-ignored).
   run_step integration ansible-test integration --python "$PYTHON_VERSION" --venv --color no
+  # The preflight playbook against the simulator, as CI runs it (extensions/molecule/default).
+  run_step molecule molecule test
 }
 
 # ---------------------------------------------------------------------------
@@ -291,6 +293,23 @@ print_summary() {
   ((failed == 0))
 }
 
+# The environment and the virtualenv every entry point needs (tests/run-demo.sh too).
+setup_toolchain() {
+  setup_environment
+  BASE_PYTHON=$(find_python)
+
+  local default_venv=.venv
+  if [[ -n ${ANSIBLE_CORE_VERSION:-} ]]; then
+    [[ $ANSIBLE_CORE_VERSION =~ ^[0-9]+\.[0-9]+ ]] || die "bad ANSIBLE_CORE_VERSION: $ANSIBLE_CORE_VERSION"
+    default_venv=.venv-core-${BASH_REMATCH[0]}
+  fi
+  VENV=${STABILITY_VENV:-$default_venv}
+  [[ $VENV == /* ]] || VENV=$REPO_ROOT/$VENV
+
+  ensure_venv
+  export VIRTUAL_ENV=$VENV PATH=$VENV/bin:$PATH
+}
+
 main() {
   local arg name
   mapfile -t ALL_STEPS < <(list_steps)
@@ -317,19 +336,7 @@ main() {
 
   cd "$REPO_ROOT"
   git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$REPO_ROOT is not a git checkout"
-  setup_environment
-  BASE_PYTHON=$(find_python)
-
-  local default_venv=.venv
-  if [[ -n ${ANSIBLE_CORE_VERSION:-} ]]; then
-    [[ $ANSIBLE_CORE_VERSION =~ ^[0-9]+\.[0-9]+ ]] || die "bad ANSIBLE_CORE_VERSION: $ANSIBLE_CORE_VERSION"
-    default_venv=.venv-core-${BASH_REMATCH[0]}
-  fi
-  VENV=${STABILITY_VENV:-$default_venv}
-  [[ $VENV == /* ]] || VENV=$REPO_ROOT/$VENV
-
-  ensure_venv
-  export VIRTUAL_ENV=$VENV PATH=$VENV/bin:$PATH
+  setup_toolchain
   install_get_pip_standin
   log "$(ansible-test --version 2>/dev/null || ansible --version | head -n1)"
 
@@ -348,4 +355,7 @@ main() {
   print_summary
 }
 
-main "$@"
+# Sourced by tests/run-demo.sh for its functions; run directly, it runs the steps.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

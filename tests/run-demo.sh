@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The collection's main job, on a fresh machine: start the bundled Stability API simulator, show
+# the account and the credits of each of its organizations, then run the CI pre-flight check.
+#
+#   tests/run-demo.sh                                   # passes (above 10 credits), warns below 1000
+#   tests/run-demo.sh -e stability_min_credits=5000     # fails, naming the organization below it
+#
+# Extra arguments go to `ansible-playbook stabilityai.platform.preflight`. It builds the same
+# virtualenv as tests/run-tests.sh (STABILITY_VENV overrides where).
+set -euo pipefail
+
+# shellcheck source=tests/run-tests.sh
+source "$(dirname "${BASH_SOURCE[0]}")/run-tests.sh"
+
+demo_cleanup() {
+  if [[ -n ${DEMO_DIR:-} ]]; then
+    if [[ -s $DEMO_DIR/simulator.pid ]]; then
+      kill "$(<"$DEMO_DIR/simulator.pid")" 2>/dev/null || true
+    fi
+    rm -rf "$DEMO_DIR"
+  fi
+}
+
+demo_main() {
+  cd "$REPO_ROOT"
+  setup_toolchain
+
+  DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/stability-demo.XXXXXX")
+  trap demo_cleanup EXIT
+  mkdir -p "$DEMO_DIR/collections/ansible_collections/$COLLECTION_NAMESPACE"
+  ln -s "$REPO_ROOT" "$DEMO_DIR/collections/ansible_collections/$COLLECTION_NAMESPACE/$COLLECTION_NAME"
+  export ANSIBLE_COLLECTIONS_PATH=$DEMO_DIR/collections
+  export STABILITY_CACHE_DIR=$DEMO_DIR/cache
+  # The playbooks target the implicit localhost on purpose: no inventory to parse, nothing to warn about.
+  export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
+
+  python tests/simulator/stability_simulator.py --daemon --lifetime 300 \
+    --port-file "$DEMO_DIR/simulator.port" --pid-file "$DEMO_DIR/simulator.pid" --log-file "$DEMO_DIR/simulator.log"
+  STABILITY_API_URL="http://127.0.0.1:$(<"$DEMO_DIR/simulator.port")"
+  # The simulator's demo account: a fake key, never a real one.
+  export STABILITY_API_URL STABILITY_API_KEY=sk-sim-alice-0000000000000000
+
+  ansible-playbook tests/demo/demo.yml
+  ansible-playbook stabilityai.platform.preflight \
+    -e stability_min_credits=10 -e stability_organizations=org-alice-studio,org-alice-lab -e stability_warn_below=1000 "$@"
+}
+
+demo_main "$@"
