@@ -80,9 +80,11 @@ def parse_retry_after(value, now=None):
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(seconds) else max(seconds, 0.0)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -92,8 +94,8 @@ def parse_retry_after(value, now=None):
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def describe_network_error(exc):
-    """The innermost reason of a requests/urllib3 exception, as one readable line."""
+def describe_network_error(exc, secret=None):
+    """The innermost reason of a requests/urllib3 exception, as one readable line without ``secret``."""
     reason = exc
     for dummy in range(10):
         inner = getattr(reason, 'reason', None)
@@ -102,7 +104,7 @@ def describe_network_error(exc):
         if not isinstance(inner, BaseException) or inner is reason:
             break
         reason = inner
-    text = _OBJECT_ADDRESS.sub('', '%s' % (reason,)) or type(reason).__name__
+    text = _OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)) or type(reason).__name__
     return one_line(text, 200)
 
 
@@ -131,7 +133,10 @@ def check_credits(payload):
     credits = payload['credits']
     if isinstance(credits, bool) or not isinstance(credits, (int, float)):
         raise ValueError('has a "credits" that is not a number: %s' % one_line(json.dumps(credits), 60))
-    credits = float(credits)
+    try:
+        credits = float(credits)
+    except OverflowError:  # an integer literal too large for a double
+        raise ValueError('has a "credits" that is not a finite number')
     if not math.isfinite(credits):
         raise ValueError('has a "credits" that is not a finite number')
     if credits < 0:
@@ -186,7 +191,10 @@ class StabilityClient(object):
         self.warnings = []
         self._base = '%s/%s/user/' % (settings.api_url, settings.api_version)
         self._session = requests.Session()
+        # No .netrc (it would replace the Authorization header) and no REQUESTS_CA_BUNDLE (ca_path
+        # says which CAs to trust), but the usual proxy variables, as air-gapped sites need them.
         self._session.trust_env = False
+        self._session.proxies = requests.utils.get_environ_proxies(self._base)
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
         self._session.mount('https://', adapter)
         self._session.mount('http://', adapter)
@@ -221,7 +229,7 @@ class StabilityClient(object):
         try:
             return check_account(payload)
         except ValueError as exc:
-            raise StabilityResponseError(self._describe('account') + ' returned an account body that %s' % exc, status=200)
+            raise StabilityResponseError(self._scrub(self._describe('account') + ' returned an account body that %s' % exc), status=200)
 
     def fetch_balance(self, organization=None):
         """GET /{version}/user/balance for ``organization`` (None: the key's default) as a float."""
@@ -230,7 +238,7 @@ class StabilityClient(object):
         try:
             return check_credits(payload)
         except ValueError as exc:
-            raise StabilityResponseError(self._describe('balance', organization) + ' returned a balance body that %s' % exc, status=200)
+            raise StabilityResponseError(self._scrub(self._describe('balance', organization) + ' returned a balance body that %s' % exc), status=200)
 
     def fetch_balances(self, organizations):
         """Balances of several organizations, in order, with at most MAX_CONCURRENT_REQUESTS in flight.
@@ -263,11 +271,15 @@ class StabilityClient(object):
             except requests.exceptions.SSLError as exc:
                 raise StabilityConnectionError(self._scrub(
                     '%s failed: TLS error (%s); set ca_path to the CA bundle that signed the server certificate, '
-                    'or validate_certs to false' % (what, describe_network_error(exc))))
+                    'or validate_certs to false' % (what, describe_network_error(exc, self.settings.api_key))))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 if attempt >= self.settings.retries:
                     raise StabilityConnectionError(self._scrub('%s failed after %d attempt%s: %s' % (
-                        what, attempt + 1, '' if attempt == 0 else 's', describe_network_error(exc))))
+                        what, attempt + 1, '' if attempt == 0 else 's', describe_network_error(exc, self.settings.api_key))))
+            except requests.exceptions.RequestException as exc:
+                # A garbled answer (a Content-Encoding that does not decode, say): not transient, not retried.
+                raise StabilityConnectionError(self._scrub('%s failed: the answer could not be read (%s)' % (
+                    what, describe_network_error(exc, self.settings.api_key))))
             else:
                 if status == 200:
                     return self._decode(what, status, response_headers, body)
@@ -296,18 +308,20 @@ class StabilityClient(object):
     def _decode(self, what, status, headers, body):
         if len(body) > MAX_BODY_BYTES:
             raise StabilityResponseError('%s returned a body over %d bytes; refusing to read it' % (what, MAX_BODY_BYTES), status=status)
+        body = self._scrub_body(body)
         try:
             return json.loads(body.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
                 what, status, self._sniff(headers, body))), status=status)
 
     def _status_error(self, what, status, headers, body, attempts):
         error = None
         if len(body) <= MAX_BODY_BYTES:
+            body = self._scrub_body(body)
             try:
                 error = api_error_details(json.loads(body.decode('utf-8')))
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 error = None
         parts = ['%s failed with HTTP %d' % (what, status)]
         if error:
@@ -338,12 +352,11 @@ class StabilityClient(object):
             return 'the API allows 150 requests per 10 seconds; cache or spread the reads'
         return None
 
-    @staticmethod
-    def _sniff(headers, body):
+    def _sniff(self, headers, body):
         """A short description of a body that is not an API error: its type and any HTML title."""
         if not body:
             return 'empty body'
-        content_type = (headers.get('Content-Type') or 'no content type').split(';')[0].strip()
+        content_type = one_line(self._scrub((headers.get('Content-Type') or '').split(';')[0]), 80) or 'no content type'
         if len(body) > MAX_BODY_BYTES:
             return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
         title = _TITLE.search(body[:4096].decode('utf-8', 'replace'))
@@ -353,3 +366,7 @@ class StabilityClient(object):
 
     def _scrub(self, text):
         return redact(text, self.settings.api_key)
+
+    def _scrub_body(self, body):
+        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted."""
+        return body.replace(self.settings.api_key.encode('ascii'), b'********')

@@ -18,7 +18,8 @@ trap cleanup EXIT
 "${python}" "${collection_root}/tests/simulator/stability_simulator.py" --daemon --lifetime 600 \
     --port-file "${work_dir}/port" --pid-file "${work_dir}/pid" --log-file "${work_dir}/simulator.log"
 
-export STABILITY_API_URL="http://127.0.0.1:$(cat "${work_dir}/port")"
+STABILITY_API_URL="http://127.0.0.1:$(cat "${work_dir}/port")"
+export STABILITY_API_URL
 export STABILITY_API_KEY=sk-sim-alice-0000000000000000
 export STABILITY_CACHE_DIR="${work_dir}/cache"
 export ANSIBLE_FORKS=20

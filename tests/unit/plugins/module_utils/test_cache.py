@@ -40,7 +40,10 @@ def every_file(directory):
 def test_a_miss_fetches_once_and_a_hit_does_not(tmp_path):
     cache = make_cache(tmp_path / 'c')
     calls = []
-    fetch = lambda organization: calls.append(organization) or 42.5  # noqa: E731
+
+    def fetch(organization):
+        calls.append(organization)
+        return 42.5
     assert cache.get_or_fetch('org-a', fetch) == 42.5
     assert cache.get_or_fetch('org-a', fetch) == 42.5
     assert cache.get_or_fetch(None, fetch) == 42.5

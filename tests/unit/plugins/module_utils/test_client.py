@@ -81,11 +81,18 @@ class TestRequests:
         assert fake_api.kwargs[2]['verify'] is False
         assert insecure.warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']
 
-    def test_proxy_environment_is_ignored(self, fake_api, monkeypatch):
-        monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.invalid:3128')
-        fake_api.answer(payload={'credits': 1})
+    def test_proxy_variables_are_honoured_and_netrc_is_not(self, fake_api, monkeypatch, tmp_path):
+        netrc = tmp_path / 'netrc'
+        netrc.write_text(u'machine api.stability.ai login someone password netrc-secret\n')
+        monkeypatch.setenv('NETRC', str(netrc))
+        monkeypatch.setenv('HTTPS_PROXY', 'http://proxy.example:3128')
+        monkeypatch.setenv('NO_PROXY', 'internal.example')
+        fake_api.answer(payload={'credits': 1}).answer(payload={'credits': 1})
         make_client().fetch_balance()
-        assert not fake_api.kwargs[0].get('proxies')
+        make_client(api_url='https://internal.example').fetch_balance()
+        assert fake_api.kwargs[0]['proxies']['https'] == 'http://proxy.example:3128'
+        assert not fake_api.kwargs[1]['proxies']
+        assert fake_api.requests[0].headers['Authorization'] == 'Bearer ' + KEY
 
     def test_redirects_are_not_followed(self, fake_api):
         fake_api.answer(status=301, headers={'Location': 'https://elsewhere.example/v1/user/balance'})
