@@ -64,6 +64,9 @@ requirements:
 notes:
   - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
     that identify this collection to Stability AI.
+  - The proxy environment variables E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) are honoured. C(.netrc) and
+    E(REQUESTS_CA_BUNDLE) are not; use O(ca_path) for a private CA.
+  - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
 
     # Lookups: the same options, with the controller's environment, variables and ansible.cfg.
@@ -155,4 +158,7 @@ requirements:
 notes:
   - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
     that identify this collection to Stability AI.
+  - The proxy environment variables E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) are honoured. C(.netrc) and
+    E(REQUESTS_CA_BUNDLE) are not; use O(ca_path) for a private CA.
+  - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
