@@ -104,8 +104,7 @@ def describe_network_error(exc, secret=None):
         if not isinstance(inner, BaseException) or inner is reason:
             break
         reason = inner
-    text = _OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)) or type(reason).__name__
-    return one_line(text, 200)
+    return one_line(_OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)), 200) or type(reason).__name__
 
 
 def api_error_details(payload):
@@ -117,9 +116,9 @@ def api_error_details(payload):
     if not message and isinstance(errors, list) and errors:
         message = '; '.join('%s' % item for item in errors)
     details = {
-        'id': payload.get('id') if isinstance(payload.get('id'), str) else None,
-        'name': payload.get('name') if isinstance(payload.get('name'), str) else None,
-        'message': one_line(message) if isinstance(message, (str, list)) and message else None,
+        'id': one_line(payload['id'], 100) or None if isinstance(payload.get('id'), str) else None,
+        'name': one_line(payload['name'], 100) or None if isinstance(payload.get('name'), str) else None,
+        'message': one_line(message) or None if isinstance(message, (str, list)) and message else None,
     }
     if not any(details.values()):
         return None
