@@ -78,8 +78,8 @@ DEFAULT_LIFETIME = 900.0
 
 API_VERSIONS = ('v1', 'v1alpha')
 ENDPOINTS = {'/user/account': 'account', '/user/balance': 'balance'}
-FAULT_BODIES = ('error', 'html', 'empty', 'notjson', 'huge', 'payload')
-FAULT_KEYS = ('match', 'times', 'status', 'body', 'retry_after', 'latency', 'drop', 'payload')
+FAULT_BODIES = ('error', 'html', 'empty', 'notjson', 'huge', 'payload', 'raw')
+FAULT_KEYS = ('match', 'times', 'status', 'body', 'retry_after', 'latency', 'drop', 'payload', 'raw')
 MATCH_KEYS = ('endpoint', 'organization', 'version')
 
 MAX_REQUEST_BODY = 1024 * 1024
@@ -179,10 +179,12 @@ def normalize_fault(spec):
     ``match`` (optional) holds ``endpoint`` (account or balance), ``organization`` (the Organization
     header; null matches requests without one) and ``version`` (v1 or v1alpha). ``times`` is how many
     requests the fault answers (default 1, -1 forever). A fault with ``drop: true`` closes the
-    connection without an answer. A fault with ``status``, ``body`` or ``payload`` answers by itself:
-    ``body`` is one of error (default from status 400 up), html, empty (default below 400), notjson,
-    huge or payload (default when ``payload`` is given); ``status`` defaults to 500 for error, 502 for
-    html and 200 otherwise. A fault with none of those only adds ``latency`` and ``retry_after`` to
+    connection without an answer. A fault with ``status``, ``body``, ``payload`` or ``raw`` answers by
+    itself: ``body`` is one of error (default from status 400 up), html, empty (default below 400),
+    notjson, huge, payload (default when ``payload`` is given: it is sent as JSON) or raw (default when
+    ``raw`` is given: that string is sent verbatim, UTF-8, as application/json, for bodies JSON cannot
+    carry such as ``{"credits": 1e999}``); ``status`` defaults to 500 for error, 502 for html and 200
+    otherwise. A fault with none of those only adds ``latency`` and ``retry_after`` to
     the normal answer. ``latency`` (seconds) is slept before answering; ``retry_after`` is sent
     verbatim as the Retry-After header.
     """
@@ -211,6 +213,10 @@ def normalize_fault(spec):
         raise ValueError('fault "body" must be one of %s' % ', '.join(FAULT_BODIES))
     if body == 'payload' and 'payload' not in spec:
         raise ValueError('fault body "payload" needs a "payload" field')
+    if body == 'raw' and 'raw' not in spec:
+        raise ValueError('fault body "raw" needs a "raw" field')
+    if 'raw' in spec and not isinstance(spec['raw'], str):
+        raise ValueError('fault "raw" must be a string')
     latency = spec.get('latency', 0.0)
     if not _is_number(latency) or latency < 0:
         raise ValueError('fault "latency" must be a number of seconds >= 0')
@@ -226,6 +232,8 @@ def normalize_fault(spec):
     if not drop and body is None:
         if 'payload' in spec:
             body = 'payload'
+        elif 'raw' in spec:
+            body = 'raw'
         elif status is not None:
             body = 'error' if status >= 400 else 'empty'
     if not drop and body is not None and status is None:
@@ -241,6 +249,8 @@ def normalize_fault(spec):
     }
     if 'payload' in spec:
         fault['payload'] = copy.deepcopy(spec['payload'])
+    if 'raw' in spec:
+        fault['raw'] = spec['raw']
     return fault
 
 
@@ -596,6 +606,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, b'{"credits": 12.5, "this is not": JSON at all', headers=headers)
         elif kind == 'huge':
             self._send(status, self.server.simulator.huge_body(), headers=headers)
+        elif kind == 'raw':
+            self._send(status, fault['raw'].encode('utf-8'), headers=headers)
         else:
             self._send_json(status, fault.get('payload'), headers)
 

@@ -402,6 +402,14 @@ def test_payload_fault_is_sent_verbatim(sim):
     assert (second.status_code, second.json()) == (401, {'detail': 'odd'})
 
 
+def test_raw_fault_is_sent_byte_for_byte(sim):
+    sim.add_faults([{'raw': '{"credits": 1e999}'}, {'status': 503, 'raw': 'caf\u00e9', 'retry_after': '1'}])
+    first = call(sim, 'v1', 'balance')
+    assert (first.status_code, first.content, first.headers['Content-Type']) == (200, b'{"credits": 1e999}', 'application/json')
+    second = call(sim, 'v1', 'balance')
+    assert (second.status_code, second.content, second.headers['Retry-After']) == (503, b'caf\xc3\xa9', '1')
+
+
 def test_fault_matches_version_and_organization(sim):
     sim.add_faults([{'match': {'version': 'v1alpha', 'organization': 'org-alice-lab'}, 'status': 500}])
     assert call(sim, 'v1', 'balance', organization='org-alice-lab').status_code == 200
@@ -438,6 +446,8 @@ def test_faults_apply_before_authentication(sim):
     {'status': '500'},
     {'body': 'xml'},
     {'body': 'payload'},
+    {'body': 'raw'},
+    {'raw': 12},
     {'times': 0},
     {'times': -2},
     {'latency': -1},
