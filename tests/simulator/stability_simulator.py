@@ -422,6 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     server_version = 'StabilityAPISimulator/1.0'
     timeout = 30.0
+    # TCP_NODELAY: the headers and the body go out in two writes; with Nagle's algorithm the body of
+    # every answer after the first on a keep-alive connection waited ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     _entry = None
     _recorded = False
     _after_response = None
