@@ -53,6 +53,12 @@ define_steps() {
   run_step integration ansible-test integration --python "$PYTHON_VERSION" --venv --color no
   # The preflight playbook against the simulator, as CI runs it (extensions/molecule/default).
   run_step molecule molecule test
+  # The execution environment: `ansible-builder create` on docs/examples/execution-environment,
+  # its galaxy and builder stages replayed without a container (none is needed).
+  run_step ee python -m pytest -p no:cacheprovider tests/ee/test_execution_environment.py
+  # The preflight playbook through ansible_runner.run(), as AWX runs a job template, with the
+  # key injected by the credential type of docs/docsite/rst/awx.rst (simulator as the API).
+  run_step runner python -m pytest -p no:cacheprovider tests/ee/test_runner.py
 }
 
 # ---------------------------------------------------------------------------
