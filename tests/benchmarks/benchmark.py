@@ -104,6 +104,13 @@ def git_revision():
     return head.stdout.strip() + (' (plugins/ modified)' if dirty.stdout.strip() else '')
 
 
+def load_average():
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def machine():
     from ansible.release import __version__ as ansible_version
     try:
@@ -121,6 +128,7 @@ def machine():
         'urllib3': package_version('urllib3'),
         'os': platform.platform(),
         'git': git_revision(),
+        'load_average_at_end': load_average(),
     }
 
 
@@ -233,6 +241,12 @@ GATE_OURS = '''\
       ansible.builtin.debug:
         msg: "{{ inventory_hostname }} may spend credits"
       when: lookup('stabilityai.platform.stability_balance', api_url=bench_api_url, api_key=bench_api_key) | float > %d''' % GATE_THRESHOLD
+
+GATE_NONE = '''\
+    - name: The same task without any lookup (the floor of a 200-host play)
+      ansible.builtin.debug:
+        msg: "{{ inventory_hostname }} may spend credits"
+      when: 1000.0 | float > %d''' % GATE_THRESHOLD
 
 GATE_THEIRS = '''\
     - name: Gate on the credits left (ansible.builtin.url)
@@ -444,6 +458,7 @@ class Benchmark(object):
         variables = {'bench_api_url': self.simulator.url, 'bench_api_key': ALICE_KEY}
         self._write('b_ours.yml', play('fleet', [GATE_OURS], variables, name='Gate 200 hosts: stabilityai.platform lookup'))
         self._write('b_theirs.yml', play('fleet', [GATE_THEIRS], variables, name='Gate 200 hosts: ansible.builtin.url lookup'))
+        self._write('b_none.yml', play('fleet', [GATE_NONE], variables, name='Gate 200 hosts: no lookup'))
         cache_dirs = []
 
         def ours():
@@ -455,7 +470,11 @@ class Benchmark(object):
         def theirs():
             return self.run_playbook('b_theirs', 'fleet.ini', forks=FLEET_FORKS, expect_recap=(1, 0))
 
-        samples, counts = self.alternate('b', [('ours', ours), ('theirs', theirs)], self.options.repetitions, self.options.warmup)
+        runs = [('ours', ours), ('theirs', theirs)]
+        if self.options.baselines:
+            runs.append(('none', lambda: self.run_playbook('b_none', 'fleet.ini', forks=FLEET_FORKS, expect_requests=0,
+                                                           expect_recap=(1, 0))))
+        samples, counts = self.alternate('b', runs, self.options.repetitions, self.options.warmup)
         worst_ours, fewest_theirs = max(counts['ours']), min(counts['theirs'])
         self.bar('b1', '%d hosts, forks %d, when: lookup: API requests (most in a run)' % (FLEET_SIZE, FLEET_FORKS),
                  worst_ours, fewest_theirs, None, '1 vs %d' % FLEET_SIZE,
@@ -463,6 +482,8 @@ class Benchmark(object):
         ours_wall, theirs_wall = median(samples['ours']), median(samples['theirs'])
         self.bar('b2', '%d hosts, forks %d, when: lookup: wall time' % (FLEET_SIZE, FLEET_FORKS), ours_wall, theirs_wall,
                  ours_wall / theirs_wall, '< 1', ours_wall < theirs_wall)
+        if self.options.baselines:
+            self.note('b.no_lookup', 'b: the same 200-host play without a lookup', median(samples['none']), 's')
 
     def scenario_c(self):
         variables = {'bench_api_url': self.simulator.url, 'bench_api_key': BULK_KEY}
@@ -672,7 +693,7 @@ def parse_args(argv):
     parser.add_argument('--lookup-hits', type=int, default=300, help='cache hits timed in scenario d (default 300)')
     parser.add_argument('--lookup-misses', type=int, default=21, help='misses and bare GETs timed in scenario d (default 21)')
     parser.add_argument('--no-baselines', dest='baselines', action='store_false',
-                        help='skip the ping and empty-play runs of scenario a (they only explain where the time goes)')
+                        help='skip the baseline runs (ping and empty plays in a, no lookup in b) that only explain where the time goes')
     parser.add_argument('--pipelining', action='store_true', help='run every playbook with ANSIBLE_PIPELINING=true')
     parser.add_argument('--scenarios', default=','.join(SCENARIOS), help='comma-separated subset of %s' % ','.join(SCENARIOS))
     parser.add_argument('--output', default=DEFAULT_OUTPUT, help='JSON results file (default tests/benchmarks/results/latest.json)')
