@@ -106,6 +106,7 @@ _raw:
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
@@ -163,11 +164,22 @@ class BalanceReader(object):
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=variables, direct=kwargs)
+        self.set_options(var_options=self._option_variables(variables), direct=kwargs)
         try:
             return self._read(terms or [])
         except StabilityError as exc:
             raise AnsibleLookupError(exc.msg) from None
+
+    def _option_variables(self, variables):
+        """The variables that set options (``stability_api_key`` ...), templated.
+
+        Ansible hands a lookup its variables untemplated, so ``stability_api_key: "{{ vault_key }}"``
+        would otherwise arrive as that very text; connection plugins template theirs the same way.
+        """
+        if not variables or self._templar is None:
+            return variables
+        return dict((name, self._templar.template(variables[name]))
+                    for name in C.config.get_plugin_vars('lookup', self._load_name) if name in variables)
 
     def _read(self, terms):
         settings = ConnectionSettings.from_options(self.get_option)

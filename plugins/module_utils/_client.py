@@ -99,8 +99,9 @@ def describe_network_error(exc, secret=None):
     reason = exc
     for dummy in range(10):
         inner = getattr(reason, 'reason', None)
-        if not isinstance(inner, BaseException) and reason.args and isinstance(reason.args[0], BaseException):
-            inner = reason.args[0]
+        if not isinstance(inner, BaseException):
+            # ProtocolError('Connection aborted.', RemoteDisconnected(...)) keeps its cause second
+            inner = next((arg for arg in reason.args if isinstance(arg, BaseException)), None)
         if not isinstance(inner, BaseException) or inner is reason:
             break
         reason = inner

@@ -418,7 +418,7 @@ class Benchmark(object):
 
     # results --------------------------------------------------------------------------------
 
-    def bar(self, bar_id, what, ours, theirs, value, target, held, unit='s', note=None):
+    def record_bar(self, bar_id, what, ours, theirs, value, target, held, unit='s', note=None):
         self.bars.append({'id': bar_id, 'what': what, 'ours': ours, 'theirs': theirs, 'value': value,
                           'bar': target, 'held': bool(held), 'unit': unit, 'note': note})
 
@@ -445,7 +445,7 @@ class Benchmark(object):
                      ('empty', lambda: self.run_playbook('a_empty', 'single.ini', expect_requests=0))]
         samples, dummy = self.alternate('a', runs, self.options.repetitions, self.options.warmup)
         ours, theirs = median(samples['ours']), median(samples['theirs'])
-        self.bar('a', '%d balance tasks: stability_balance_info vs uri' % count, ours, theirs, ours / theirs,
+        self.record_bar('a', '%d balance tasks: stability_balance_info vs uri' % count, ours, theirs, ours / theirs,
                  '<= %.2f' % BAR_A_RATIO, ours / theirs <= BAR_A_RATIO)
         if self.options.baselines:
             empty = median(samples['empty'])
@@ -476,11 +476,11 @@ class Benchmark(object):
                                                            expect_recap=(1, 0))))
         samples, counts = self.alternate('b', runs, self.options.repetitions, self.options.warmup)
         worst_ours, fewest_theirs = max(counts['ours']), min(counts['theirs'])
-        self.bar('b1', '%d hosts, forks %d, when: lookup: API requests (most in a run)' % (FLEET_SIZE, FLEET_FORKS),
+        self.record_bar('b1', '%d hosts, forks %d, when: lookup: API requests (most in a run)' % (FLEET_SIZE, FLEET_FORKS),
                  worst_ours, fewest_theirs, None, '1 vs %d' % FLEET_SIZE,
                  set(counts['ours']) == {1} and set(counts['theirs']) == {FLEET_SIZE}, unit='requests')
         ours_wall, theirs_wall = median(samples['ours']), median(samples['theirs'])
-        self.bar('b2', '%d hosts, forks %d, when: lookup: wall time' % (FLEET_SIZE, FLEET_FORKS), ours_wall, theirs_wall,
+        self.record_bar('b2', '%d hosts, forks %d, when: lookup: wall time' % (FLEET_SIZE, FLEET_FORKS), ours_wall, theirs_wall,
                  ours_wall / theirs_wall, '< 1', ours_wall < theirs_wall)
         if self.options.baselines:
             self.note('b.no_lookup', 'b: the same 200-host play without a lookup', median(samples['none']), 's')
@@ -497,7 +497,7 @@ class Benchmark(object):
         ]
         samples, dummy = self.alternate('c', runs, self.options.repetitions, self.options.warmup)
         ours, theirs = median(samples['ours']), median(samples['theirs'])
-        self.bar('c', '%d organizations: all_organizations vs account + uri loop' % BULK_ORGANIZATIONS, ours, theirs,
+        self.record_bar('c', '%d organizations: all_organizations vs account + uri loop' % BULK_ORGANIZATIONS, ours, theirs,
                  ours / theirs, '<= %.2f' % BAR_C_RATIO, ours / theirs <= BAR_C_RATIO)
 
     def probe(self, *arguments):
@@ -514,13 +514,13 @@ class Benchmark(object):
         imports = self.probe('hit-imports', self.simulator.url, ALICE_KEY, cache_dir)
         self.samples['d'] = {'timing': timing, 'hit_imports': imports}
         hit = timing['hit_median_s']
-        self.bar('d1', 'lookup cache hit, in-process (median of %d)' % len(timing['hit_s']), hit, None, None,
+        self.record_bar('d1', 'lookup cache hit, in-process (median of %d)' % len(timing['hit_s']), hit, None, None,
                  '< %d ms' % (BAR_D_HIT_S * 1000), hit < BAR_D_HIT_S)
         loaded = ', '.join(imports['http_libraries_after']) or 'none'
-        self.bar('d2', 'HTTP libraries a cache hit loads in a fresh process', loaded, None, None, 'none',
+        self.record_bar('d2', 'HTTP libraries a cache hit loads in a fresh process', loaded, None, None, 'none',
                  not imports['http_libraries_after'] and imports['value'] == timing['value'], unit='')
         overhead = timing['miss_median_s'] - timing['bare_median_s']
-        self.bar('d3', 'lookup miss (cache_ttl=0) over a bare http.client GET (medians of %d)' % len(timing['miss_s']),
+        self.record_bar('d3', 'lookup miss (cache_ttl=0) over a bare http.client GET (medians of %d)' % len(timing['miss_s']),
                  timing['miss_median_s'], timing['bare_median_s'], overhead, '< %d ms over' % (BAR_D_MISS_OVERHEAD_S * 1000),
                  overhead < BAR_D_MISS_OVERHEAD_S)
         self.note('d.cold_miss', 'd: first miss in a fresh process (imports requests)', timing['cold_miss_s'], 's')
@@ -548,7 +548,7 @@ class Benchmark(object):
                     rss[label].append(max_rss_kib)
         self.samples['e'] = {'module_wall_s': wall, 'max_rss_kib': rss}
         ours, theirs = median(rss['ours']) / 1024.0, median(rss['theirs']) / 1024.0
-        self.bar('e', 'peak memory (max RSS) of one module process', ours, theirs, ours / theirs, '<= 1.00',
+        self.record_bar('e', 'peak memory (max RSS) of one module process', ours, theirs, ours / theirs, '<= 1.00',
                  ours <= theirs, unit='MiB')
         self.note('e.rss.ping', 'e: max RSS of a ping module process', median(rss['ping']) / 1024.0, 'MiB')
         for label, what in (('ours', 'stability_balance_info'), ('theirs', 'uri'), ('ping', 'ping (no request)')):
@@ -621,7 +621,7 @@ class Benchmark(object):
             },
             'bars': self.bars,
             'info': self.info,
-            'all_held': all(bar['held'] for bar in self.bars),
+            'all_held': all(entry['held'] for entry in self.bars),
             'samples': self.samples,
         }
 
@@ -643,16 +643,16 @@ def fmt(value, unit):
 def table(report):
     """The results as fixed-width text (also valid as the body of a reST simple table)."""
     rows = [('bar', 'what', 'ours', 'theirs', 'value', 'target', 'verdict')]
-    for bar in report['bars']:
-        value = bar['value']
-        if bar['id'] == 'd3':
+    for entry in report['bars']:
+        value = entry['value']
+        if entry['id'] == 'd3':
             value_text = '+%.1f ms' % (value * 1000)
         elif value is None:
             value_text = '-'
         else:
             value_text = '%.2f' % value
-        rows.append((bar['id'], bar['what'], fmt(bar['ours'], bar['unit']), fmt(bar['theirs'], bar['unit']), value_text,
-                     bar['bar'], 'HELD' if bar['held'] else 'NOT HELD'))
+        rows.append((entry['id'], entry['what'], fmt(entry['ours'], entry['unit']), fmt(entry['theirs'], entry['unit']), value_text,
+                     entry['bar'], 'HELD' if entry['held'] else 'NOT HELD'))
     widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
     rule = '  '.join('=' * width for width in widths)
     lines = [rule, '  '.join(cell.ljust(width) for cell, width in zip(rows[0], widths)).rstrip(), rule]
@@ -684,7 +684,7 @@ SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'imports')
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog='tests/benchmarks/run.sh', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='tests/benchmarks/run.sh', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--latency', type=float, default=0.1, help='seconds the simulator adds to every API request (default 0.1)')
     parser.add_argument('--tasks', type=int, default=20, help='N, the number of balance tasks in scenario a (default 20)')
     parser.add_argument('--repetitions', type=int, default=5, help='measured rounds of each playbook scenario (default 5)')

@@ -26,6 +26,11 @@ export ANSIBLE_FORKS=20
 
 ansible-playbook lookup.yml -e "cache_dir=${STABILITY_CACHE_DIR}" "$@"
 
+printf '%s' "${STABILITY_API_URL}" >"${work_dir}/url"
+env -u STABILITY_API_URL -u STABILITY_API_KEY -u STABILITY_CACHE_DIR \
+    ansible-playbook templated_vars.yml -e "simulator_url_file=${work_dir}/url" "$@"
+ansible-playbook count_requests.yml -e expected_balance_requests=1 "$@"
+
 rm -rf "${STABILITY_CACHE_DIR}"
 ansible-playbook -i inventory_200.ini gate_200_hosts.yml "$@"
 ansible-playbook count_requests.yml -e expected_balance_requests=1 "$@"

@@ -165,9 +165,9 @@ statuses = st.one_of(
 # Failures while reading the body, after the status line and headers arrived.
 body_failures = st.one_of(
     st.none(),
-    st.builds(lambda text: socket.timeout(text), keyed_text),
+    st.builds(socket.timeout, keyed_text),
     st.builds(lambda text: ConnectionResetError(104, text), keyed_text),
-    st.builds(lambda text: OSError(text), keyed_text),
+    st.builds(OSError, keyed_text),
 )
 
 
@@ -210,11 +210,11 @@ send_exceptions = st.one_of(
     st.builds(lambda kind, text: requests.exceptions.ConnectionError(make_urllib3_error(kind, text)),
               st.sampled_from(['refused', 'timeout', 'protocol', 'text']), keyed_text),
     st.builds(lambda text: requests.exceptions.ConnectTimeout(make_urllib3_error('timeout', text)), keyed_text),
-    st.builds(lambda text: requests.exceptions.ReadTimeout(text), keyed_text),
+    st.builds(requests.exceptions.ReadTimeout, keyed_text),
     st.builds(lambda text: requests.exceptions.SSLError(make_urllib3_error('ssl', text)), keyed_text),
-    st.builds(lambda text: requests.exceptions.ProxyError(text), keyed_text),
-    st.builds(lambda text: requests.exceptions.RetryError(text), keyed_text),
-    st.builds(lambda text: requests.exceptions.ConnectionError(text), keyed_text),
+    st.builds(requests.exceptions.ProxyError, keyed_text),
+    st.builds(requests.exceptions.RetryError, keyed_text),
+    st.builds(requests.exceptions.ConnectionError, keyed_text),
 )
 attempts = st.lists(st.one_of(answers, answers, answers, send_exceptions), min_size=1, max_size=4)
 
