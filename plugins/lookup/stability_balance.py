@@ -103,6 +103,7 @@ _raw:
   elements: float
 '''
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -116,7 +117,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     ConnectionSettings,
+    clean_bool,
     clean_organization,
+    clean_path_text,
     clean_threshold,
     max_total_seconds,
 )
@@ -124,6 +127,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
 display = Display()
 
 MAX_CONCURRENT_TERMS = 4
+CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
 
 
 class BalanceReader(object):
@@ -164,8 +168,10 @@ class BalanceReader(object):
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        self.set_options(var_options=self._option_variables(variables), direct=kwargs)
+        option_variables = self._option_variables(variables)
+        self.set_options(var_options=option_variables, direct=kwargs)
         try:
+            self._check_raw_options(kwargs, option_variables or {})
             return self._read(terms or [])
         except StabilityError as exc:
             raise AnsibleLookupError(exc.msg) from None
@@ -180,6 +186,36 @@ class LookupModule(LookupBase):
             return variables
         return dict((name, self._templar.template(variables[name]))
                     for name in C.config.get_plugin_vars('lookup', self._load_name) if name in variables)
+
+    def _raw_option(self, name, direct, option_variables):
+        """The value of option ``name`` as the user wrote it, before Ansible's type conversion.
+
+        The conversion guesses: any unknown word becomes ``false`` for a bool, ``true`` becomes 1.0
+        for a float, and an empty path becomes the playbook directory.  Sources in Ansible's order:
+        keyword, then variables, then environment; None when none of them sets it.
+        """
+        if name in direct:
+            return direct[name]
+        definition = C.config.get_configuration_definitions('lookup', self._load_name).get(name, {})
+        for source, entries in ((option_variables, definition.get('vars')), (os.environ, definition.get('env'))):
+            found = [entry['name'] for entry in entries or () if entry['name'] in source]
+            if found:
+                return source[found[-1]]
+        return None
+
+    def _check_raw_options(self, direct, option_variables):
+        """Refuse what the type conversion would silently turn into something else."""
+        def raw(name):
+            return self._raw_option(name, direct, option_variables)
+        if raw('validate_certs') is not None:
+            clean_bool('validate_certs', raw('validate_certs'))
+        for name in ('ca_path', 'cache_dir'):
+            clean_path_text(name, raw(name))
+        for name in ('min_credits', 'warn_below'):
+            if isinstance(raw(name), bool):
+                clean_threshold(name, raw(name))
+        if isinstance(raw('cache_ttl'), bool):
+            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (raw('cache_ttl'),))
 
     def _read(self, terms):
         settings = ConnectionSettings.from_options(self.get_option)
@@ -212,8 +248,7 @@ class LookupModule(LookupBase):
         except (TypeError, ValueError):
             ttl = -1.0
         if not ttl >= 0 or ttl == float('inf'):
-            raise StabilityOptionError('cache_ttl', 'must be a number of seconds, 0 or more (0 turns the cache off), got %r' % (
-                self.get_option('cache_ttl'),))
+            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (self.get_option('cache_ttl'),))
         if ttl == 0:
             return None
         lock_timeout = max_total_seconds(settings.timeout, settings.retries)

@@ -142,6 +142,40 @@ def clean_threshold(option, value):
     return number
 
 
+BOOLEAN_WORDS = {
+    'true': True, 'yes': True, 'on': True, 'y': True, 't': True, '1': True,
+    'false': False, 'no': False, 'off': False, 'n': False, 'f': False, '0': False,
+}
+
+
+def clean_bool(option, value):
+    """A boolean as Ansible spells one; anything else (``maybe``, ``2``, '') is refused, not guessed.
+
+    Ansible's plugin configuration turns any unknown word into ``false``, which for
+    ``validate_certs`` would silently switch certificate checks off.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    word = ('%s' % (value,)).strip().lower() if isinstance(value, str) else None
+    if word not in BOOLEAN_WORDS:
+        raise StabilityOptionError(option, 'must be true or false, got %r' % (value,))
+    return BOOLEAN_WORDS[word]
+
+
+def clean_path_text(option, value):
+    """A path option that is set must name something: an empty one is a mistake, not "the default"."""
+    if value is None:
+        return None
+    text = '%s' % (value,)
+    if not text.strip():
+        raise StabilityOptionError(option, 'is empty; leave it unset for the default')
+    if any(ord(char) < 0x20 or ord(char) == 0x7f for char in text):
+        raise StabilityOptionError(option, 'contains a control character (such as a line break)')
+    return text
+
+
 def clean_organization(value, option='organization'):
     """None means the key's default organization."""
     if value is None:
@@ -165,10 +199,10 @@ class ConnectionSettings(object):
             raise StabilityOptionError('api_version', 'must be one of %s, got %r' % (', '.join(API_VERSIONS), api_version))
         self.timeout = DEFAULT_TIMEOUT if timeout is None else clean_positive_number('timeout', timeout)
         self.retries = DEFAULT_RETRIES if retries is None else clean_retries(retries)
-        self.validate_certs = bool(validate_certs)
+        self.validate_certs = clean_bool('validate_certs', validate_certs)
         self.ca_path = None
-        if ca_path is not None and '%s' % ca_path:
-            path = os.path.expanduser('%s' % ca_path)
+        if ca_path is not None:
+            path = os.path.expanduser(clean_path_text('ca_path', ca_path))
             if not os.path.isfile(path) or not os.access(path, os.R_OK):
                 raise StabilityOptionError('ca_path', '%s is not a readable file' % path)
             self.ca_path = path

@@ -124,6 +124,15 @@ def test_warn_below_warns_once_without_failing(api, lookup, warnings):
     ([], {'api_key': KEY, 'retries': 99}, 'retries must be a whole number from 0 to 10, got 99'),
     ([], {'api_key': KEY, 'cache_ttl': -1}, 'cache_ttl must be a number of seconds, 0 or more'),
     ([], {'api_key': KEY + '\n'}, None),
+    ([], {'api_key': KEY, 'validate_certs': 'maybe'}, "validate_certs must be true or false, got 'maybe'"),
+    ([], {'api_key': KEY, 'validate_certs': 'no'}, None),
+    ([], {'api_key': KEY, 'cache_dir': ''}, 'cache_dir is empty; leave it unset for the default'),
+    ([], {'api_key': KEY, 'cache_dir': '   '}, 'cache_dir is empty'),
+    ([], {'api_key': KEY, 'cache_dir': '/tmp/a\nb'}, 'cache_dir contains a control character'),
+    ([], {'api_key': KEY, 'ca_path': ''}, 'ca_path is empty'),
+    ([], {'api_key': KEY, 'min_credits': True}, 'min_credits must be a number of credits, got True'),
+    ([], {'api_key': KEY, 'warn_below': False}, 'warn_below must be a number of credits, got False'),
+    ([], {'api_key': KEY, 'cache_ttl': True}, 'cache_ttl must be a number of seconds, 0 or more'),
 ])
 def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, message):
     if message is None:  # a trailing line break is white space: stripped, not refused
@@ -133,6 +142,23 @@ def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, me
         lookup.run(terms, **options)
     assert message in caught.value.message
     assert api.requests == []
+
+
+@pytest.mark.parametrize('variables, environment, message', [
+    ({'stability_validate_certs': 'maybe'}, {}, "validate_certs must be true or false, got 'maybe'"),
+    ({'stability_cache_dir': ' '}, {}, 'cache_dir is empty'),
+    ({'stability_ca_path': ''}, {}, 'ca_path is empty'),
+    ({}, {'STABILITY_CACHE_DIR': ''}, 'cache_dir is empty'),
+])
+def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monkeypatch, tmp_path, variables, environment, message):
+    monkeypatch.chdir(tmp_path)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], dict(variables, stability_api_key=KEY))
+    assert message in caught.value.message
+    assert api.requests == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == []  # nothing written where an empty path would resolve
 
 
 def test_api_errors_become_lookup_errors_without_the_key(fake_api, lookup):

@@ -23,7 +23,12 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     StabilityOptionError,
     StabilityResponseError,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import COLLECTION_VERSION, ConnectionSettings, max_total_seconds
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
+    COLLECTION_VERSION,
+    ConnectionSettings,
+    clean_bool,
+    max_total_seconds,
+)
 
 KEY = 'sk-unit-test-0123456789abcdef'
 ACCOUNT = {
@@ -363,6 +368,12 @@ class TestSettings:
         (dict(retries=11), 'retries', 'whole number from 0 to 10'),
         (dict(retries='two'), 'retries', 'whole number from 0 to 10'),
         (dict(ca_path='/nonexistent/ca.pem'), 'ca_path', 'is not a readable file'),
+        (dict(ca_path=''), 'ca_path', 'is empty'),
+        (dict(ca_path='  '), 'ca_path', 'is empty'),
+        (dict(ca_path='/etc/ssl/ca.pem\r\n'), 'ca_path', 'control character'),
+        (dict(validate_certs='maybe'), 'validate_certs', "must be true or false, got 'maybe'"),
+        (dict(validate_certs=2), 'validate_certs', 'must be true or false, got 2'),
+        (dict(validate_certs=None), 'validate_certs', 'must be true or false, got None'),
     ])
     def test_bad_input_is_refused_naming_the_option(self, options, option, words):
         options.setdefault('api_key', KEY)
@@ -372,6 +383,14 @@ class TestSettings:
         assert caught.value.msg.startswith(option + ' ')
         assert words in caught.value.msg
         assert KEY not in caught.value.msg
+
+    @pytest.mark.parametrize('value, expected', [
+        (True, True), (False, False), (1, True), (0, False), ('yes', True), (' No ', False), ('TRUE', True), ('off', False),
+        ('1', True), ('0', False), ('y', True), ('f', False),
+    ])
+    def test_booleans_as_ansible_spells_them(self, value, expected):
+        assert clean_bool('validate_certs', value) is expected
+        assert ConnectionSettings(api_key=KEY, validate_certs=value).validate_certs is expected
 
     @pytest.mark.parametrize('url, expected', [
         ('http://localhost:8080', 'http://localhost:8080'),
