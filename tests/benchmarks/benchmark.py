@@ -446,7 +446,7 @@ class Benchmark(object):
         samples, dummy = self.alternate('a', runs, self.options.repetitions, self.options.warmup)
         ours, theirs = median(samples['ours']), median(samples['theirs'])
         self.record_bar('a', '%d balance tasks: stability_balance_info vs uri' % count, ours, theirs, ours / theirs,
-                 '<= %.2f' % BAR_A_RATIO, ours / theirs <= BAR_A_RATIO)
+                        '<= %.2f' % BAR_A_RATIO, ours / theirs <= BAR_A_RATIO)
         if self.options.baselines:
             empty = median(samples['empty'])
             for label, what in (('ours', 'stability_balance_info'), ('theirs', 'uri'), ('ping', 'ping (no request)')):
@@ -477,11 +477,11 @@ class Benchmark(object):
         samples, counts = self.alternate('b', runs, self.options.repetitions, self.options.warmup)
         worst_ours, fewest_theirs = max(counts['ours']), min(counts['theirs'])
         self.record_bar('b1', '%d hosts, forks %d, when: lookup: API requests (most in a run)' % (FLEET_SIZE, FLEET_FORKS),
-                 worst_ours, fewest_theirs, None, '1 vs %d' % FLEET_SIZE,
-                 set(counts['ours']) == {1} and set(counts['theirs']) == {FLEET_SIZE}, unit='requests')
+                        worst_ours, fewest_theirs, None, '1 vs %d' % FLEET_SIZE,
+                        set(counts['ours']) == {1} and set(counts['theirs']) == {FLEET_SIZE}, unit='requests')
         ours_wall, theirs_wall = median(samples['ours']), median(samples['theirs'])
         self.record_bar('b2', '%d hosts, forks %d, when: lookup: wall time' % (FLEET_SIZE, FLEET_FORKS), ours_wall, theirs_wall,
-                 ours_wall / theirs_wall, '< 1', ours_wall < theirs_wall)
+                        ours_wall / theirs_wall, '< 1', ours_wall < theirs_wall)
         if self.options.baselines:
             self.note('b.no_lookup', 'b: the same 200-host play without a lookup', median(samples['none']), 's')
 
@@ -498,7 +498,7 @@ class Benchmark(object):
         samples, dummy = self.alternate('c', runs, self.options.repetitions, self.options.warmup)
         ours, theirs = median(samples['ours']), median(samples['theirs'])
         self.record_bar('c', '%d organizations: all_organizations vs account + uri loop' % BULK_ORGANIZATIONS, ours, theirs,
-                 ours / theirs, '<= %.2f' % BAR_C_RATIO, ours / theirs <= BAR_C_RATIO)
+                        ours / theirs, '<= %.2f' % BAR_C_RATIO, ours / theirs <= BAR_C_RATIO)
 
     def probe(self, *arguments):
         command = [sys.executable, PROBE] + [str(argument) for argument in arguments]
@@ -515,14 +515,14 @@ class Benchmark(object):
         self.samples['d'] = {'timing': timing, 'hit_imports': imports}
         hit = timing['hit_median_s']
         self.record_bar('d1', 'lookup cache hit, in-process (median of %d)' % len(timing['hit_s']), hit, None, None,
-                 '< %d ms' % (BAR_D_HIT_S * 1000), hit < BAR_D_HIT_S)
+                        '< %d ms' % (BAR_D_HIT_S * 1000), hit < BAR_D_HIT_S)
         loaded = ', '.join(imports['http_libraries_after']) or 'none'
         self.record_bar('d2', 'HTTP libraries a cache hit loads in a fresh process', loaded, None, None, 'none',
-                 not imports['http_libraries_after'] and imports['value'] == timing['value'], unit='')
+                        not imports['http_libraries_after'] and imports['value'] == timing['value'], unit='')
         overhead = timing['miss_median_s'] - timing['bare_median_s']
         self.record_bar('d3', 'lookup miss (cache_ttl=0) over a bare http.client GET (medians of %d)' % len(timing['miss_s']),
-                 timing['miss_median_s'], timing['bare_median_s'], overhead, '< %d ms over' % (BAR_D_MISS_OVERHEAD_S * 1000),
-                 overhead < BAR_D_MISS_OVERHEAD_S)
+                        timing['miss_median_s'], timing['bare_median_s'], overhead, '< %d ms over' % (BAR_D_MISS_OVERHEAD_S * 1000),
+                        overhead < BAR_D_MISS_OVERHEAD_S)
         self.note('d.cold_miss', 'd: first miss in a fresh process (imports requests)', timing['cold_miss_s'], 's')
 
     def scenario_e(self):
@@ -549,7 +549,7 @@ class Benchmark(object):
         self.samples['e'] = {'module_wall_s': wall, 'max_rss_kib': rss}
         ours, theirs = median(rss['ours']) / 1024.0, median(rss['theirs']) / 1024.0
         self.record_bar('e', 'peak memory (max RSS) of one module process', ours, theirs, ours / theirs, '<= 1.00',
-                 ours <= theirs, unit='MiB')
+                        ours <= theirs, unit='MiB')
         self.note('e.rss.ping', 'e: max RSS of a ping module process', median(rss['ping']) / 1024.0, 'MiB')
         for label, what in (('ours', 'stability_balance_info'), ('theirs', 'uri'), ('ping', 'ping (no request)')):
             self.note('e.wall.%s' % label, 'e: one module process run directly (AnsiballZ), %s' % what, median(wall[label]), 's',

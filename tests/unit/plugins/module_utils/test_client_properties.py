@@ -130,7 +130,7 @@ http_dates = st.one_of(
     st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)).map(
         lambda moment: email.utils.format_datetime(moment.replace(tzinfo=datetime.timezone.utc), usegmt=True)),
     st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)).map(
-        lambda moment: email.utils.format_datetime(moment)),  # naive: "-0000"
+        email.utils.format_datetime),  # naive: "-0000"
     st.builds(lambda offset, hours: email.utils.formatdate(offset, localtime=False) .replace('-0000', '%+03d00' % hours),
               st.floats(min_value=-1e10, max_value=1e10), st.integers(-23, 23)),
 )
