@@ -44,6 +44,12 @@ readonly GET_PIP_STANDIN=tests/utils/get_pip_standin.py
 # ---------------------------------------------------------------------------
 define_steps() {
   run_step sanity ansible-test sanity --python "$PYTHON_VERSION" --color no
+  # antsibull-docs lint-collection-docs, then the HTML site rendered offline; any warning fails.
+  run_step docs tests/build-docs.sh
+  # Changelog fragments and changelogs/changelog.yaml valid; CHANGELOG.md generated from them.
+  run_step changelog step_changelog
+  # ansible-lint, production profile, over the whole collection (.ansible-lint).
+  run_step lint ansible-lint --nocolor
   run_step units ansible-test units --python "$PYTHON_VERSION" --venv --color no
   # --venv works for integration (checked with ansible-core 2.19.14 and 2.17.14).
   # Modules then run in ansible-test's own venv, which gets only
@@ -59,6 +65,17 @@ define_steps() {
   # The preflight playbook through ansible_runner.run(), as AWX runs a job template, with the
   # key injected by the credential type of docs/docsite/rst/awx.rst (simulator as the API).
   run_step runner python -m pytest -p no:cacheprovider tests/ee/test_runner.py
+  # The release tarball: ansible-galaxy collection build holds the product and nothing else, and
+  # galaxy-importer (Galaxy's own upload checks, ansible-lint included) reports no warning or error.
+  run_step build python -m pytest -p no:cacheprovider tests/build/test_build.py
+}
+
+step_changelog() {
+  antsibull-changelog lint
+  antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+  # Regenerating must not change the committed CHANGELOG.md (it is never edited by hand).
+  antsibull-changelog generate
+  git diff --exit-code -- CHANGELOG.md
 }
 
 # ---------------------------------------------------------------------------
@@ -343,6 +360,8 @@ main() {
   cd "$REPO_ROOT"
   git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$REPO_ROOT is not a git checkout"
   setup_toolchain
+  # Steps that are scripts of their own (tests/build-docs.sh) use the same virtualenv.
+  export STABILITY_VENV=$VENV
   install_get_pip_standin
   log "$(ansible-test --version 2>/dev/null || ansible --version | head -n1)"
 
