@@ -120,6 +120,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     clean_bool,
     clean_organization,
     clean_path_text,
+    clean_retries,
     clean_threshold,
     max_total_seconds,
 )
@@ -191,7 +192,7 @@ class LookupModule(LookupBase):
         """The value of option ``name`` as the user wrote it, before Ansible's type conversion.
 
         The conversion guesses: any unknown word becomes ``false`` for a bool, ``true`` becomes 1.0
-        for a float, and an empty path becomes the playbook directory.  Sources in Ansible's order:
+        for a float, 1.5 becomes 1 for an int (before 2.19), and an empty path becomes the playbook directory.  Sources in Ansible's order:
         keyword, then variables, then environment; None when none of them sets it.
         """
         if name in direct:
@@ -209,6 +210,8 @@ class LookupModule(LookupBase):
             return self._raw_option(name, direct, option_variables)
         if raw('validate_certs') is not None:
             clean_bool('validate_certs', raw('validate_certs'))
+        if raw('retries') is not None:  # ansible-core before 2.19 truncates 1.5 to 1
+            clean_retries(raw('retries'))
         for name in ('ca_path', 'cache_dir'):
             clean_path_text(name, raw(name))
         for name in ('min_credits', 'warn_below'):

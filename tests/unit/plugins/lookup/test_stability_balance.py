@@ -20,6 +20,7 @@ from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.stabilityai.platform.plugins.lookup import stability_balance
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 
 KEY = 'sk-unit-lookup-key-31337'
 CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
@@ -159,6 +160,17 @@ def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monk
     assert message in caught.value.message
     assert api.requests == []
     assert sorted(path.name for path in tmp_path.iterdir()) == []  # nothing written where an empty path would resolve
+
+
+@pytest.mark.parametrize('direct, message', [
+    ({'retries': 1.5}, 'retries must be a whole number from 0 to 10, got 1.5'),  # ansible-core < 2.19 would make it 1
+    ({'validate_certs': 'maybe'}, "validate_certs must be true or false, got 'maybe'"),  # Ansible would make it false
+    ({'min_credits': True}, 'min_credits must be a number of credits, got True'),  # Ansible would make it 1.0
+])
+def test_raw_values_are_checked_whatever_ansible_converts_them_to(lookup, direct, message):
+    with pytest.raises(StabilityOptionError) as caught:
+        lookup._check_raw_options(direct, {})
+    assert caught.value.msg == message
 
 
 def test_api_errors_become_lookup_errors_without_the_key(fake_api, lookup):
