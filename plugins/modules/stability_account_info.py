@@ -138,7 +138,7 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec
+from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 
@@ -154,4 +154,5 @@ def main():
 
 
 if __name__ == '__main__':
+    freeze_loaded_objects()
     main()

@@ -165,7 +165,7 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec
+from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_threshold
@@ -257,4 +257,5 @@ def main():
 
 
 if __name__ == '__main__':
+    freeze_loaded_objects()
     main()

@@ -3,19 +3,30 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# The one entry point of the benchmark suite: tests/benchmarks/run.sh [--latency 0.1] [--tasks 20] ...
-# (--help lists every option). It runs benchmark.py with $PYTHON, else the repository's .venv, else
-# python3; that interpreter needs ansible-core and requests, and its bin directory ansible-playbook.
+# The one entry point of the benchmark suite (issue 6):
+#
+#   tests/benchmarks/run.sh                  # every scenario, simulator latency 100 ms
+#   tests/benchmarks/run.sh --latency 0.25   # --help lists every option
+#
+# It runs benchmark.py in the virtualenv of tests/run-tests.sh, built or refreshed from the pinned
+# requirements when needed (STABILITY_VENV, PYTHON and ANSIBLE_CORE_VERSION work as there), so it
+# works on a fresh clone. STABILITY_BENCH_PYTHON=/path/to/python skips that and uses that
+# interpreter, which needs ansible-core and requests, and ansible-playbook in its bin directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "${here}/../.." && pwd)"
-python="${PYTHON:-}"
-if [ -z "${python}" ]; then
-    if [ -x "${repo}/.venv/bin/python" ]; then
-        python="${repo}/.venv/bin/python"
-    else
-        python="python3"
-    fi
+
+for arg in "$@"; do
+    case "${arg}" in
+        -h | --help) exec "${STABILITY_BENCH_PYTHON:-python3}" "${here}/benchmark.py" --help ;;
+    esac
+done
+
+if [ -n "${STABILITY_BENCH_PYTHON:-}" ]; then
+    exec "${STABILITY_BENCH_PYTHON}" "${here}/benchmark.py" "$@"
 fi
-exec "${python}" "${here}/benchmark.py" "$@"
+
+# shellcheck source=tests/run-tests.sh
+source "${here}/../run-tests.sh"
+setup_toolchain
+exec "${VENV}/bin/python" "${here}/benchmark.py" "$@"
