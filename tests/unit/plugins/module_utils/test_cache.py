@@ -125,18 +125,22 @@ def test_an_expired_entry_is_fetched_again(tmp_path):
     assert cache.read(path, now=time.time() + 1.5) is None
 
 
+# Times are filled in when the test runs, not when it is collected: pytest-xdist workers must
+# collect the same test ids.
 @pytest.mark.parametrize('content', [
     b'',
     b'not json',
     b'{"credits": "5", "time": 1}',
     b'{"credits": 5}',
-    b'{"credits": -1, "time": %d}' % int(time.time()),
-    b'{"credits": NaN, "time": %d}' % int(time.time()),
-    b'{"credits": 5, "time": %d}' % int(time.time() + 3600),
+    b'{"credits": -1, "time": NOW}',
+    b'{"credits": NaN, "time": NOW}',
+    b'{"credits": 5, "time": IN_AN_HOUR}',
     b'[1, 2]',
     b'\xff\xfe',
 ])
 def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
+    now = int(time.time())
+    content = content.replace(b'IN_AN_HOUR', b'%d' % (now + 3600)).replace(b'NOW', b'%d' % now)
     cache = make_cache(tmp_path / 'c')
     path = cache.entry_path('org-a')
     with open(path + '.json', 'wb') as handle:
