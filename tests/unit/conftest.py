@@ -15,6 +15,7 @@ __metaclass__ = type
 import contextlib
 import io
 import json
+import threading
 
 import pytest
 import requests
@@ -53,7 +54,32 @@ class FakeAPI(object):
         self.kwargs.append(kwargs)
         if not self.answers:
             raise AssertionError('unexpected request %s %s' % (request.method, request.url))
-        answer = self.answers.pop(0)
+        return self.respond(request, self.answers.pop(0))
+
+    def serve(self, credits, account=None):
+        """Answer by URL and Organization header instead of from the queue, safely from any thread.
+
+        ``/account`` gets ``account``; ``/balance`` gets ``{"credits": credits[organization]}``,
+        with None for the key's default organization.  For tests of concurrent reads.
+        """
+        lock = threading.Lock()
+
+        def send(adapter, request, **kwargs):
+            with lock:
+                self.requests.append(request)
+                self.kwargs.append(kwargs)
+            if not request.url.endswith('/account'):
+                payload = {'credits': credits[request.headers.get('Organization')]}
+            elif account is not None:
+                payload = account
+            else:
+                raise AssertionError('unexpected request %s %s' % (request.method, request.url))
+            return self.respond(request, FakeAnswer(payload=payload))
+        self.send = send
+        return self
+
+    @staticmethod
+    def respond(request, answer):
         if answer.exc is not None:
             raise answer.exc
         response = requests.Response()

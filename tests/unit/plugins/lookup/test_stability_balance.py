@@ -8,12 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import io
-import json
-import threading
-
 import pytest
-import requests
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
@@ -28,17 +23,7 @@ CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
 
 @pytest.fixture
 def api(fake_api):
-    lock = threading.Lock()
-
-    def send(adapter, request, **kwargs):
-        with lock:
-            fake_api.requests.append(request)
-        response = requests.Response()
-        response.status_code = 200
-        response.raw = io.BytesIO(json.dumps({'credits': CREDITS[request.headers.get('Organization')]}).encode())
-        return response
-    fake_api.send = send
-    return fake_api
+    return fake_api.serve(CREDITS)
 
 
 @pytest.fixture

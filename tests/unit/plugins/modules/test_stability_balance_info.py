@@ -6,12 +6,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import io
 import json
-import threading
 
 import pytest
-import requests
 
 from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
 
@@ -31,21 +28,7 @@ CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
 @pytest.fixture
 def fake_account_api(fake_api):
     """Answers account and balance by URL and Organization header, from any thread."""
-    lock = threading.Lock()
-
-    def send(adapter, request, **kwargs):
-        with lock:
-            fake_api.requests.append(request)
-        if request.url.endswith('/account'):
-            body = ACCOUNT
-        else:
-            body = {'credits': CREDITS[request.headers.get('Organization')]}
-        response = requests.Response()
-        response.status_code = 200
-        response.raw = io.BytesIO(json.dumps(body).encode())
-        return response
-    fake_api.send = send
-    return fake_api
+    return fake_api.serve(CREDITS, account=ACCOUNT)
 
 
 def balance_requests(api):
