@@ -667,6 +667,16 @@ def fmt(value, unit):
     return '%.3g' % value
 
 
+def simple_table(rows):
+    """Rows of text (the first the header) as fixed-width text that is also a reST simple table."""
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    rule = '  '.join('=' * width for width in widths)
+    lines = [rule, '  '.join(cell.ljust(width) for cell, width in zip(rows[0], widths)).rstrip(), rule]
+    lines.extend('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows[1:])
+    lines.append(rule)
+    return '\n'.join(lines)
+
+
 def table(report):
     """The results as fixed-width text (also valid as the body of a reST simple table)."""
     rows = [('bar', 'what', 'ours', 'theirs', 'value', 'target', 'verdict')]
@@ -680,24 +690,14 @@ def table(report):
             value_text = '%.2f' % value
         rows.append((entry['id'], entry['what'], fmt(entry['ours'], entry['unit']), fmt(entry['theirs'], entry['unit']), value_text,
                      entry['bar'], 'HELD' if entry['held'] else 'NOT HELD'))
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    rule = '  '.join('=' * width for width in widths)
-    lines = [rule, '  '.join(cell.ljust(width) for cell, width in zip(rows[0], widths)).rstrip(), rule]
-    lines.extend('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows[1:])
-    lines.append(rule)
-    return '\n'.join(lines)
+    return simple_table(rows)
 
 
 def info_table(report):
     rows = [('id', 'measured (information, no bar)', 'value')]
     for item in report['info']:
         rows.append((item['id'], item['what'], fmt(item['value'], item['unit'])))
-    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
-    rule = '  '.join('=' * width for width in widths)
-    lines = [rule, '  '.join(cell.ljust(width) for cell, width in zip(rows[0], widths)).rstrip(), rule]
-    lines.extend('  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows[1:])
-    lines.append(rule)
-    return '\n'.join(lines)
+    return simple_table(rows)
 
 
 def machine_line(report):
