@@ -206,19 +206,19 @@ class LookupModule(LookupBase):
 
     def _check_raw_options(self, direct, option_variables):
         """Refuse what the type conversion would silently turn into something else."""
-        def raw(name):
-            return self._raw_option(name, direct, option_variables)
-        if raw('validate_certs') is not None:
-            clean_bool('validate_certs', raw('validate_certs'))
-        if raw('retries') is not None:  # ansible-core before 2.19 truncates 1.5 to 1
-            clean_retries(raw('retries'))
+        raw = dict((name, self._raw_option(name, direct, option_variables)) for name in (
+            'validate_certs', 'retries', 'ca_path', 'cache_dir', 'min_credits', 'warn_below', 'cache_ttl'))
+        if raw['validate_certs'] is not None:
+            clean_bool('validate_certs', raw['validate_certs'])
+        if raw['retries'] is not None:  # ansible-core before 2.19 truncates 1.5 to 1
+            clean_retries(raw['retries'])
         for name in ('ca_path', 'cache_dir'):
-            clean_path_text(name, raw(name))
+            clean_path_text(name, raw[name])
         for name in ('min_credits', 'warn_below'):
-            if isinstance(raw(name), bool):
-                clean_threshold(name, raw(name))
-        if isinstance(raw('cache_ttl'), bool):
-            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (raw('cache_ttl'),))
+            if isinstance(raw[name], bool):
+                clean_threshold(name, raw[name])
+        if isinstance(raw['cache_ttl'], bool):
+            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (raw['cache_ttl'],))
 
     def _read(self, terms):
         settings = ConnectionSettings.from_options(self.get_option)
