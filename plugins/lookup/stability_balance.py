@@ -20,7 +20,8 @@ description:
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
-  - stabilityai.platform.connection.PLUGINS
+  - stabilityai.platform._connection
+  - stabilityai.platform._connection.PLUGINS
 options:
   _terms:
     description:
@@ -103,32 +104,36 @@ _raw:
   elements: float
 '''
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     ConnectionSettings,
-    clean_bool,
     clean_organization,
     clean_path_text,
-    clean_retries,
     clean_threshold,
     max_total_seconds,
 )
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
+    BalanceCache,
+    CacheUnavailable,
+    clean_cache_ttl,
+    default_cache_dir,
+)
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
+    check_raw_connection_options,
+    check_raw_thresholds,
+    raw_option_value,
+    templated_option_variables,
+)
 
 display = Display()
-
-MAX_CONCURRENT_TERMS = 4
-CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
 
 
 class BalanceReader(object):
@@ -169,69 +174,36 @@ class BalanceReader(object):
 class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
-        option_variables = self._option_variables(variables)
+        option_variables = templated_option_variables('lookup', self._load_name, variables, self._templar)
         self.set_options(var_options=option_variables, direct=kwargs)
         try:
-            self._check_raw_options(kwargs, option_variables or {})
+            self._check_raw_options(kwargs, option_variables)
             return self._read(terms or [])
         except StabilityError as exc:
             raise AnsibleLookupError(exc.msg) from None
 
-    def _option_variables(self, variables):
-        """The variables that set options (``stability_api_key`` ...), templated.
-
-        Ansible hands a lookup its variables untemplated, so ``stability_api_key: "{{ vault_key }}"``
-        would otherwise arrive as that very text; connection plugins template theirs the same way.
-        """
-        if not variables or self._templar is None:
-            return variables
-        return dict((name, self._templar.template(variables[name]))
-                    for name in C.config.get_plugin_vars('lookup', self._load_name) if name in variables)
-
-    def _raw_option(self, name, direct, option_variables):
-        """The value of option ``name`` as the user wrote it, before Ansible's type conversion.
-
-        The conversion guesses: any unknown word becomes ``false`` for a bool, ``true`` becomes 1.0
-        for a float, 1.5 becomes 1 for an int (before 2.19), and an empty path becomes the playbook directory.  Sources in Ansible's order:
-        keyword, then variables, then environment; None when none of them sets it.
-        """
-        if name in direct:
-            return direct[name]
-        definition = C.config.get_configuration_definitions('lookup', self._load_name).get(name, {})
-        for source, entries in ((option_variables, definition.get('vars')), (os.environ, definition.get('env'))):
-            found = [entry['name'] for entry in entries or () if entry['name'] in source]
-            if found:
-                return source[found[-1]]
-        return None
-
     def _check_raw_options(self, direct, option_variables):
-        """Refuse what the type conversion would silently turn into something else."""
-        raw = dict((name, self._raw_option(name, direct, option_variables)) for name in (
-            'validate_certs', 'retries', 'ca_path', 'cache_dir', 'min_credits', 'warn_below', 'cache_ttl'))
-        if raw['validate_certs'] is not None:
-            clean_bool('validate_certs', raw['validate_certs'])
-        if raw['retries'] is not None:  # ansible-core before 2.19 truncates 1.5 to 1
-            clean_retries(raw['retries'])
-        for name in ('ca_path', 'cache_dir'):
-            clean_path_text(name, raw[name])
-        for name in ('min_credits', 'warn_below'):
-            if isinstance(raw[name], bool):
-                clean_threshold(name, raw[name])
-        if isinstance(raw['cache_ttl'], bool):
-            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (raw['cache_ttl'],))
+        """Refuse what Ansible's type conversion would silently turn into something else."""
+        raw = {}
+
+        def raw_value(name):
+            if name not in raw:
+                raw[name] = raw_option_value('lookup', self._load_name, name, direct, option_variables)
+            return raw[name]
+        check_raw_connection_options(raw_value)
+        check_raw_thresholds(raw_value)
+        clean_path_text('cache_dir', raw_value('cache_dir'))
+        if isinstance(raw_value('cache_ttl'), bool):
+            clean_cache_ttl(raw_value('cache_ttl'))
 
     def _read(self, terms):
         settings = ConnectionSettings.from_options(self.get_option)
-        organizations = [clean_organization(term) for term in terms] or [None]
+        organizations = [clean_organization('organization', term) for term in terms] or [None]
         min_credits = clean_threshold('min_credits', self.get_option('min_credits'))
         warn_below = clean_threshold('warn_below', self.get_option('warn_below'))
         reader = BalanceReader(settings, self._cache(settings))
         try:
-            if len(organizations) == 1:
-                credits = [reader.credits(organizations[0])]
-            else:
-                with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_TERMS, len(organizations))) as pool:
-                    credits = list(pool.map(reader.credits, organizations))
+            credits = map_concurrently(reader.credits, organizations)
         finally:
             reader.close()
 
@@ -245,13 +217,7 @@ class LookupModule(LookupBase):
         return credits
 
     def _cache(self, settings):
-        ttl = self.get_option('cache_ttl')
-        try:
-            ttl = float(ttl)
-        except (TypeError, ValueError):
-            ttl = -1.0
-        if not ttl >= 0 or ttl == float('inf'):
-            raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (self.get_option('cache_ttl'),))
+        ttl = clean_cache_ttl(self.get_option('cache_ttl'))
         if ttl == 0:
             return None
         lock_timeout = max_total_seconds(settings.timeout, settings.retries)

@@ -25,6 +25,7 @@ import time
 import traceback
 from email.utils import parsedate_to_datetime
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS, map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityAPIError,
     StabilityConnectionError,
@@ -36,6 +37,8 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     CLIENT_ID,
     COLLECTION_VERSION,
     RETRY_AFTER_MAX,
+    VENDOR_REQUESTS_PER_WINDOW,
+    VENDOR_WINDOW_SECONDS,
     clean_organization,
 )
 
@@ -56,7 +59,6 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
-MAX_CONCURRENT_REQUESTS = 4
 RATE_WINDOW = 10.0
 MAX_REQUESTS_PER_WINDOW = 100
 
@@ -213,8 +215,6 @@ class StabilityClient(object):
     """Reads one Stability account through one keep-alive HTTP session."""
 
     def __init__(self, settings):
-        if not HAS_REQUESTS:
-            raise RuntimeError('the Python library requests is required')
         self.settings = settings
         self.warnings = []
         self._base = '%s/%s/user/' % (settings.api_url, settings.api_version)
@@ -262,7 +262,7 @@ class StabilityClient(object):
 
     def fetch_balance(self, organization=None):
         """GET /{version}/user/balance for ``organization`` (None: the key's default) as a float."""
-        organization = clean_organization(organization)
+        organization = clean_organization('organization', organization)
         payload = self._get_json('balance', organization)
         try:
             return check_credits(payload)
@@ -270,17 +270,12 @@ class StabilityClient(object):
             raise StabilityResponseError(self._scrub(self._describe('balance', organization) + ' returned a balance body that %s' % exc), status=200)
 
     def fetch_balances(self, organizations):
-        """Balances of several organizations, in order, with at most MAX_CONCURRENT_REQUESTS in flight.
+        """Balances of several organizations, in order, read concurrently (see ``map_concurrently``).
 
-        The bound cuts the wall time of a large account by that factor, and RequestBudget keeps the
-        rate under the vendor's limit however fast the API answers.  The first failure is raised.
+        RequestBudget keeps the rate under the vendor's limit however fast the API answers.  The
+        first failure is raised.
         """
-        organizations = list(organizations)
-        if len(organizations) <= 1:
-            return [self.fetch_balance(organization) for organization in organizations]
-        from concurrent.futures import ThreadPoolExecutor  # here: a single balance never needs it
-        with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENT_REQUESTS, len(organizations))) as pool:
-            return list(pool.map(self.fetch_balance, organizations))
+        return map_concurrently(self.fetch_balance, organizations)
 
     def _describe(self, endpoint, organization=None):
         text = 'GET %s%s' % (self._base, endpoint)
@@ -314,7 +309,7 @@ class StabilityClient(object):
                 if status == 200:
                     return self._decode(what, status, response_headers, body)
                 if status not in RETRY_STATUSES or attempt >= self.settings.retries:
-                    raise self._status_error(what, status, response_headers, body, attempt + 1)
+                    raise self._status_error(what, status, response_headers, body, attempt + 1, organization)
                 retry_after = parse_retry_after(response_headers.get('Retry-After'))
             time.sleep(retry_delay(attempt, retry_after))
             attempt += 1
@@ -346,7 +341,7 @@ class StabilityClient(object):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
                 what, status, self._sniff(headers, body))), status=status)
 
-    def _status_error(self, what, status, headers, body, attempts):
+    def _status_error(self, what, status, headers, body, attempts, organization):
         error = None
         if len(body) <= MAX_BODY_BYTES:
             body = self._scrub_body(body)
@@ -366,7 +361,7 @@ class StabilityClient(object):
             parts.append(' (%s)' % self._sniff(headers, body))
         if attempts > 1:
             parts.append(' after %d attempts' % attempts)
-        hint = self._hint(status, what)
+        hint = self._hint(status, organization)
         if hint:
             parts.append('; %s' % hint)
         if error:
@@ -374,13 +369,14 @@ class StabilityClient(object):
         return StabilityAPIError(self._scrub(''.join(parts)), status=status, error=error)
 
     @staticmethod
-    def _hint(status, what):
+    def _hint(status, organization):
+        """What to check for a refusal; a 403 for a named organization is about membership."""
         if status == 401:
             return 'check api_key (or STABILITY_API_KEY)'
-        if status == 403 and 'for organization' in what:
+        if status == 403 and organization:
             return 'check that the key belongs to a member of that organization'
         if status == 429:
-            return 'the API allows 150 requests per 10 seconds; cache or spread the reads'
+            return 'the API allows %d requests per %d seconds; cache or spread the reads' % (VENDOR_REQUESTS_PER_WINDOW, VENDOR_WINDOW_SECONDS)
         return None
 
     def _sniff(self, headers, body):

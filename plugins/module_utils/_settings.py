@@ -24,10 +24,7 @@ import os
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not supported, this keeps the import sanity test calm
-    from urlparse import urlsplit
+from urllib.parse import urlsplit
 
 COLLECTION_VERSION = '1.0.0'
 CLIENT_ID = 'stabilityai.platform'
@@ -39,6 +36,11 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
 RETRY_AFTER_MAX = 60.0
+
+# The vendor's rate limit (shared/stability-api/FACTS.md): past it, the caller is locked out.
+VENDOR_REQUESTS_PER_WINDOW = 150
+VENDOR_WINDOW_SECONDS = 10
+VENDOR_LOCKOUT_SECONDS = 60
 
 API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
 API_URL_ENV = 'STABILITY_API_URL'
@@ -176,8 +178,8 @@ def clean_path_text(option, value):
     return text
 
 
-def clean_organization(value, option='organization'):
-    """None means the key's default organization."""
+def clean_organization(option, value):
+    """An organization id as sent in the ``Organization`` header; None means the key's default organization."""
     if value is None:
         return None
     return clean_header_value(option, '%s' % value)

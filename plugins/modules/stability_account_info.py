@@ -20,8 +20,8 @@ description:
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
-  - stabilityai.platform.connection
-  - stabilityai.platform.attributes.INFO_MODULE
+  - stabilityai.platform._connection
+  - stabilityai.platform._attributes.INFO_MODULE
 '''
 
 EXAMPLES = r'''
@@ -138,9 +138,10 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec, freeze_loaded_objects
+from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
+from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
 
 
 def main():

@@ -24,8 +24,8 @@ description:
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
-  - stabilityai.platform.connection
-  - stabilityai.platform.attributes.INFO_MODULE
+  - stabilityai.platform._connection
+  - stabilityai.platform._attributes.INFO_MODULE
 options:
   organization:
     description:
@@ -165,9 +165,11 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import client_for_module, connection_argument_spec, freeze_loaded_objects
+from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
+from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_threshold
 
 
@@ -190,8 +192,8 @@ def read_balances(client, organization, organizations):
     memberships = chosen_memberships(account, organizations)
     targets = [membership['id'] for membership in memberships]
     if organization is None:
-        default = [membership['id'] for membership in account['organizations'] if membership['is_default']]
-        credits_target = default[0] if default else None
+        default = default_membership(account)
+        credits_target = default['id'] if default else None
     else:
         credits_target = organization
     extra = [] if credits_target in targets else [credits_target]
@@ -219,14 +221,14 @@ def main():
     )
     params = module.params
     try:
-        organization = clean_organization(params['organization'])
+        organization = clean_organization('organization', params['organization'])
         min_credits = clean_threshold('min_credits', params['min_credits'])
         warn_below = clean_threshold('warn_below', params['warn_below'])
         organizations = None
         if params['organizations'] is not None and params['all_organizations']:
             raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
         if params['organizations'] is not None:
-            organizations = [clean_organization(item, 'organizations') for item in params['organizations']]
+            organizations = [clean_organization('organizations', item) for item in params['organizations']]
             if not organizations:
                 raise StabilityOptionError('organizations', 'is an empty list; name at least one organization id or use all_organizations')
             organizations = list(dict.fromkeys(organizations))

@@ -72,9 +72,10 @@ REQUIRED = [
     'plugins/modules/stability_account_info.py',
     'plugins/modules/stability_balance_info.py',
     'plugins/lookup/stability_balance.py',
-    'plugins/doc_fragments/connection.py',
-    'plugins/doc_fragments/attributes.py',
+    'plugins/doc_fragments/_connection.py',
+    'plugins/doc_fragments/_attributes.py',
     'plugins/module_utils/_client.py',
+    'plugins/plugin_utils/_cache.py',
     'playbooks/preflight.yml',
     'docs/docsite/extra-docs.yml',
     'docs/docsite/links.yml',
@@ -205,8 +206,9 @@ def test_galaxy_importer_reports_no_warning_or_error(tarball, tmp_path):
     with open(str(tmp_path / 'importer_result.json')) as handle:
         result = json.load(handle)
     names = sorted('%s/%s' % (item['content_type'], item['name']) for item in result['contents'])
-    assert names == ['doc_fragments/attributes', 'doc_fragments/connection', 'lookup/stability_balance',
+    assert names == ['doc_fragments/_attributes', 'doc_fragments/_connection', 'lookup/stability_balance',
                      'module/stability_account_info', 'module/stability_balance_info',
-                     'module_utils/_argspec', 'module_utils/_cache', 'module_utils/_client', 'module_utils/_errors',
-                     'module_utils/_gating', 'module_utils/_settings', 'playbook/preflight.yml'], names
+                     'module_utils/_argspec', 'module_utils/_client', 'module_utils/_concurrency', 'module_utils/_errors',
+                     'module_utils/_gating', 'module_utils/_module_runtime', 'module_utils/_settings',
+                     'playbook/preflight.yml'], names
     assert result['requires_ansible'] == '>=2.16.0'

@@ -142,6 +142,19 @@ class TestErrors:
         assert 'HTTP 403 permission_denied: no access to org-x (error id a1)' in caught.value.msg
         assert 'check that the key belongs to a member of that organization' in caught.value.msg
 
+    def test_the_membership_hint_is_for_a_403_on_a_named_organization_only(self, fake_api, sleeps):
+        """Decided from the organization asked for, not from the wording of the message."""
+        hint = 'check that the key belongs to a member of that organization'
+        fake_api.answer(status=403, payload={'name': 'permission_denied', 'message': 'for organization org-x: denied'})
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client().fetch_balance()
+        assert hint not in caught.value.msg
+        for status in (429, 500):
+            fake_api.answer(status=status, payload={'name': 'busy'})
+            with pytest.raises(StabilityAPIError) as caught:
+                make_client(retries=0).fetch_balance('org-x')
+            assert 'for organization org-x' in caught.value.msg and hint not in caught.value.msg
+
     def test_errors_list_shape_is_joined(self, fake_api, sleeps):
         body = {'id': 'r1', 'name': 'rate_limit_exceeded', 'errors': ['You have exceeded the rate limit', 'wait 60 seconds']}
         fake_api.answer(status=429, payload=body)

@@ -12,8 +12,6 @@ when each request goes out without waiting for it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import gc
-import runpy
 
 import pytest
 
@@ -98,21 +96,3 @@ def test_every_request_of_a_client_goes_through_its_budget(fake_api, clock):
     client._budget = RequestBudget(limit=2, window=10.0)
     assert [client.fetch_balance() for dummy in range(3)] == [1.5, 1.5, 1.5]
     assert clock.sleeps == [10.0]
-
-
-@pytest.mark.parametrize('module', ['stability_balance_info', 'stability_account_info'])
-def test_only_a_module_process_freezes_what_it_imported(module, monkeypatch):
-    """``main()`` (what unit tests and ansible-doc call) leaves the collector alone; ``__main__`` does not."""
-    frozen = []
-    monkeypatch.setattr(gc, 'freeze', lambda: frozen.append(True))
-    name = 'ansible_collections.stabilityai.platform.plugins.modules.%s' % module
-
-    def stop(*args, **kwargs):
-        raise SystemExit(0)
-    from ansible.module_utils import basic
-    monkeypatch.setattr(basic.AnsibleModule, '__init__', stop)
-    runpy.run_module(name, run_name='not_main')
-    assert frozen == []
-    with pytest.raises(SystemExit):
-        runpy.run_module(name, run_name='__main__')
-    assert frozen == [True]

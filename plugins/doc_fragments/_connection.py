@@ -3,14 +3,22 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# This doc fragment is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not use it from other content.
+
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The connection options every plugin of the collection shares."""
+    """The connection options every plugin of the collection shares, described once.
 
-    # Modules: the environment variables are read on the host that runs the module.
+    The facts these texts repeat from the code (defaults, environment variable names, the retry
+    bounds) are checked against it by tests/unit/plugins/doc_fragments/test_connection.py.
+    """
+
+    # Every plugin: each option's one description.  Modules read the environment variables on
+    # the host that runs the module.
     DOCUMENTATION = r'''
 options:
   api_key:
@@ -19,7 +27,7 @@ options:
       - If not set, the value of the E(STABILITY_API_KEY) environment variable is used, then E(STABILITY_KEY)
         (the name the vendor's SDK reads).
       - Surrounding white space is removed; a key with a control character (such as a line break) is refused before
-        anything is sent. The key never appears in results, warnings, errors or logs.
+        anything is sent. The key never appears in results, warnings, errors, logs or the lookup's cache.
       - Set it once for all modules of the collection with the C(group/stabilityai.platform.stability) module defaults group.
     type: str
   api_url:
@@ -60,7 +68,7 @@ options:
         for example behind a TLS-inspecting proxy.
     type: path
 requirements:
-  - requests (Python library, on the host that runs the module)
+  - requests (Python library, on the host that runs the module; for a lookup, the controller)
 notes:
   - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
     that identify this collection to Stability AI.
@@ -69,27 +77,19 @@ notes:
   - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
 
-    # Lookups: the same options, with the controller's environment, variables and ansible.cfg.
+    # Controller-side plugins (lookups): list this after DOCUMENTATION.  It adds only where else
+    # the options come from (ansible-core merges fragments option by option) and the defaults
+    # that modules cannot declare (there, a default would hide the environment variable).
     # The key is never read from ansible.cfg: that file is rarely a secret.
     PLUGINS = r'''
 options:
   api_key:
-    description:
-      - "The Stability AI API key (C(sk-...)), sent as C(Authorization: Bearer <key>)."
-      - Surrounding white space is removed; a key with a control character (such as a line break) is refused before
-        anything is sent. The key never appears in results, warnings, errors, logs or the cache.
-    type: str
     env:
       - name: STABILITY_API_KEY
       - name: STABILITY_KEY
     vars:
       - name: stability_api_key
   api_url:
-    description:
-      - Base URL of the Stability API, without the version.
-      - Must be C(https://) with a host. Plain C(http://) is accepted only when the host as written is C(localhost),
-        a C(127.x.x.x) address or C([::1]) (for the bundled simulator), since the key would otherwise travel in clear text.
-    type: str
     default: https://api.stability.ai
     env:
       - name: STABILITY_API_URL
@@ -99,10 +99,6 @@ options:
       - section: stabilityai_platform
         key: api_url
   api_version:
-    description:
-      - Version of the user endpoints, C(/v1/user/...) or the deprecated C(/v1alpha/user/...).
-    type: str
-    choices: [v1, v1alpha]
     default: v1
     env:
       - name: STABILITY_API_VERSION
@@ -112,53 +108,31 @@ options:
       - section: stabilityai_platform
         key: api_version
   timeout:
-    description:
-      - Seconds one request may take, from connecting to the last byte of the answer. Must be greater than 0.
-    type: float
-    default: 30
     vars:
       - name: stability_timeout
     ini:
       - section: stabilityai_platform
         key: timeout
   retries:
-    description:
-      - How many times a request is repeated after a connection error, a time-out or an HTTP 429, 500, 502, 503 or 504.
-      - Waits between attempts grow exponentially (0.5, 1, 2, 4, 8 s, with jitter); a C(Retry-After) header sent by
-        the server is honoured up to 60 seconds. Other HTTP errors are never retried.
-      - A whole number from 0 to 10.
-    type: int
-    default: 3
     vars:
       - name: stability_retries
     ini:
       - section: stabilityai_platform
         key: retries
   validate_certs:
-    description:
-      - Whether to verify the TLS certificate of O(api_url). Set to V(false) only for a test server; a warning says so.
-    type: bool
-    default: true
     vars:
       - name: stability_validate_certs
     ini:
       - section: stabilityai_platform
         key: validate_certs
   ca_path:
-    description:
-      - Path to a PEM file of CA certificates to verify the server against instead of the system store.
-    type: path
     vars:
       - name: stability_ca_path
     ini:
       - section: stabilityai_platform
         key: ca_path
-requirements:
-  - requests (Python library, on the controller)
 notes:
-  - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
-    that identify this collection to Stability AI.
-  - The proxy environment variables E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) are honoured. C(.netrc) and
-    E(REQUESTS_CA_BUNDLE) are not; use O(ca_path) for a private CA.
-  - Redirects are not followed, so the key is only ever sent to O(api_url).
+  - The connection options are also read from variables (C(stability_api_key), C(stability_api_url), ...) and,
+    except O(api_key), from the C([stabilityai_platform]) section of C(ansible.cfg); a variable wins over the
+    environment, and a keyword over both.
 '''

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
 KEY = 'sk-cache-test-key-0123456789'
@@ -96,7 +96,7 @@ def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
 def test_a_planted_symlink_lock_is_refused(tmp_path):
     cache = make_cache(tmp_path / 'c')
     target = tmp_path / 'elsewhere'
-    os.symlink(str(target), cache.entry_path('org-a') + '.lock')
+    os.symlink(str(target), cache.entry_stem('org-a') + '.lock')
     with pytest.raises(CacheUnavailable):
         cache.get_or_fetch('org-a', lambda organization: 1.0)
     assert not target.exists()
@@ -106,20 +106,20 @@ def test_entries_differ_by_url_version_organization_and_key(tmp_path):
     directory = tmp_path / 'c'
     base = make_cache(directory)
     paths = set([
-        base.entry_path('org-a'),
-        base.entry_path('org-b'),
-        base.entry_path(None),
-        make_cache(directory, api_key='sk-another-key').entry_path('org-a'),
-        make_cache(directory, api_version='v1alpha').entry_path('org-a'),
-        make_cache(directory, api_url='http://127.0.0.1:9').entry_path('org-a'),
+        base.entry_stem('org-a'),
+        base.entry_stem('org-b'),
+        base.entry_stem(None),
+        make_cache(directory, api_key='sk-another-key').entry_stem('org-a'),
+        make_cache(directory, api_version='v1alpha').entry_stem('org-a'),
+        make_cache(directory, api_url='http://127.0.0.1:9').entry_stem('org-a'),
     ])
     assert len(paths) == 6
-    assert make_cache(directory).entry_path('org-a') == base.entry_path('org-a')
+    assert make_cache(directory).entry_stem('org-a') == base.entry_stem('org-a')
 
 
 def test_an_expired_entry_is_fetched_again(tmp_path):
     cache = make_cache(tmp_path / 'c', ttl=1.0)
-    path = cache.entry_path('org-a')
+    path = cache.entry_stem('org-a')
     cache.write(path, 5.0)
     assert cache.read(path) == 5.0
     assert cache.read(path, now=time.time() + 1.5) is None
@@ -142,7 +142,7 @@ def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
     now = int(time.time())
     content = content.replace(b'IN_AN_HOUR', b'%d' % (now + 3600)).replace(b'NOW', b'%d' % now)
     cache = make_cache(tmp_path / 'c')
-    path = cache.entry_path('org-a')
+    path = cache.entry_stem('org-a')
     with open(path + '.json', 'wb') as handle:
         handle.write(content)
     assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0

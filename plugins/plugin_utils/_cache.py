@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# This module_utils is PRIVATE to the stabilityai.platform collection.
+# This plugin_utils is PRIVATE to the stabilityai.platform collection.
 # It may change or disappear in any release; do not import it from other content.
 
 """The balance cache of the ``stability_balance`` lookup.
@@ -38,6 +38,9 @@ import stat
 import tempfile
 import time
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+
+CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
 SECRET_FILE = 'secret'
 SECRET_BYTES = 32
 CLOCK_SKEW = 5.0
@@ -47,6 +50,17 @@ def default_cache_dir():
     """``$XDG_CACHE_HOME/stabilityai.platform``, or ``~/.cache/stabilityai.platform``."""
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return os.path.join(base, 'stabilityai.platform')
+
+
+def clean_cache_ttl(value):
+    """``cache_ttl`` as a finite number of seconds >= 0 (0: no cache); a boolean is a mistake, not 1."""
+    try:
+        ttl = -1.0 if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        ttl = -1.0
+    if not 0 <= ttl < float('inf'):
+        raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (value,))
+    return ttl
 
 
 class CacheUnavailable(Exception):
@@ -107,15 +121,16 @@ class BalanceCache(object):
             time.sleep(0.01)  # another process created it a moment ago and is still writing
         raise CacheUnavailable('%s is damaged; remove it' % path)
 
-    def entry_path(self, organization):
+    def entry_stem(self, organization):
+        """The path of ``organization``'s entry without its ending: ``.json`` holds it, ``.lock`` guards it."""
         identity = json.dumps(self._identity + [organization or ''], separators=(',', ':')).encode('utf-8')
         return os.path.join(self.directory, hmac.new(self._secret, identity, hashlib.sha256).hexdigest())
 
-    def read(self, path, now=None):
-        """The cached credits in ``path`` if fresh, else None; anything odd counts as a miss."""
+    def read(self, stem, now=None):
+        """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""
         now = time.time() if now is None else now
         try:
-            fd = os.open(path + '.json', os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            fd = os.open(stem + '.json', os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
             with os.fdopen(fd, 'rb') as handle:
                 entry = json.loads(handle.read(4096).decode('utf-8'))
             credits, stored = entry['credits'], entry['time']
@@ -128,7 +143,7 @@ class BalanceCache(object):
             return None
         return float(credits)
 
-    def write(self, path, credits):
+    def write(self, stem, credits):
         """Replace the entry atomically, so a reader sees the old file or the new one, never half.
 
         A write that fails (disk full, say) only costs the next caller a request: it is not an error.
@@ -138,7 +153,7 @@ class BalanceCache(object):
             fd, temporary = tempfile.mkstemp(dir=self.directory, prefix='.tmp-')
             with os.fdopen(fd, 'w') as handle:
                 json.dump({'credits': credits, 'time': time.time()}, handle)
-            os.replace(temporary, path + '.json')
+            os.replace(temporary, stem + '.json')
         except OSError:
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
@@ -149,20 +164,20 @@ class BalanceCache(object):
         Only one process at a time fetches an entry; the others wait on its lock and then read
         what it stored.  A failed fetch stores nothing, so the next caller tries again.
         """
-        path = self.entry_path(organization)
-        credits = self.read(path)
+        stem = self.entry_stem(organization)
+        credits = self.read(stem)
         if credits is not None:
             return credits
         try:
-            lock_fd = open_private(path + '.lock', os.O_RDWR)
+            lock_fd = open_private(stem + '.lock', os.O_RDWR)
         except OSError as exc:
             raise CacheUnavailable('cannot open the lock file of a cache entry: %s' % exc.strerror)
         try:
             if self._lock(lock_fd):
-                credits = self.read(path)
+                credits = self.read(stem)
             if credits is None:
                 credits = fetch(organization)
-                self.write(path, credits)
+                self.write(stem, credits)
             return credits
         finally:
             os.close(lock_fd)  # closing the descriptor releases the lock

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""What a module process needs around the client: the one way to get a client, and the GC freeze."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import gc
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import (
+    HAS_REQUESTS,
+    REQUESTS_IMPORT_ERROR,
+    StabilityClient,
+)
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
+
+
+def freeze_loaded_objects():
+    """Take every object alive now out of the garbage collector's sight; for a module process only.
+
+    A module calls this once its imports are done (``if __name__ == '__main__'``).  Those objects,
+    tens of thousands from ``ansible.module_utils.basic``, ``requests`` and ``urllib3``, live until
+    the process ends, yet CPython walks them again in the full collections it runs at interpreter
+    exit, which costs a short-lived module process a noticeable share of its run time.
+    ``gc.freeze()`` moves them to the permanent generation that collections skip; whatever the
+    module makes afterwards is collected as usual.  Unit tests call ``main()`` and never this.
+    """
+    gc.freeze()
+
+
+def client_for_module(module):
+    """A client for ``module``'s options; fails the module cleanly on a missing library or bad input."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    try:
+        client = StabilityClient(ConnectionSettings.from_options(module.params.get))
+    except StabilityError as exc:
+        module.fail_json(**exc.to_result())
+    for warning in client.warnings:
+        module.warn(warning)
+    return client

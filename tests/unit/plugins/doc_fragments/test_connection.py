@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The docs say what the code does: facts the docs repeat are held to the code's constants.
+
+Each option is described once, in the DOCUMENTATION fragment; the PLUGINS fragment only adds
+where else a value comes from.  Numbers that prose repeats (defaults, the retry bounds, the
+vendor's rate limit, the requests in flight) are found with patterns in every doc a user reads
+and compared with the constants; each pattern must match somewhere, so no check passes vacuously.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+
+import pytest
+import yaml
+
+from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
+from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
+
+COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+PLUGIN_OPTIONS = yaml.safe_load(ModuleDocFragment.PLUGINS)['options']
+SOURCES = {'env', 'vars', 'ini', 'default'}
+
+
+def test_the_fragments_and_the_argument_spec_name_the_same_options():
+    assert set(MODULE_OPTIONS) == set(PLUGIN_OPTIONS) == set(connection_argument_spec())
+
+
+@pytest.mark.parametrize('name', sorted(PLUGIN_OPTIONS))
+def test_the_plugins_fragment_adds_sources_only(name):
+    assert set(PLUGIN_OPTIONS[name]) <= SOURCES, 'describe %s once, in DOCUMENTATION' % name
+    assert 'description' in MODULE_OPTIONS[name] and 'type' in MODULE_OPTIONS[name]
+
+
+@pytest.mark.parametrize('name, spec', sorted(connection_argument_spec().items()))
+def test_module_docs_match_the_argument_spec(name, spec):
+    documented = MODULE_OPTIONS[name]
+    assert documented['type'] == spec['type']
+    assert documented.get('default') == spec.get('default')
+    assert documented.get('choices') == spec.get('choices')
+
+
+def test_defaults_and_environment_variables_match_the_code():
+    assert PLUGIN_OPTIONS['api_url']['default'] == _settings.DEFAULT_API_URL
+    assert PLUGIN_OPTIONS['api_version']['default'] == _settings.DEFAULT_API_VERSION
+    assert MODULE_OPTIONS['timeout']['default'] == _settings.DEFAULT_TIMEOUT
+    assert MODULE_OPTIONS['retries']['default'] == _settings.DEFAULT_RETRIES
+    assert MODULE_OPTIONS['api_version']['choices'] == list(_settings.API_VERSIONS)
+    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_key']['env']] == list(_settings.API_KEY_ENV)
+    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_url']['env']] == [_settings.API_URL_ENV]
+    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_version']['env']] == [_settings.API_VERSION_ENV]
+    assert 'ini' not in PLUGIN_OPTIONS['api_key'], 'the key is never read from ansible.cfg'
+
+
+def test_module_descriptions_name_the_environment_variables_and_defaults():
+    text = ' '.join(' '.join(option['description']) for option in MODULE_OPTIONS.values())
+    for name in _settings.API_KEY_ENV + (_settings.API_URL_ENV, _settings.API_VERSION_ENV):
+        assert 'E(%s)' % name in text
+    assert 'C(%s)' % _settings.DEFAULT_API_URL in text
+    assert 'otherwise C(%s)' % _settings.DEFAULT_API_VERSION in text
+
+
+def user_docs():
+    """Every text a user reads: plugin sources (their docs), the doc fragments, the guides, the README."""
+    paths = [os.path.join(COLLECTION_ROOT, 'README.md')]
+    for folder in ('plugins/modules', 'plugins/lookup', 'plugins/doc_fragments', 'docs/docsite/rst'):
+        directory = os.path.join(COLLECTION_ROOT, folder)
+        paths.extend(os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(('.py', '.rst')))
+    texts = {}
+    for path in paths:
+        with open(path) as handle:
+            texts[os.path.relpath(path, COLLECTION_ROOT)] = re.sub(r'\s+', ' ', handle.read().replace('``', ''))
+    return texts
+
+
+NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'ten': 10}
+
+# (what, pattern whose groups are numbers, the numbers the code has)
+FACTS = [
+    ('vendor rate limit', r'allows (\d+) requests per (\d+) seconds',
+     (_settings.VENDOR_REQUESTS_PER_WINDOW, _settings.VENDOR_WINDOW_SECONDS)),
+    ('vendor lock-out', r'refuses (?:the caller|it|the account) for (\d+) seconds', (_settings.VENDOR_LOCKOUT_SECONDS,)),
+    ('vendor lock-out', r'is refused for (\d+) seconds', (_settings.VENDOR_LOCKOUT_SECONDS,)),
+    ('Retry-After cap', r'Retry-After[^.]{0,40}? up to (\d+) s', (int(_settings.RETRY_AFTER_MAX),)),
+    ('retries bound', r'whole number from 0 to (\d+)', (_settings.MAX_RETRIES,)),
+    ('requests in flight', r'at most (\w+) requests (?:in flight|at a time)', (MAX_CONCURRENT_REQUESTS,)),
+    ('client request budget', r'never sends more than (\d+) requests in any (\d+) seconds',
+     (_client.MAX_REQUESTS_PER_WINDOW, int(_client.RATE_WINDOW))),
+    ('worst case of one call', r'\(retries \+ 1\) [x×] timeout \+ retries [x×] (\d+)', (int(_settings.RETRY_AFTER_MAX),)),
+]
+
+
+@pytest.mark.parametrize('what, pattern, expected', FACTS, ids=['%s: %s' % (fact[0], fact[1]) for fact in FACTS])
+def test_numbers_the_docs_repeat_are_the_code_s(what, pattern, expected):
+    found = []
+    for path, text in user_docs().items():
+        for match in re.finditer(pattern, text):
+            numbers = tuple(NUMBER_WORDS.get(group, None) or int(group) for group in match.groups())
+            found.append((path, match.group(0), numbers))
+    assert found, 'no doc states the %s any more: drop the pattern or restore the text' % what
+    wrong = [(path, phrase) for path, phrase, numbers in found if numbers != tuple(expected)]
+    assert not wrong, '%s is %s in the code, but the docs say: %s' % (what, expected, wrong)
