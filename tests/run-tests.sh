@@ -50,6 +50,10 @@ define_steps() {
   run_step changelog step_changelog
   # ansible-lint, production profile, over the whole collection (.ansible-lint).
   run_step lint ansible-lint --nocolor
+  # antsibull-nox's sessions that work offline without a container (antsibull-nox.toml): yamllint
+  # (files, plugin docs, RST code blocks), code-block languages, unwanted files, action groups,
+  # trailing whitespace, tabs. --no-venv: they use the tools of this venv, as pinned.
+  run_step nox nox --no-venv --no-color -s lint docs-check extra-checks
   run_step units ansible-test units --python "$PYTHON_VERSION" --venv --color no
   # --venv works for integration (checked with ansible-core 2.19.14 and 2.17.14).
   # Modules then run in ansible-test's own venv, which gets only
