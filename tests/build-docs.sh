@@ -17,11 +17,38 @@ source "$(dirname "${BASH_SOURCE[0]}")/run-tests.sh"
 
 DOCS_DEST=
 DOCS_TEMP=
+DOCS_LOGGING_CFG=
 
 docs_cleanup() {
   cleanup
   [[ -n $DOCS_TEMP ]] && rm -rf "$DOCS_TEMP"
+  [[ -n $DOCS_LOGGING_CFG ]] && rm -f "$DOCS_LOGGING_CFG"
   return 0
+}
+
+# antsibull-docs logs everything to ~/antsibull.log unless its configuration says otherwise: this
+# configuration keeps only its warnings and errors, on stderr (run_strict reads them there), so a
+# build leaves nothing outside its own directories.
+write_logging_config() {
+  cat >"$1" <<'EOF'
+
+# tests/build-docs.sh: warnings and errors to stderr; no ~/antsibull.log.
+logging_cfg = {
+    version = 1.0
+    outputs = {
+        stderr = {
+            output = twiggy.outputs.StreamOutput
+            format = twiggy.formats.shell_format
+        }
+    }
+    emitters = {
+        problems = {
+            level = WARNING
+            output_name = stderr
+        }
+    }
+}
+EOF
 }
 
 # Sets COLLECTION_DIR to the collection inside an ansible_collections tree and points
@@ -66,7 +93,7 @@ lint_collection_docs() {
   output=$(mktemp "${TMPDIR:-/tmp}/stability-docs-lint.XXXXXX")
   for attempt in 1 2 3; do
     rc=0
-    run_strict antsibull-docs lint-collection-docs --plugin-docs \
+    run_strict antsibull-docs --config-file "$DOCS_LOGGING_CFG" lint-collection-docs --plugin-docs \
       --validate-collection-refs all --disallow-unknown-collection-refs . >"$output" 2>&1 || rc=$?
     cat "$output"
     if ((rc == 0)) || ! grep -q 'Unknown target name: "antsibull-docs-' "$output" ||
@@ -97,12 +124,14 @@ docs_main() {
   fi
   # antsibull-docs refuses a destination that others may write to.
   chmod 755 "$DOCS_DEST"
+  DOCS_LOGGING_CFG=$(mktemp "${TMPDIR:-/tmp}/stability-docs-logging.XXXXXX")
+  write_logging_config "$DOCS_LOGGING_CFG"
 
   log "lint-collection-docs: $COLLECTION_DIR"
   (cd "$COLLECTION_DIR" && lint_collection_docs)
 
   log "sphinx-init: $DOCS_DEST"
-  run_strict antsibull-docs sphinx-init --use-current --dest-dir "$DOCS_DEST" \
+  run_strict antsibull-docs --config-file "$DOCS_LOGGING_CFG" sphinx-init --use-current --dest-dir "$DOCS_DEST" \
     --project "$COLLECTION_NAMESPACE.$COLLECTION_NAME" --title "$COLLECTION_NAMESPACE.$COLLECTION_NAME" \
     "$COLLECTION_NAMESPACE.$COLLECTION_NAME"
   cat >>"$DOCS_DEST/conf.py" <<'EOF'
@@ -112,6 +141,8 @@ docs_main() {
 intersphinx_mapping = {}
 suppress_warnings = ['ref.ref']
 EOF
+  # build.sh passes this file to antsibull-docs.
+  cat "$DOCS_LOGGING_CFG" >>"$DOCS_DEST/antsibull-docs.cfg"
 
   # build.sh runs `antsibull-docs collection` and then `sphinx-build -W --keep-going`.
   log "build: $DOCS_DEST/build.sh"
