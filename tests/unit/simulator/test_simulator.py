@@ -27,6 +27,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
 from ansible_collections.stabilityai.platform.tests.simulator import stability_simulator
+from ansible_collections.stabilityai.platform.tests.simulator.launcher import process_gone, stop_process
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import StabilitySimulator
 
 
@@ -81,13 +82,12 @@ def sim(start_simulator):
 
 @pytest.fixture
 def processes():
-    """Simulator processes started from the command line, killed by pid when the test ends."""
+    """Simulator processes started from the command line, stopped by pid when the test ends."""
     pids = []
     yield pids
     for pid in pids:
-        if not _process_gone(pid):
-            os.kill(pid, signal.SIGTERM)
-            _wait_for(lambda gone=pid: _process_gone(gone), 5)
+        if not process_gone(pid):
+            stop_process(pid)
 
 
 def call(simulator, version, endpoint, key=ALICE, organization=None, bare=False, method='GET', **kwargs):
@@ -123,18 +123,6 @@ def _wait_for(predicate, timeout):
             return True
         time.sleep(0.05)
     return predicate()
-
-
-def _process_gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open('/proc/%d/stat' % pid, 'r', encoding='utf-8') as stat:
-            return stat.read().rsplit(')', 1)[1].split()[0] == 'Z'
-    except OSError:
-        return True
 
 
 def _read_int(path):
@@ -630,7 +618,7 @@ def test_cli_daemon_starts_and_shutdown_stops_it(processes, tmp_path):
     url = 'http://127.0.0.1:%d' % port
     assert requests.get(url + '/v1/user/balance', headers={'Authorization': 'Bearer ' + BOB}, timeout=TIMEOUT).json() == {'credits': 42.75}
     assert requests.post(url + '/_sim/shutdown', timeout=TIMEOUT).status_code == 200
-    assert _wait_for(lambda: _process_gone(pid), 10)
+    assert _wait_for(lambda: process_gone(pid), 10)
     assert not port_file.exists() and not pid_file.exists()
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + '/_sim/health', timeout=TIMEOUT)
