@@ -266,6 +266,20 @@ def fault_matches(fault, version, endpoint, organization):
     return True
 
 
+def account_document(fixture, account_id):
+    """The body of ``GET /user/account`` for an account of a fixture (the unit tests' canned account too)."""
+    account = fixture['accounts'][account_id]
+    document = {'id': account_id, 'email': account['email']}
+    if account.get('profile_picture') is not None:
+        document['profile_picture'] = account['profile_picture']
+    document['organizations'] = [
+        {'id': membership['id'], 'name': fixture['organizations'][membership['id']]['name'],
+         'role': membership['role'], 'is_default': membership['is_default']}
+        for membership in account['organizations']
+    ]
+    return document
+
+
 def error_name(status):
     """The vendor-style error name for an HTTP status, e.g. 503 -> service_unavailable."""
     if status in ERROR_NAMES:
@@ -911,16 +925,7 @@ class StabilitySimulator:
 
     def account_document(self, account_id):
         with self._lock:
-            account = self.fixture['accounts'][account_id]
-            document = {'id': account_id, 'email': account['email']}
-            if account.get('profile_picture') is not None:
-                document['profile_picture'] = account['profile_picture']
-            document['organizations'] = [
-                {'id': membership['id'], 'name': self.fixture['organizations'][membership['id']]['name'],
-                 'role': membership['role'], 'is_default': membership['is_default']}
-                for membership in account['organizations']
-            ]
-        return document
+            return account_document(self.fixture, account_id)
 
     def balance_document(self, account_id, organization):
         """Return (200, {"credits": float}) or (403, message)."""

@@ -43,16 +43,6 @@ SIMULATOR_SCRIPT = os.path.splitext(stability_simulator.__file__)[0] + '.py'
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 OPENAPI_DOCUMENT = os.path.join(COLLECTION_ROOT, 'docs', 'openapi', 'stability-user-api.yaml')
 
-ALICE_ACCOUNT = {
-    'id': 'user-alice',
-    'email': 'alice@example.com',
-    'profile_picture': 'https://example.com/avatars/alice.png',
-    'organizations': [
-        {'id': 'org-alice-studio', 'name': 'Alice Studio', 'role': 'OWNER', 'is_default': True},
-        {'id': 'org-alice-lab', 'name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False},
-        {'id': 'org-render-farm', 'name': 'Render Farm', 'role': 'ACCOUNTANT', 'is_default': False},
-    ],
-}
 LOG_FIELDS = {'time', 'method', 'path', 'version', 'endpoint', 'organization', 'authorization', 'headers', 'status'}
 
 
@@ -140,11 +130,12 @@ def _run_cli(*arguments, **kwargs):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('version', VERSIONS)
-def test_account_lists_memberships_with_names(sim, version):
+def test_account_lists_memberships_with_names(sim, version, demo_account):
     response = call(sim, version, 'account')
     assert response.status_code == 200
     assert response.headers['Content-Type'] == 'application/json'
-    assert response.json() == ALICE_ACCOUNT
+    assert response.json() == demo_account
+    assert [org['name'] for org in demo_account['organizations']] == ['Alice Studio', 'Alice Lab', 'Render Farm']
 
 
 @pytest.mark.parametrize('version', VERSIONS)
@@ -330,12 +321,12 @@ def test_latency_fault_makes_the_client_time_out(sim):
     assert time.monotonic() - started < 0.5
 
 
-def test_latency_only_fault_delays_the_real_answer(sim):
+def test_latency_only_fault_delays_the_real_answer(sim, demo_account):
     sim.add_faults([{'latency': 0.4, 'retry_after': '1'}])
     started = time.monotonic()
     response = call(sim, 'v1', 'account')
     assert time.monotonic() - started >= 0.4
-    assert response.json() == ALICE_ACCOUNT
+    assert response.json() == demo_account
     assert response.headers['Retry-After'] == '1'
 
 
@@ -586,7 +577,7 @@ def test_loopback_spellings_are_accepted(start_simulator):
     assert sim.port > 0
 
 
-def test_tls_with_a_throwaway_ca(start_simulator, tmp_path):
+def test_tls_with_a_throwaway_ca(start_simulator, tmp_path, demo_account):
     authority = trustme.CA()
     server_cert = authority.issue_cert('127.0.0.1', 'localhost')
     cert, key, ca = str(tmp_path / 'server.pem'), str(tmp_path / 'server.key'), str(tmp_path / 'ca.pem')
@@ -599,7 +590,7 @@ def test_tls_with_a_throwaway_ca(start_simulator, tmp_path):
     assert response.json() == {'credits': 1532.6336833840314}
     with pytest.raises(requests.exceptions.SSLError):
         call(sim, 'v1', 'balance', verify=True)
-    assert call(sim, 'v1alpha', 'account', verify=ca).json() == ALICE_ACCOUNT, 'a failed handshake does not stop the server'
+    assert call(sim, 'v1alpha', 'account', verify=ca).json() == demo_account, 'a failed handshake does not stop the server'
 
 
 # ---------------------------------------------------------------------------------------------
