@@ -12,8 +12,8 @@
 Whatever needs the simulator outside its own Python process (the integration targets, molecule,
 the demo, the benchmark, the runner test, your own playbooks) starts it here, the same way:
 ``stability_simulator.py --daemon`` on 127.0.0.1, port 0 (the kernel picks a free port), with its
-files in a state directory, and with the simulator's one default lifetime (``--lifetime``,
-900 s), so that a run that dies leaves nothing behind for long. ``start`` returns once the
+files in a state directory, and with the simulator's one default lifetime of 900 s (``--lifetime``
+changes it), so that a run that dies leaves nothing behind for long. ``start`` returns once the
 simulator listens; ``stop`` ends it by the pid it wrote, and does nothing when it is not running.
 
 State directory: ``url`` (``http://127.0.0.1:PORT``, or ``https://`` with ``--tls-cert``),

@@ -22,6 +22,9 @@ Command line::
     curl -H 'Authorization: Bearer sk-sim-alice-0000000000000000' http://127.0.0.1:$(cat /tmp/sim.port)/v1/user/balance
     curl -X POST http://127.0.0.1:$(cat /tmp/sim.port)/_sim/shutdown
 
+``launcher.py`` next to this file starts it in the background and stops it by its pid (``start``
+/ ``stop``, or ``running_simulator()`` in Python): what the collection's own tests use.
+
 Options: ``--host`` (loopback only: 127.x.x.x, localhost or ::1), ``--port`` (0: the kernel picks),
 ``--fixture PATH``, ``--latency S``, ``--rate-limit N/S`` (``0`` disables), ``--lockout S``,
 ``--lifetime S`` (default 900; 0 runs until stopped), ``--port-file``, ``--pid-file``,

@@ -17,10 +17,12 @@ import pytest
 import requests
 
 from ansible_collections.stabilityai.platform.tests.simulator import launcher
+from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import DEFAULT_LIFETIME
 
 BOB = 'sk-sim-bob-000000000000000000'
 TIMEOUT = 10
 LAUNCHER_SCRIPT = os.path.splitext(launcher.__file__)[0] + '.py'
+TESTS_README = os.path.join(os.path.dirname(LAUNCHER_SCRIPT), '..', 'README.md')
 
 
 def run_cli(*arguments):
@@ -104,3 +106,11 @@ def test_cli_refuses_what_it_cannot_do(tmp_path, arguments, message):
     result = run_cli(*[str(tmp_path) if argument == 'STATE' else argument for argument in arguments])
     assert result.returncode != 0 and result.stdout == ''
     assert message in result.stderr
+
+
+def test_the_one_default_lifetime_is_the_simulators_and_documented_as_such():
+    """The launcher passes no --lifetime of its own; the launcher and tests/README.md name the simulator's."""
+    with open(TESTS_README) as handle:
+        readme = handle.read()
+    for text in (launcher.__doc__, readme):
+        assert 'default lifetime of %d s' % DEFAULT_LIFETIME in ' '.join(text.split())
