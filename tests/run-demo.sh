@@ -14,9 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/run-tests.sh"
 
 demo_cleanup() {
   if [[ -n ${DEMO_DIR:-} ]]; then
-    if [[ -s $DEMO_DIR/simulator.pid ]]; then
-      kill "$(<"$DEMO_DIR/simulator.pid")" 2>/dev/null || true
-    fi
+    python "$REPO_ROOT/tests/simulator/launcher.py" stop "$DEMO_DIR/simulator"
     rm -rf "$DEMO_DIR"
   fi
 }
@@ -34,9 +32,7 @@ demo_main() {
   # The playbooks target the implicit localhost on purpose: no inventory to parse, nothing to warn about.
   export ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
-  python tests/simulator/stability_simulator.py --daemon --lifetime 300 \
-    --port-file "$DEMO_DIR/simulator.port" --pid-file "$DEMO_DIR/simulator.pid" --log-file "$DEMO_DIR/simulator.log"
-  STABILITY_API_URL="http://127.0.0.1:$(<"$DEMO_DIR/simulator.port")"
+  STABILITY_API_URL=$(python tests/simulator/launcher.py start "$DEMO_DIR/simulator")
   # The simulator's demo account: a fake key, never a real one.
   export STABILITY_API_URL STABILITY_API_KEY=sk-sim-alice-0000000000000000
 

@@ -5,9 +5,9 @@
 
 """Benchmark stabilityai.platform against what users write today (issue 6).
 
-Starts the collection's simulator on 127.0.0.1 (port 0, ``--latency``, rate limit off, a lifetime
-so it stops by itself), runs each scenario as real ``ansible-playbook`` runs, alternating ours and
-theirs within one run, and compares medians:
+Starts the collection's simulator with tests/simulator/launcher.py (127.0.0.1, port 0,
+``--latency``, rate limit off, a lifetime so it stops by itself), runs each scenario as real
+``ansible-playbook`` runs, alternating ours and theirs within one run, and compares medians:
 
 a. N ``stability_balance_info`` tasks vs N ``ansible.builtin.uri`` tasks with hand-made headers;
 b. 200 local hosts, forks 20, a ``when:`` on our lookup vs on ``ansible.builtin.url`` (API requests
@@ -44,9 +44,10 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-SIMULATOR = os.path.join(REPO, 'tests', 'simulator', 'stability_simulator.py')
 PROBE = os.path.join(HERE, 'lookup_probe.py')
 DEFAULT_OUTPUT = os.path.join(HERE, 'results', 'latest.json')
+sys.path.insert(0, os.path.join(REPO, 'tests', 'simulator'))
+import launcher  # noqa: E402 pylint: disable=wrong-import-position
 
 ALICE_KEY = 'sk-sim-alice-0000000000000000'
 BULK_KEY = 'sk-sim-bulk-00000000000000000'
@@ -151,50 +152,20 @@ def most_in_window(times, window):
 # -- the simulator ----------------------------------------------------------------------------
 
 class Simulator(object):
-    """The collection's simulator as a daemon with a lifetime; stopped by PID in stop()."""
+    """The collection's simulator, started and stopped by tests/simulator/launcher.py."""
 
     def __init__(self, work_dir, latency, lifetime):
-        self.work_dir = work_dir
-        self.latency = latency
-        self.lifetime = lifetime
-        self.pid = None
-        self.url = None
-
-    def start(self):
-        port_file = os.path.join(self.work_dir, 'simulator.port')
-        pid_file = os.path.join(self.work_dir, 'simulator.pid')
-        command = [sys.executable, SIMULATOR, '--daemon', '--host', '127.0.0.1', '--port', '0',
-                   '--latency', repr(self.latency), '--rate-limit', '0', '--lifetime', repr(self.lifetime),
-                   '--port-file', port_file, '--pid-file', pid_file,
-                   '--log-file', os.path.join(self.work_dir, 'simulator.log')]
-        started = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-        if started.returncode != 0:
-            raise BenchmarkError('the simulator did not start: %s' % (started.stderr.strip() or started.stdout.strip()))
-        with open(port_file) as handle:
-            port = int(handle.read().strip())
-        with open(pid_file) as handle:
-            self.pid = int(handle.read().strip())
-        self.url = 'http://127.0.0.1:%d' % port
-        return self
+        self.state_dir = os.path.join(work_dir, 'simulator')
+        options = ['--latency', repr(latency), '--rate-limit', '0']
+        if lifetime is not None:
+            options += ['--lifetime', repr(lifetime)]
+        try:
+            self.url = launcher.start(self.state_dir, options).url
+        except (launcher.LaunchError, OSError, subprocess.SubprocessError) as exc:
+            raise BenchmarkError('the simulator did not start: %s' % exc) from exc
 
     def stop(self):
-        if self.pid is None:
-            return
-        pid, self.pid = self.pid, None
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except OSError:
-            return
-        for dummy in range(100):  # at most 5 s
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return
-            time.sleep(0.05)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+        launcher.stop(self.state_dir)
 
     def _control(self, method, path):
         request = urllib.request.Request(self.url + path, method=method)
@@ -337,7 +308,7 @@ class Benchmark(object):
         config = os.path.join(self.work_dir, 'ansible.cfg')
         with open(config, 'w') as handle:
             handle.write('[defaults]\n')
-        self.simulator = Simulator(self.work_dir, self.options.latency, self.options.simulator_lifetime).start()
+        self.simulator = Simulator(self.work_dir, self.options.latency, self.options.simulator_lifetime)
         env = dict((key, value) for key, value in os.environ.items() if not key.startswith(('ANSIBLE_', 'STABILITY_')))
         env.update({
             'ANSIBLE_CONFIG': config,
@@ -724,7 +695,8 @@ def parse_args(argv):
     parser.add_argument('--pipelining', action='store_true', help='run every playbook with ANSIBLE_PIPELINING=true')
     parser.add_argument('--scenarios', default=','.join(SCENARIOS), help='comma-separated subset of %s' % ','.join(SCENARIOS))
     parser.add_argument('--output', default=DEFAULT_OUTPUT, help='JSON results file (default tests/benchmarks/results/latest.json)')
-    parser.add_argument('--simulator-lifetime', type=float, default=1800.0, help='seconds after which the simulator stops by itself')
+    parser.add_argument('--simulator-lifetime', type=float,
+                        help="seconds after which the simulator stops by itself (default: the simulator's, 900; raise it for long runs)")
     parser.add_argument('--no-fail', dest='fail', action='store_false', help='exit 0 even when a bar is not held')
     parser.add_argument('--keep', action='store_true', help='keep the scratch directory (playbooks, logs) for inspection')
     parser.add_argument('--quiet', action='store_true', help='no progress lines on stderr')

@@ -82,6 +82,7 @@ REQUIRED = [
     'docs/docsite/rst/guide.rst',
     'docs/docsite/rst/awx.rst',
     'tests/simulator/stability_simulator.py',
+    'tests/simulator/launcher.py',
     'tests/simulator/fixtures/default.json',
 ]
 

@@ -21,11 +21,8 @@ __metaclass__ = type
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import ansible_runner
 import pytest
@@ -34,7 +31,9 @@ import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SIMULATOR = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'stability_simulator.py')
+sys.path.insert(0, os.path.join(COLLECTION_ROOT, 'tests', 'simulator'))
+import launcher  # noqa: E402 pylint: disable=wrong-import-position
+
 FIXTURE = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'fixtures', 'default.json')
 AWX_DOC = os.path.join(COLLECTION_ROOT, 'docs', 'docsite', 'rst', 'awx.rst')
 
@@ -102,33 +101,10 @@ def render_env_injectors(injectors, credential_inputs):
 # --- fixtures -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope='module')
-def simulator(tmp_path_factory):
-    """The simulator as a daemon on a free loopback port; stopped by its pid afterwards."""
-    state = tmp_path_factory.mktemp('simulator')
-    port_file, pid_file = state / 'port', state / 'pid'
-    subprocess.run([sys.executable, SIMULATOR, '--daemon', '--port', '0', '--port-file', str(port_file),
-                    '--pid-file', str(pid_file), '--lifetime', '600', '--log-file', str(state / 'log')],
-                   check=True, stdout=subprocess.DEVNULL)
-    pid = int(pid_file.read_text())
-    try:
-        yield 'http://127.0.0.1:%d' % int(port_file.read_text())
-    finally:
-        stop_process(pid)
-
-
-def stop_process(pid, grace=10.0):
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
+def simulator():
+    """The simulator on a free loopback port (tests/simulator/launcher.py); stopped afterwards."""
+    with launcher.running_simulator() as running:
+        yield running.url
 
 
 @pytest.fixture(scope='module')

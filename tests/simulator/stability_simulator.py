@@ -22,6 +22,9 @@ Command line::
     curl -H 'Authorization: Bearer sk-sim-alice-0000000000000000' http://127.0.0.1:$(cat /tmp/sim.port)/v1/user/balance
     curl -X POST http://127.0.0.1:$(cat /tmp/sim.port)/_sim/shutdown
 
+``launcher.py`` next to this file starts it in the background and stops it by its pid (``start``
+/ ``stop``, or ``running_simulator()`` in Python): what the collection's own tests use.
+
 Options: ``--host`` (loopback only: 127.x.x.x, localhost or ::1), ``--port`` (0: the kernel picks),
 ``--fixture PATH``, ``--latency S``, ``--rate-limit N/S`` (``0`` disables), ``--lockout S``,
 ``--lifetime S`` (default 900; 0 runs until stopped), ``--port-file``, ``--pid-file``,
@@ -264,6 +267,20 @@ def fault_matches(fault, version, endpoint, organization):
     if 'organization' in match and match['organization'] != organization:
         return False
     return True
+
+
+def account_document(fixture, account_id):
+    """The body of ``GET /user/account`` for an account of a fixture (the unit tests' canned account too)."""
+    account = fixture['accounts'][account_id]
+    document = {'id': account_id, 'email': account['email']}
+    if account.get('profile_picture') is not None:
+        document['profile_picture'] = account['profile_picture']
+    document['organizations'] = [
+        {'id': membership['id'], 'name': fixture['organizations'][membership['id']]['name'],
+         'role': membership['role'], 'is_default': membership['is_default']}
+        for membership in account['organizations']
+    ]
+    return document
 
 
 def error_name(status):
@@ -911,16 +928,7 @@ class StabilitySimulator:
 
     def account_document(self, account_id):
         with self._lock:
-            account = self.fixture['accounts'][account_id]
-            document = {'id': account_id, 'email': account['email']}
-            if account.get('profile_picture') is not None:
-                document['profile_picture'] = account['profile_picture']
-            document['organizations'] = [
-                {'id': membership['id'], 'name': self.fixture['organizations'][membership['id']]['name'],
-                 'role': membership['role'], 'is_default': membership['is_default']}
-                for membership in account['organizations']
-            ]
-        return document
+            return account_document(self.fixture, account_id)
 
     def balance_document(self, account_id, organization):
         """Return (200, {"credits": float}) or (403, message)."""

@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Shared fixtures of the unit tests: a fake HTTP transport and a module runner.
+"""Shared fixtures of the unit tests: the demo account's data, a fake HTTP transport and a module runner.
 
-The fake replaces ``requests.adapters.HTTPAdapter.send``, so everything above the socket (the
-client, requests' header merging, streaming, timeouts passed down) runs for real.
+The test data has one source, the simulator's default fixture (tests/simulator/fixtures/default.json):
+``demo_account`` and ``demo_credits`` are its demo account (Alice's, as the integration targets, the
+demo and molecule see it), as the API answers. The fake replaces ``requests.adapters.HTTPAdapter.send``,
+so everything above the socket (the client, requests' header merging, streaming, timeouts passed
+down) runs for real.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +28,25 @@ from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import account_document, load_fixture
+
+DEMO_KEY = 'sk-sim-alice-0000000000000000'
+
+
+@pytest.fixture
+def demo_account():
+    """The demo account as ``GET /v1/user/account`` answers it (a fresh copy: tests may change it)."""
+    fixture = load_fixture()
+    return account_document(fixture, fixture['keys'][DEMO_KEY])
+
+
+@pytest.fixture
+def demo_credits(demo_account):
+    """The credits of each organization of the demo account by id, and under None its default one's."""
+    organizations = load_fixture()['organizations']
+    credits = dict((membership['id'], float(organizations[membership['id']]['credits'])) for membership in demo_account['organizations'])
+    credits[None] = [credits[membership['id']] for membership in demo_account['organizations'] if membership['is_default']][0]
+    return credits
 
 
 class FakeAnswer(object):

@@ -27,6 +27,7 @@ from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate as validate_spec
 
 from ansible_collections.stabilityai.platform.tests.simulator import stability_simulator
+from ansible_collections.stabilityai.platform.tests.simulator.launcher import process_gone, stop_process
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import StabilitySimulator
 
 
@@ -42,16 +43,6 @@ SIMULATOR_SCRIPT = os.path.splitext(stability_simulator.__file__)[0] + '.py'
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 OPENAPI_DOCUMENT = os.path.join(COLLECTION_ROOT, 'docs', 'openapi', 'stability-user-api.yaml')
 
-ALICE_ACCOUNT = {
-    'id': 'user-alice',
-    'email': 'alice@example.com',
-    'profile_picture': 'https://example.com/avatars/alice.png',
-    'organizations': [
-        {'id': 'org-alice-studio', 'name': 'Alice Studio', 'role': 'OWNER', 'is_default': True},
-        {'id': 'org-alice-lab', 'name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False},
-        {'id': 'org-render-farm', 'name': 'Render Farm', 'role': 'ACCOUNTANT', 'is_default': False},
-    ],
-}
 LOG_FIELDS = {'time', 'method', 'path', 'version', 'endpoint', 'organization', 'authorization', 'headers', 'status'}
 
 
@@ -81,13 +72,12 @@ def sim(start_simulator):
 
 @pytest.fixture
 def processes():
-    """Simulator processes started from the command line, killed by pid when the test ends."""
+    """Simulator processes started from the command line, stopped by pid when the test ends."""
     pids = []
     yield pids
     for pid in pids:
-        if not _process_gone(pid):
-            os.kill(pid, signal.SIGTERM)
-            _wait_for(lambda gone=pid: _process_gone(gone), 5)
+        if not process_gone(pid):
+            stop_process(pid)
 
 
 def call(simulator, version, endpoint, key=ALICE, organization=None, bare=False, method='GET', **kwargs):
@@ -125,18 +115,6 @@ def _wait_for(predicate, timeout):
     return predicate()
 
 
-def _process_gone(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open('/proc/%d/stat' % pid, 'r', encoding='utf-8') as stat:
-            return stat.read().rsplit(')', 1)[1].split()[0] == 'Z'
-    except OSError:
-        return True
-
-
 def _read_int(path):
     with open(path, 'r', encoding='utf-8') as handle:
         return int(handle.read())
@@ -152,11 +130,12 @@ def _run_cli(*arguments, **kwargs):
 # ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('version', VERSIONS)
-def test_account_lists_memberships_with_names(sim, version):
+def test_account_lists_memberships_with_names(sim, version, demo_account):
     response = call(sim, version, 'account')
     assert response.status_code == 200
     assert response.headers['Content-Type'] == 'application/json'
-    assert response.json() == ALICE_ACCOUNT
+    assert response.json() == demo_account
+    assert [org['name'] for org in demo_account['organizations']] == ['Alice Studio', 'Alice Lab', 'Render Farm']
 
 
 @pytest.mark.parametrize('version', VERSIONS)
@@ -342,12 +321,12 @@ def test_latency_fault_makes_the_client_time_out(sim):
     assert time.monotonic() - started < 0.5
 
 
-def test_latency_only_fault_delays_the_real_answer(sim):
+def test_latency_only_fault_delays_the_real_answer(sim, demo_account):
     sim.add_faults([{'latency': 0.4, 'retry_after': '1'}])
     started = time.monotonic()
     response = call(sim, 'v1', 'account')
     assert time.monotonic() - started >= 0.4
-    assert response.json() == ALICE_ACCOUNT
+    assert response.json() == demo_account
     assert response.headers['Retry-After'] == '1'
 
 
@@ -598,7 +577,7 @@ def test_loopback_spellings_are_accepted(start_simulator):
     assert sim.port > 0
 
 
-def test_tls_with_a_throwaway_ca(start_simulator, tmp_path):
+def test_tls_with_a_throwaway_ca(start_simulator, tmp_path, demo_account):
     authority = trustme.CA()
     server_cert = authority.issue_cert('127.0.0.1', 'localhost')
     cert, key, ca = str(tmp_path / 'server.pem'), str(tmp_path / 'server.key'), str(tmp_path / 'ca.pem')
@@ -611,7 +590,7 @@ def test_tls_with_a_throwaway_ca(start_simulator, tmp_path):
     assert response.json() == {'credits': 1532.6336833840314}
     with pytest.raises(requests.exceptions.SSLError):
         call(sim, 'v1', 'balance', verify=True)
-    assert call(sim, 'v1alpha', 'account', verify=ca).json() == ALICE_ACCOUNT, 'a failed handshake does not stop the server'
+    assert call(sim, 'v1alpha', 'account', verify=ca).json() == demo_account, 'a failed handshake does not stop the server'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -630,7 +609,7 @@ def test_cli_daemon_starts_and_shutdown_stops_it(processes, tmp_path):
     url = 'http://127.0.0.1:%d' % port
     assert requests.get(url + '/v1/user/balance', headers={'Authorization': 'Bearer ' + BOB}, timeout=TIMEOUT).json() == {'credits': 42.75}
     assert requests.post(url + '/_sim/shutdown', timeout=TIMEOUT).status_code == 200
-    assert _wait_for(lambda: _process_gone(pid), 10)
+    assert _wait_for(lambda: process_gone(pid), 10)
     assert not port_file.exists() and not pid_file.exists()
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(url + '/_sim/health', timeout=TIMEOUT)

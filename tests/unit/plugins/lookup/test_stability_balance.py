@@ -18,12 +18,12 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _clien
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 
 KEY = 'sk-unit-lookup-key-31337'
-CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
 
 
 @pytest.fixture
-def api(fake_api):
-    return fake_api.serve(CREDITS)
+def api(fake_api, demo_credits):
+    """Answers balance requests with the demo account's credits."""
+    return fake_api.serve(demo_credits)
 
 
 @pytest.fixture
@@ -45,37 +45,37 @@ def organizations(api):
     return [request.headers.get('Organization') for request in api.requests]
 
 
-def test_no_term_reads_the_default_organization(api, lookup):
-    assert lookup.run([], api_key=KEY) == [1532.5]
+def test_no_term_reads_the_default_organization(api, lookup, demo_credits):
+    assert lookup.run([], api_key=KEY) == [demo_credits[None]]
     assert organizations(api) == [None]
     assert api.requests[0].url == 'https://api.stability.ai/v1/user/balance'
     assert api.requests[0].headers['Authorization'] == 'Bearer ' + KEY
 
 
-def test_terms_give_one_float_each_in_order(api, lookup):
-    assert lookup.run(['org-farm', ' org-lab ', 'org-studio'], api_key=KEY) == [0.0, 12.5, 1532.5]
-    assert sorted(organizations(api)) == ['org-farm', 'org-lab', 'org-studio']
+def test_terms_give_one_float_each_in_order(api, lookup, demo_credits):
+    assert lookup.run(['org-render-farm', ' org-alice-lab ', 'org-alice-studio'], api_key=KEY) == [0.0, 12.5, demo_credits['org-alice-studio']]
+    assert sorted(organizations(api)) == ['org-alice-lab', 'org-alice-studio', 'org-render-farm']
 
 
 def test_the_second_evaluation_is_answered_by_the_cache_without_a_client(api, lookup, monkeypatch):
-    lookup.run(['org-lab'], api_key=KEY)
+    lookup.run(['org-alice-lab'], api_key=KEY)
 
     def no_client(*args, **kwargs):
         raise AssertionError('a cache hit must not build an HTTP client')
     monkeypatch.setattr(_client, 'StabilityClient', no_client)
-    assert lookup.run(['org-lab'], api_key=KEY) == [12.5]
-    assert organizations(api) == ['org-lab']
+    assert lookup.run(['org-alice-lab'], api_key=KEY) == [12.5]
+    assert organizations(api) == ['org-alice-lab']
 
 
 def test_cache_ttl_zero_asks_every_time(api, lookup):
-    lookup.run(['org-lab'], api_key=KEY, cache_ttl=0)
-    lookup.run(['org-lab'], api_key=KEY, cache_ttl=0)
-    assert organizations(api) == ['org-lab', 'org-lab']
+    lookup.run(['org-alice-lab'], api_key=KEY, cache_ttl=0)
+    lookup.run(['org-alice-lab'], api_key=KEY, cache_ttl=0)
+    assert organizations(api) == ['org-alice-lab', 'org-alice-lab']
 
 
 def test_another_key_is_another_cache_entry(api, lookup):
-    lookup.run(['org-lab'], api_key=KEY)
-    lookup.run(['org-lab'], api_key='sk-another-key')
+    lookup.run(['org-alice-lab'], api_key=KEY)
+    lookup.run(['org-alice-lab'], api_key='sk-another-key')
     assert len(api.requests) == 2
 
 
@@ -83,23 +83,23 @@ def test_options_come_from_variables_and_environment(api, lookup, monkeypatch):
     monkeypatch.setenv('STABILITY_KEY', 'sk-from-the-sdk-variable')
     monkeypatch.setenv('STABILITY_API_VERSION', 'v1alpha')
     variables = {'stability_api_url': 'http://127.0.0.1:9', 'stability_cache_ttl': 0}
-    assert lookup.run(['org-lab'], variables) == [12.5]
+    assert lookup.run(['org-alice-lab'], variables) == [12.5]
     request = api.requests[0]
     assert request.url == 'http://127.0.0.1:9/v1alpha/user/balance'
     assert request.headers['Authorization'] == 'Bearer sk-from-the-sdk-variable'
-    lookup.run(['org-lab'], {'stability_api_key': 'sk-from-a-variable', 'stability_cache_ttl': 0})
+    lookup.run(['org-alice-lab'], {'stability_api_key': 'sk-from-a-variable', 'stability_cache_ttl': 0})
     assert api.requests[1].headers['Authorization'] == 'Bearer sk-from-a-variable'
 
 
 def test_min_credits_fails_naming_organizations_balances_and_threshold(api, lookup):
     with pytest.raises(AnsibleLookupError) as caught:
-        lookup.run(['org-studio', 'org-lab', 'org-farm'], api_key=KEY, min_credits=100)
-    assert caught.value.message == '2 balances are below min_credits 100: org-lab has 12.5; org-farm has 0'
+        lookup.run(['org-alice-studio', 'org-alice-lab', 'org-render-farm'], api_key=KEY, min_credits=100)
+    assert caught.value.message == '2 balances are below min_credits 100: org-alice-lab has 12.5; org-render-farm has 0'
 
 
-def test_warn_below_warns_once_without_failing(api, lookup, warnings):
-    assert lookup.run([], api_key=KEY, warn_below=2000, min_credits=1000) == [1532.5]
-    assert warnings == ["Credits are below warn_below 2000: the key's default organization has 1532.5"]
+def test_warn_below_warns_once_without_failing(api, lookup, warnings, demo_credits):
+    assert lookup.run([], api_key=KEY, warn_below=2000, min_credits=1000) == [demo_credits[None]]
+    assert warnings == ["Credits are below warn_below 2000: the key's default organization has 1532.6336833840314"]
 
 
 @pytest.mark.parametrize('terms, options, message', [
@@ -120,9 +120,9 @@ def test_warn_below_warns_once_without_failing(api, lookup, warnings):
     ([], {'api_key': KEY, 'warn_below': False}, 'warn_below must be a number of credits, got False'),
     ([], {'api_key': KEY, 'cache_ttl': True}, 'cache_ttl must be a number of seconds, 0 or more'),
 ])
-def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, message):
+def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, message, demo_credits):
     if message is None:  # a trailing line break is white space: stripped, not refused
-        assert lookup.run(terms, **options) == [1532.5]
+        assert lookup.run(terms, **options) == [demo_credits[None]]
         return
     with pytest.raises(AnsibleLookupError) as caught:
         lookup.run(terms, **options)
@@ -166,10 +166,10 @@ def test_api_errors_become_lookup_errors_without_the_key(fake_api, lookup):
     assert KEY not in caught.value.message
 
 
-def test_an_unusable_cache_directory_warns_and_reads_live(api, lookup, warnings, tmp_path):
+def test_an_unusable_cache_directory_warns_and_reads_live(api, lookup, warnings, tmp_path, demo_credits):
     blocker = tmp_path / 'not-a-directory'
     blocker.write_text(u'')
-    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [1532.5]
-    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [1532.5]
+    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [demo_credits[None]]
+    assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [demo_credits[None]]
     assert len(api.requests) == 2
     assert warnings and 'reads without a cache' in warnings[0]

@@ -13,22 +13,12 @@ import pytest
 from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
 
 KEY = 'sk-unit-balance-key-7'
-ACCOUNT = {
-    'id': 'user-1234',
-    'email': 'alice@example.com',
-    'organizations': [
-        {'id': 'org-studio', 'name': 'Alice Studio', 'role': 'OWNER', 'is_default': True},
-        {'id': 'org-lab', 'name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False},
-        {'id': 'org-farm', 'name': 'Render Farm', 'role': 'ACCOUNTANT', 'is_default': False},
-    ],
-}
-CREDITS = {None: 1532.5, 'org-studio': 1532.5, 'org-lab': 12.5, 'org-farm': 0.0}
 
 
 @pytest.fixture
-def fake_account_api(fake_api):
-    """Answers account and balance by URL and Organization header, from any thread."""
-    return fake_api.serve(CREDITS, account=ACCOUNT)
+def fake_account_api(fake_api, demo_account, demo_credits):
+    """Answers account and balance by URL and Organization header, from any thread, with the demo account."""
+    return fake_api.serve(demo_credits, account=demo_account)
 
 
 def balance_requests(api):
@@ -50,47 +40,51 @@ def test_one_organization(fake_api, run_module):
     assert fake_api.requests[0].headers['Organization'] == 'org-lab'
 
 
-def test_all_organizations_reads_the_account_then_each_balance(fake_account_api, run_module):
+def test_all_organizations_reads_the_account_then_each_balance(fake_account_api, run_module, demo_credits):
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True})
     assert not failed
-    assert result['credits'] == 1532.5 and result['organization'] is None
+    assert result['credits'] == demo_credits[None] and result['organization'] is None
     assert result['balances'] == [
-        {'organization_id': 'org-studio', 'organization_name': 'Alice Studio', 'role': 'OWNER', 'is_default': True, 'credits': 1532.5},
-        {'organization_id': 'org-lab', 'organization_name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False, 'credits': 12.5},
-        {'organization_id': 'org-farm', 'organization_name': 'Render Farm', 'role': 'ACCOUNTANT', 'is_default': False, 'credits': 0.0},
+        {'organization_id': 'org-alice-studio', 'organization_name': 'Alice Studio', 'role': 'OWNER', 'is_default': True,
+         'credits': demo_credits['org-alice-studio']},
+        {'organization_id': 'org-alice-lab', 'organization_name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False,
+         'credits': 12.5},
+        {'organization_id': 'org-render-farm', 'organization_name': 'Render Farm', 'role': 'ACCOUNTANT', 'is_default': False,
+         'credits': 0.0},
     ]
-    assert sorted(balance_requests(fake_account_api)) == ['org-farm', 'org-lab', 'org-studio']
+    assert sorted(balance_requests(fake_account_api)) == ['org-alice-lab', 'org-alice-studio', 'org-render-farm']
 
 
 def test_organizations_in_the_order_given_with_duplicates_removed(fake_account_api, run_module):
-    args = {'api_key': KEY, 'organizations': ['org-farm', 'org-lab', 'org-farm'], 'organization': 'org-lab', 'all_organizations': False}
+    args = {'api_key': KEY, 'organizations': ['org-render-farm', 'org-alice-lab', 'org-render-farm'], 'organization': 'org-alice-lab',
+            'all_organizations': False}
     result, failed, dummy = run_module(stability_balance_info, args)
     assert not failed
-    assert [item['organization_id'] for item in result['balances']] == ['org-farm', 'org-lab']
-    assert result['credits'] == 12.5 and result['organization'] == 'org-lab'
-    assert sorted(balance_requests(fake_account_api)) == ['org-farm', 'org-lab']
+    assert [item['organization_id'] for item in result['balances']] == ['org-render-farm', 'org-alice-lab']
+    assert result['credits'] == 12.5 and result['organization'] == 'org-alice-lab'
+    assert sorted(balance_requests(fake_account_api)) == ['org-alice-lab', 'org-render-farm']
 
 
-def test_credits_of_the_default_organization_outside_the_list_is_read_too(fake_account_api, run_module):
-    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ['org-lab']})
-    assert not failed and result['credits'] == 1532.5
-    assert sorted(balance_requests(fake_account_api)) == ['org-lab', 'org-studio']
+def test_credits_of_the_default_organization_outside_the_list_is_read_too(fake_account_api, run_module, demo_credits):
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ['org-alice-lab']})
+    assert not failed and result['credits'] == demo_credits[None]
+    assert sorted(balance_requests(fake_account_api)) == ['org-alice-lab', 'org-alice-studio']
 
 
 def test_unknown_organization_in_the_list_fails_before_any_balance_is_read(fake_account_api, run_module):
-    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ['org-lab', 'org-nope']})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ['org-alice-lab', 'org-nope']})
     assert failed
     assert result['msg'] == ('organizations names org-nope, not an organization of this account '
-                             '(its organizations: org-farm, org-lab, org-studio)')
+                             '(its organizations: org-alice-lab, org-alice-studio, org-render-farm)')
     assert balance_requests(fake_account_api) == []
 
 
-def test_min_credits_fails_naming_each_organization_and_keeps_the_readings(fake_account_api, run_module):
+def test_min_credits_fails_naming_each_organization_and_keeps_the_readings(fake_account_api, run_module, demo_credits):
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True, 'min_credits': 100})
     assert failed
-    assert result['msg'] == ('2 balances are below min_credits 100: org-lab (Alice Lab) has 12.5; '
-                             'org-farm (Render Farm) has 0')
-    assert result['credits'] == 1532.5
+    assert result['msg'] == ('2 balances are below min_credits 100: org-alice-lab (Alice Lab) has 12.5; '
+                             'org-render-farm (Render Farm) has 0')
+    assert result['credits'] == demo_credits[None]
     assert len(result['balances']) == 3
 
 

@@ -6,24 +6,20 @@
 #   trap 'stop_simulator "${work_dir}"' EXIT
 #   start_simulator "${work_dir}" [simulator options...]
 #
-# start_simulator starts the collection's simulator in the background with its port, pid and log
-# files in the directory, and writes its URL to DIR/url (http://127.0.0.1:PORT, or https:// with
-# --tls-cert). stop_simulator stops it and removes the directory.
+# start_simulator starts the collection's simulator with tests/simulator/launcher.py, which keeps
+# its url (http://127.0.0.1:PORT, or https:// with --tls-cert), port, pid and log files in the
+# directory; read the URL from DIR/url. stop_simulator stops it and removes the directory.
+
+simulator_launcher() {
+    "${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" \
+        "${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/stabilityai/platform/tests/simulator/launcher.py" "$@"
+}
 
 start_simulator() {
-    local dir="$1" scheme=http
-    shift
-    case " $* " in *" --tls-cert "*) scheme=https ;; esac
-    "${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}" \
-        "${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/stabilityai/platform/tests/simulator/stability_simulator.py" \
-        --daemon --lifetime 600 --port-file "${dir}/port" --pid-file "${dir}/pid" --log-file "${dir}/simulator.log" "$@"
-    printf '%s://127.0.0.1:%s' "${scheme}" "$(cat "${dir}/port")" >"${dir}/url"
+    simulator_launcher start "$@" >/dev/null
 }
 
 stop_simulator() {
-    local dir="$1"
-    if [ -s "${dir}/pid" ]; then
-        kill "$(cat "${dir}/pid")" 2>/dev/null || true
-    fi
-    rm -rf "${dir}"
+    simulator_launcher stop "$1"
+    rm -rf "$1"
 }
