@@ -20,6 +20,8 @@ __metaclass__ = type
 import datetime
 import math
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+
 RUNWAY_WINDOW_DAYS = 7
 # Fewer days of readings than this say too little about a daily rate to forecast from it.
 MIN_OBSERVED_DAYS = 1.0
@@ -123,7 +125,7 @@ def clean_runway_threshold(option, value):
     except (TypeError, ValueError):
         number = None
     if number is None or not math.isfinite(number) or number < 0:
-        raise ValueError('%s must be a number of %s, 0 or more, got %r' % (option, unit, value))
+        raise StabilityOptionError(option, 'must be a number of %s, 0 or more, got %r' % (unit, value))
     return number
 
 

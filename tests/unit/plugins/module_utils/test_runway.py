@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
     clean_runway_threshold,
     describe_runway,
@@ -185,7 +186,7 @@ def test_runway_thresholds_accept_numbers_from_zero(value, expected):
 
 @pytest.mark.parametrize('value', [-1, 'soon', True, float('inf'), float('nan'), []])
 def test_runway_thresholds_refuse_anything_else_naming_the_option(value):
-    with pytest.raises(ValueError, match=r'^min_runs_left must be a number of runs, 0 or more, got '):
+    with pytest.raises(StabilityOptionError, match=r'^min_runs_left must be a number of runs, 0 or more, got '):
         clean_runway_threshold('min_runs_left', value)
 
 
