@@ -9,6 +9,7 @@
     check_recap.py requests URL                clear the simulator's request log
     check_recap.py clear-faults URL            clear the simulator's fault queue
     check_recap.py spend WORK URL              the run that spent 25 from org-alice-studio
+    check_recap.py preflight WORK              the preflight playbook with the ledger
     check_recap.py failed WORK                 the run whose play failed on purpose
     check_recap.py fault WORK                  the run whose end reading failed
     check_recap.py parallel WORK               two runs at once on one ledger
@@ -121,6 +122,17 @@ def spend(work, url):
           'one account request and one balance request per organization at each end, got %r' % endpoints)
 
 
+def preflight(work):
+    output = read(os.path.join(work, 'preflight.txt'))
+    check(re.search(r'"organization +name +credits +status  runway left"', output), 'no runway column', output)
+    check(re.search(r'"org-alice-studio +Alice Studio +1507\.6336833840314  ok      \d+\.\d days, 60 runs"', output), 'studio row', output)
+    check(re.search(r'"org-alice-lab +Alice Lab +12\.5  ok      \? days, \? runs"', output), 'lab row', output)
+    check('Stability AI pre-flight failed: Runway below min_runs_left 100: org-alice-studio (Alice Studio) has 60 runs left' in output,
+          'the failure', output)
+    check('min_runs_left 100 not checked, too little data in the ledger: org-alice-lab (Alice Lab)' in re.sub(r'\s+', ' ', output),
+          'the warning for the lab', output)
+
+
 def failed(work):
     output = read(os.path.join(work, 'failed.txt'))
     lines = recap_lines(output)
@@ -172,6 +184,8 @@ def main(argv):
         control(args[0], 'DELETE', '/_sim/faults')
     elif command == 'spend':
         spend(*args)
+    elif command == 'preflight':
+        preflight(*args)
     elif command == 'failed':
         failed(*args)
     elif command == 'fault':

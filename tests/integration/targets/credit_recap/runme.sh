@@ -32,6 +32,16 @@ ansible-playbook spend.yml -e '{"spend": {"org-alice-studio": 25}}' "$@" >"${wor
 # The module reads that ledger: runway in its result, and the runway gates.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook gates.yml "$@"
 
+# The preflight playbook with the ledger: a runway column, and a runway threshold that fails.
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio,org-alice-lab -e stability_min_runs=100 \
+    "$@" >"${work_dir}/preflight.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+"${python}" check_recap.py preflight "${work_dir}"
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio -e stability_min_runs=10 -e stability_min_days=10 "$@"
+
 # A play that fails keeps its exit code; the recap is still there.
 rc=0
 ansible-playbook spend.yml -e fail_on_purpose=true "$@" >"${work_dir}/failed.txt" 2>&1 || rc=$?
