@@ -27,7 +27,7 @@ description:
   - It makes one request per watched organization at the start and one at the end, plus one for the account at the start
     when O(organizations) is V(all). The time those requests take is bounded by O(timeout) and O(retries).
   - Enable it in C(ansible.cfg) (C(callbacks_enabled = stabilityai.platform.credit_recap) in section C([defaults]))
-    or with E(ANSIBLE_CALLBACKS_ENABLED).
+    or with the environment variable C(ANSIBLE_CALLBACKS_ENABLED).
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:

@@ -180,46 +180,12 @@ balances:
       type: float
       sample: 12.5
     runway:
-      description: How long the credits of this organization will last (see RV(runway)).
+      description:
+        - How long the credits of this organization will last, forecast from the ledger in O(ledger_path).
+        - The same keys as RV(runway).
       returned: when O(ledger_path) is set
       type: dict
       version_added: 1.1.0
-      contains:
-        spent_per_day:
-          description: Credits spent a day over the window (decreases between consecutive readings; top-ups left out).
-          type: float
-          returned: always
-          sample: 41.5
-        days_left:
-          description: Credits divided by RV(balances[].runway.spent_per_day); V(null) when there is too little data.
-          type: float
-          returned: always
-          sample: 36.9
-        spent_per_run:
-          description: The median spend of the complete runs (a start and an end reading) in the window.
-          type: float
-          returned: always
-          sample: 25.0
-        runs_left:
-          description: The credits divided by RV(balances[].runway.spent_per_run), rounded down; V(null) when there is too little data.
-          type: int
-          returned: always
-          sample: 61
-        runs_recorded:
-          description: How many complete runs RV(balances[].runway.spent_per_run) is the median of.
-          type: int
-          returned: always
-          sample: 4
-        window_days:
-          description: The days of readings the forecast looks at.
-          type: int
-          returned: always
-          sample: 7
-        reason:
-          description: Why a forecast is V(null) (too little data), or V(null).
-          type: str
-          returned: always
-          sample: no complete run (a start and an end reading) in the last 7 days
 runway:
   description:
     - How long the credits of RV(credits) will last, forecast from the ledger in O(ledger_path).
