@@ -46,6 +46,8 @@ define_steps() {
   run_step sanity ansible-test sanity --python "$PYTHON_VERSION" --color no
   # antsibull-docs lint-collection-docs, then the HTML site rendered offline; any warning fails.
   run_step docs tests/build-docs.sh
+  # The CI examples of docs/examples/ci/ against the GitHub Actions and GitLab CI schemas (check-jsonschema, offline).
+  run_step examples python -m pytest -p no:cacheprovider tests/examples/test_ci_examples.py
   # Changelog fragments and changelogs/changelog.yaml valid; CHANGELOG.md generated from them.
   run_step changelog step_changelog
   # ansible-lint, production profile, over the whole collection (.ansible-lint).

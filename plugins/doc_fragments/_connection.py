@@ -77,24 +77,20 @@ notes:
   - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
 
-    # Controller-side plugins (lookups): list this after DOCUMENTATION.  It adds only where else
-    # the options come from (ansible-core merges fragments option by option) and the defaults
-    # that modules cannot declare (there, a default would hide the environment variable).
+    # Controller-side plugins (lookups, the callback): list this after DOCUMENTATION.  It adds only
+    # where else the options come from (ansible-core merges fragments option by option) and the
+    # defaults that modules cannot declare (there, a default would hide the environment variable).
     # The key is never read from ansible.cfg: that file is rarely a secret.
-    PLUGINS = r'''
+    CONTROLLER = r'''
 options:
   api_key:
     env:
       - name: STABILITY_API_KEY
       - name: STABILITY_KEY
-    vars:
-      - name: stability_api_key
   api_url:
     default: https://api.stability.ai
     env:
       - name: STABILITY_API_URL
-    vars:
-      - name: stability_api_url
     ini:
       - section: stabilityai_platform
         key: api_url
@@ -102,37 +98,55 @@ options:
     default: v1
     env:
       - name: STABILITY_API_VERSION
-    vars:
-      - name: stability_api_version
     ini:
       - section: stabilityai_platform
         key: api_version
   timeout:
-    vars:
-      - name: stability_timeout
     ini:
       - section: stabilityai_platform
         key: timeout
   retries:
-    vars:
-      - name: stability_retries
     ini:
       - section: stabilityai_platform
         key: retries
   validate_certs:
-    vars:
-      - name: stability_validate_certs
     ini:
       - section: stabilityai_platform
         key: validate_certs
   ca_path:
-    vars:
-      - name: stability_ca_path
     ini:
       - section: stabilityai_platform
         key: ca_path
 notes:
-  - The connection options are also read from variables (C(stability_api_key), C(stability_api_url), ...) and,
-    except O(api_key), from the C([stabilityai_platform]) section of C(ansible.cfg); a variable wins over the
-    environment, and a keyword over both.
+  - Except O(api_key), the connection options are also read from the C([stabilityai_platform]) section of
+    C(ansible.cfg); the environment wins over C(ansible.cfg).
+'''
+
+    # Plugins that see play variables (lookups; a callback does not): list this after CONTROLLER.
+    PLUGINS = r'''
+options:
+  api_key:
+    vars:
+      - name: stability_api_key
+  api_url:
+    vars:
+      - name: stability_api_url
+  api_version:
+    vars:
+      - name: stability_api_version
+  timeout:
+    vars:
+      - name: stability_timeout
+  retries:
+    vars:
+      - name: stability_retries
+  validate_certs:
+    vars:
+      - name: stability_validate_certs
+  ca_path:
+    vars:
+      - name: stability_ca_path
+notes:
+  - The connection options are also read from variables (C(stability_api_key), C(stability_api_url), ...); a variable
+    wins over the environment and C(ansible.cfg), and a keyword over all of them.
 '''

@@ -21,6 +21,7 @@ author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
   - stabilityai.platform._connection
+  - stabilityai.platform._connection.CONTROLLER
   - stabilityai.platform._connection.PLUGINS
 options:
   _terms:

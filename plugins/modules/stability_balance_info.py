@@ -20,6 +20,8 @@ description:
     150 requests per 10 seconds).
   - With O(min_credits), fails when a balance read is below it, naming each organization, its balance and the
     threshold; RV(credits) and RV(balances) are still returned so that a playbook can report them.
+  - With O(ledger_path), also returns the RV(runway) of each balance read, forecast from the ledger that the
+    P(stabilityai.platform.credit_recap#callback) callback writes; O(min_days_left) and O(min_runs_left) fail on it.
   - Changes nothing, so it is safe in check mode and always reports C(changed=false). It never caches; every run asks the API.
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
@@ -57,6 +59,32 @@ options:
       - Emit a warning, not a failure, when a balance read is below this number of credits.
       - Checked like O(min_credits); use both for a warning zone above the hard stop.
     type: float
+  ledger_path:
+    description:
+      - The credit ledger written by the P(stabilityai.platform.credit_recap#callback) callback (its C(ledger_path)), on
+        the host the module runs on. Read only, under a shared lock; a missing file has no readings.
+      - Every balance read then also returns RV(runway), forecast from the readings of the last 7 days and the balance
+        just read. A line of the ledger that cannot be read is skipped with a warning.
+      - The key's default organization (O(organization) not set) matches the readings the callback records without an
+        organization id; name the organization in both places to share its history.
+    type: path
+    version_added: 1.1.0
+  min_days_left:
+    description:
+      - Fail when the credits of an organization read will run out in fewer than this many days at the rate of the
+        last 7 days (C(runway.days_left)). The message names each organization, its runway and the threshold.
+      - When the ledger holds too little data for a forecast, a warning says why and the check passes.
+      - Needs O(ledger_path).
+    type: float
+    version_added: 1.1.0
+  min_runs_left:
+    description:
+      - Fail when the credits of an organization read cover fewer than this many runs at the median spend of the runs
+        of the last 7 days (C(runway.runs_left)). The message names each organization, its runway and the threshold.
+      - When the ledger holds too little data for a forecast, a warning says why and the check passes.
+      - Needs O(ledger_path).
+    type: float
+    version_added: 1.1.0
 '''
 
 EXAMPLES = r'''
@@ -88,6 +116,21 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ item.organization_name }}: {{ item.credits }}"
   loop: "{{ all_balances.balances }}"
+  loop_control:
+    label: "{{ item.organization_id }}"
+
+- name: Stop when the credits will not last 3 more days or 10 more runs (the credit_recap callback keeps the ledger)
+  stabilityai.platform.stability_balance_info:
+    all_organizations: true
+    ledger_path: /var/lib/ci/stability-ledger.jsonl
+    min_days_left: 3
+    min_runs_left: 10
+  register: runway_check
+
+- name: Report the runway
+  ansible.builtin.debug:
+    msg: "{{ item.organization_id }}: {{ item.runway.days_left }} days, {{ item.runway.runs_left }} runs left"
+  loop: "{{ runway_check.balances }}"
   loop_control:
     label: "{{ item.organization_id }}"
 '''
@@ -136,6 +179,55 @@ balances:
       returned: always
       type: float
       sample: 12.5
+    runway:
+      description:
+        - How long the credits of this organization will last, forecast from the ledger in O(ledger_path).
+        - The same keys as RV(runway).
+      returned: when O(ledger_path) is set
+      type: dict
+      version_added: 1.1.0
+runway:
+  description:
+    - How long the credits of RV(credits) will last, forecast from the ledger in O(ledger_path).
+  returned: when O(ledger_path) is set, on success and on a failure of a gate
+  type: dict
+  version_added: 1.1.0
+  contains:
+    spent_per_day:
+      description: Credits spent a day over the window (decreases between consecutive readings; top-ups left out).
+      type: float
+      returned: always
+      sample: 41.5
+    days_left:
+      description: Credits divided by RV(runway.spent_per_day); V(null) when there is too little data.
+      type: float
+      returned: always
+      sample: 36.9
+    spent_per_run:
+      description: The median spend of the complete runs (a start and an end reading) in the window.
+      type: float
+      returned: always
+      sample: 25.0
+    runs_left:
+      description: The credits divided by RV(runway.spent_per_run), rounded down; V(null) when there is too little data.
+      type: int
+      returned: always
+      sample: 61
+    runs_recorded:
+      description: How many complete runs RV(runway.spent_per_run) is the median of.
+      type: int
+      returned: always
+      sample: 4
+    window_days:
+      description: The days of readings the forecast looks at.
+      type: int
+      returned: always
+      sample: 7
+    reason:
+      description: Why a forecast is V(null) (too little data), or V(null).
+      type: str
+      returned: always
+      sample: no complete run (a start and an end reading) in the last 7 days
 status:
   description: The HTTP status of the failed request, when the API answered.
   returned: failure
@@ -163,14 +255,18 @@ error:
       sample: you do not have access to organization org-stranger
 '''
 
+import datetime
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_threshold
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import RUNWAY_GATES, clean_runway_threshold, runway, runway_gate
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text, clean_threshold
 
 
 def chosen_memberships(account, organizations):
@@ -208,6 +304,39 @@ def read_balances(client, organization, organizations):
     return readings[credits_target], balances
 
 
+def add_runway(module, result, ledger_path):
+    """Put a ``runway`` beside every balance in ``result``, forecast from the ledger at ``ledger_path``."""
+    try:
+        history, warnings = read_readings(ledger_path)
+    except LedgerError as exc:
+        module.fail_json(msg='ledger_path: %s' % exc, **result)
+    for warning in warnings:
+        module.warn(warning)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for item in result.get('balances', []):
+        item['runway'] = runway(history, item['organization_id'], item['credits'], now=now)
+    # The organization of ``credits`` by its id when the account told it; else as asked (null: the default).
+    same = [item for item in result.get('balances', [])
+            if item['organization_id'] == result['organization'] or (result['organization'] is None and item['is_default'])]
+    result['runway'] = same[0]['runway'] if same else runway(history, result['organization'], result['credits'], now=now)
+
+
+def runway_failures(module, result, thresholds):
+    """Check the runway gates: warn where the ledger says too little, return the failures."""
+    if 'balances' in result:
+        forecasts = [(organization_label(item['organization_id'], item['organization_name']), item['runway']) for item in result['balances']]
+    else:
+        forecasts = [(organization_label(result['organization']), result['runway'])]
+    failures = []
+    for option in sorted(RUNWAY_GATES):
+        failure, warning = runway_gate(option, thresholds[option], forecasts)
+        if warning:
+            module.warn(warning)
+        if failure:
+            failures.append(failure)
+    return failures
+
+
 def main():
     module = AnsibleModule(
         argument_spec=connection_argument_spec(
@@ -216,7 +345,11 @@ def main():
             all_organizations=dict(type='bool', default=False),
             min_credits=dict(type='float'),
             warn_below=dict(type='float'),
+            ledger_path=dict(type='path'),
+            min_days_left=dict(type='float'),
+            min_runs_left=dict(type='float'),
         ),
+        required_by=dict(min_days_left='ledger_path', min_runs_left='ledger_path'),
         supports_check_mode=True,
     )
     params = module.params
@@ -224,6 +357,8 @@ def main():
         organization = clean_organization('organization', params['organization'])
         min_credits = clean_threshold('min_credits', params['min_credits'])
         warn_below = clean_threshold('warn_below', params['warn_below'])
+        runway_thresholds = dict((option, clean_runway_threshold(option, params[option])) for option in RUNWAY_GATES)
+        ledger_path = clean_path_text('ledger_path', params['ledger_path'])
         organizations = None
         if params['organizations'] is not None and params['all_organizations']:
             raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
@@ -245,6 +380,11 @@ def main():
         except StabilityError as exc:
             module.fail_json(**exc.to_result())
 
+    failures = []
+    if ledger_path is not None:
+        add_runway(module, result, ledger_path)
+        failures = runway_failures(module, result, runway_thresholds)
+
     if 'balances' in result:
         readings = [(organization_label(item['organization_id'], item['organization_name']), item['credits']) for item in result['balances']]
     else:
@@ -253,6 +393,7 @@ def main():
     if warning:
         module.warn(warning)
     failure = shortfall('min_credits', min_credits, readings)
+    failure = '; '.join(item for item in [failure] + failures if item)
     if failure:
         module.fail_json(msg=failure, **result)
     module.exit_json(**result)

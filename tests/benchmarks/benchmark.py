@@ -15,7 +15,10 @@ b. 200 local hosts, forks 20, a ``when:`` on our lookup vs on ``ansible.builtin.
 c. every balance of a 24-organization account: one ``all_organizations`` task vs the account module
    plus a ``uri`` loop;
 d. the lookup's own cost per evaluation, in-process (lookup_probe.py);
-e. the peak memory (max RSS) of one module process, ours vs ``uri``.
+e. the peak memory (max RSS) of one module process, ours vs ``uri``;
+f. the ``credit_recap`` callback: the API round trips it adds to a playbook run per watched
+   organization (counted from the simulator's log), and its CPU time in a fresh process
+   (recap_probe.py).
 
 Prints a table with every bar HELD or NOT HELD, writes it as JSON (``--output``), and exits 1 when a
 bar is not held (``--no-fail``: 0), 2 when the benchmark itself could not run.
@@ -45,6 +48,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROBE = os.path.join(HERE, 'lookup_probe.py')
+RECAP_PROBE = os.path.join(HERE, 'recap_probe.py')
 DEFAULT_OUTPUT = os.path.join(HERE, 'results', 'latest.json')
 sys.path.insert(0, os.path.join(REPO, 'tests', 'simulator'))
 import launcher  # noqa: E402 pylint: disable=wrong-import-position
@@ -59,6 +63,8 @@ GATE_THRESHOLD = 100
 BAR_A_RATIO = 0.9
 BAR_C_RATIO = 0.25
 BAR_D_HIT_S = 0.005
+BAR_F_ROUND_TRIPS = 2
+BAR_F_CPU_S = 0.050
 BAR_D_MISS_OVERHEAD_S = 0.020
 VENDOR_WINDOW_S = 10.0
 
@@ -553,6 +559,33 @@ class Benchmark(object):
             self.note('e.wall.%s' % label, 'e: one module process run directly (AnsiballZ), %s' % what, median(wall[label]), 's',
                       'includes the simulated latency' if label != 'ping' else None)
 
+    def scenario_f(self):
+        organizations = ['org-bulk-%02d' % index for index in range(1, 5)]
+        self._write('f_recap.yml', play('bench', ['    - name: Nothing\n      ansible.builtin.meta: noop'], name='A run with the recap'))
+        env = {'ANSIBLE_CALLBACKS_ENABLED': 'stabilityai.platform.credit_recap', 'STABILITY_API_URL': self.simulator.url,
+               'STABILITY_API_KEY': BULK_KEY, 'STABILITY_RECAP_ORGANIZATIONS': ','.join(organizations),
+               'STABILITY_LEDGER': os.path.join(self.work_dir, 'f-ledger.jsonl')}
+        dummy, requests = self.run_playbook('f_recap', 'single.ini', env=env)
+        with open(os.path.join(self.work_dir, 'f_recap.log')) as log:
+            if 'STABILITY AI CREDITS' not in log.read():
+                raise BenchmarkError('the credit_recap callback printed no recap')
+        per_organization = requests / float(len(organizations))
+        self.record_bar('f1', 'credit_recap: API round trips per watched organization (%d watched)' % len(organizations),
+                        per_organization, None, per_organization, '<= %d' % BAR_F_ROUND_TRIPS,
+                        per_organization <= BAR_F_ROUND_TRIPS, unit='')
+        cpu = []
+        for index in range(self.options.module_runs):
+            work = os.path.join(self.work_dir, 'f-probe-%d' % index)
+            os.makedirs(work)
+            result = subprocess.run([sys.executable, RECAP_PROBE, self.simulator.url, BULK_KEY, work, ','.join(organizations)],
+                                    capture_output=True, text=True, env=self.env, timeout=PLAYBOOK_TIMEOUT, check=False)
+            if result.returncode != 0:
+                raise BenchmarkError('recap probe failed: %s' % (result.stderr or result.stdout)[-3000:])
+            cpu.append(json.loads(result.stdout.strip().splitlines()[-1])['cpu_s'])
+        self.samples['f'] = {'api_requests': requests, 'cpu_s': cpu}
+        self.record_bar('f2', 'credit_recap: CPU of a run (imports, both readings, ledger, runway, report; median of %d)' % len(cpu),
+                        median(cpu), None, None, '< %d ms' % (BAR_F_CPU_S * 1000), median(cpu) < BAR_F_CPU_S)
+
     def run_module(self, payload):
         """Run one AnsiballZ payload; its wall time and its own max RSS (KiB, from wait4)."""
         with open(os.devnull, 'w') as devnull, tempfile.TemporaryFile() as output:
@@ -678,7 +711,7 @@ def machine_line(report):
         report['parameters']['latency_s'] * 1000, report['parameters']['tasks'], report['parameters']['repetitions'])
 
 
-SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'imports')
+SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'f', 'imports')
 
 
 def parse_args(argv):

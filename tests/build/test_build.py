@@ -72,6 +72,7 @@ REQUIRED = [
     'plugins/modules/stability_account_info.py',
     'plugins/modules/stability_balance_info.py',
     'plugins/lookup/stability_balance.py',
+    'plugins/callback/credit_recap.py',
     'plugins/doc_fragments/_connection.py',
     'plugins/doc_fragments/_attributes.py',
     'plugins/module_utils/_client.py',
@@ -81,6 +82,9 @@ REQUIRED = [
     'docs/docsite/links.yml',
     'docs/docsite/rst/guide.rst',
     'docs/docsite/rst/awx.rst',
+    'docs/docsite/rst/credits.rst',
+    'docs/examples/ci/github-actions.yml',
+    'docs/examples/ci/gitlab-ci.yml',
     'tests/simulator/stability_simulator.py',
     'tests/simulator/launcher.py',
     'tests/simulator/fixtures/default.json',
@@ -207,9 +211,10 @@ def test_galaxy_importer_reports_no_warning_or_error(tarball, tmp_path):
     with open(str(tmp_path / 'importer_result.json')) as handle:
         result = json.load(handle)
     names = sorted('%s/%s' % (item['content_type'], item['name']) for item in result['contents'])
-    assert names == ['doc_fragments/_attributes', 'doc_fragments/_connection', 'lookup/stability_balance',
+    assert names == ['callback/credit_recap', 'doc_fragments/_attributes', 'doc_fragments/_connection', 'lookup/stability_balance',
                      'module/stability_account_info', 'module/stability_balance_info',
                      'module_utils/_argspec', 'module_utils/_client', 'module_utils/_concurrency', 'module_utils/_errors',
-                     'module_utils/_gating', 'module_utils/_module_runtime', 'module_utils/_settings',
+                     'module_utils/_gating', 'module_utils/_ledger', 'module_utils/_module_runtime', 'module_utils/_runway',
+                     'module_utils/_settings',
                      'playbook/preflight.yml'], names
     assert result['requires_ansible'] == '>=2.16.0'

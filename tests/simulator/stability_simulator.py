@@ -39,6 +39,8 @@ Control API (no authentication):
   ``bearer:unknown`` or ``bare:unknown``: the key itself is never recorded.
 * ``GET|POST|DELETE /_sim/faults``: list, append to, or clear the fault queue (see ``normalize_fault``).
 * ``POST /_sim/credits`` ``{"organization": "org-x", "credits": 1.5}``: set a balance.
+* ``POST /_sim/spend`` ``{"organization": "org-x", "credits": 1.5}``: spend from a balance, as a
+  generation job would (a negative amount is a top-up); answers with the new balance.
 * ``POST /_sim/shutdown``: stop the server.
 
 Python API (what the collection's pytest suites use)::
@@ -643,6 +645,7 @@ class _Handler(BaseHTTPRequestHandler):
             ('POST', '/_sim/faults'): lambda data: simulator.add_faults(data) or simulator.faults(),
             ('DELETE', '/_sim/faults'): lambda data: simulator.clear_faults() or {'ok': True},
             ('POST', '/_sim/credits'): self._control_credits,
+            ('POST', '/_sim/spend'): self._control_spend,
             ('POST', '/_sim/shutdown'): self._control_shutdown,
         }
         action = routes.get((self.command, route))
@@ -675,6 +678,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError('send {"organization": "org-x", "credits": 1.5}')
         self.server.simulator.set_credits(data.get('organization'), data.get('credits'))
         return {'organization': data['organization'], 'credits': float(data['credits'])}
+
+    def _control_spend(self, data):
+        if not isinstance(data, dict):
+            raise ValueError('send {"organization": "org-x", "credits": 1.5}')
+        return {'organization': data['organization'],
+                'credits': self.server.simulator.spend_credits(data.get('organization'), data.get('credits'))}
 
     def _control_shutdown(self, _data):
         self.close_connection = True
@@ -953,6 +962,17 @@ class StabilitySimulator:
             if organization not in self.fixture['organizations']:
                 raise KeyError('unknown organization %s' % (organization,))
             self.fixture['organizations'][organization]['credits'] = float(credits)
+
+    def spend_credits(self, organization, credits):  # pylint: disable=redefined-builtin
+        """Take ``credits`` from the balance of a known organization; returns the new balance."""
+        if not _is_number(credits):
+            raise ValueError('credits must be a number')
+        with self._lock:
+            if organization not in self.fixture['organizations']:
+                raise KeyError('unknown organization %s' % (organization,))
+            entry = self.fixture['organizations'][organization]
+            entry['credits'] = float(entry['credits']) - float(credits)
+            return entry['credits']
 
 
 # ---------------------------------------------------------------------------------------------

@@ -523,6 +523,17 @@ def test_set_credits_changes_the_balance(sim):
     assert call(sim, 'v1', 'balance', key=BOB).json() == {'credits': 3.0}
 
 
+def test_spend_takes_credits_from_a_balance(sim):
+    assert sim.spend_credits('org-alice-lab', 2.5) == 10.0
+    assert call(sim, 'v1', 'balance', organization='org-alice-lab').json() == {'credits': 10.0}
+    response = requests.post(sim.url + '/_sim/spend', json={'organization': 'org-alice-lab', 'credits': -90}, timeout=TIMEOUT)
+    assert response.json() == {'organization': 'org-alice-lab', 'credits': 100.0}
+    assert call(sim, 'v1', 'balance', organization='org-alice-lab').json() == {'credits': 100.0}
+    assert requests.post(sim.url + '/_sim/spend', json={'organization': 'org-nobody', 'credits': 1}, timeout=TIMEOUT).status_code == 404
+    assert requests.post(sim.url + '/_sim/spend', json={'organization': 'org-bob', 'credits': 'lots'}, timeout=TIMEOUT).status_code == 400
+    assert requests.post(sim.url + '/_sim/spend', json=[1], timeout=TIMEOUT).status_code == 400
+
+
 def test_shutdown_over_http_stops_the_server(sim):
     assert requests.post(sim.url + '/_sim/shutdown', timeout=TIMEOUT).json() == {'ok': True}
     assert sim.wait(5)

@@ -5,8 +5,9 @@
 
 """The docs say what the code does: facts the docs repeat are held to the code's constants.
 
-Each option is described once, in the DOCUMENTATION fragment; the PLUGINS fragment only adds
-where else a value comes from.  Numbers that prose repeats (defaults, the retry bounds, the
+Each option is described once, in the DOCUMENTATION fragment; the CONTROLLER fragment (every
+controller-side plugin) and the PLUGINS fragment (those that see variables) only add where else
+a value comes from.  Numbers that prose repeats (defaults, the retry bounds, the
 vendor's rate limit, the requests in flight) are found with patterns in every doc a user reads
 and compared with the constants; each pattern must match somewhere, so no check passes vacuously.
 """
@@ -21,23 +22,24 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
-from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _ledger, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+CONTROLLER_OPTIONS = yaml.safe_load(ModuleDocFragment.CONTROLLER)['options']
 PLUGIN_OPTIONS = yaml.safe_load(ModuleDocFragment.PLUGINS)['options']
-SOURCES = {'env', 'vars', 'ini', 'default'}
 
 
 def test_the_fragments_and_the_argument_spec_name_the_same_options():
-    assert set(MODULE_OPTIONS) == set(PLUGIN_OPTIONS) == set(connection_argument_spec())
+    assert set(MODULE_OPTIONS) == set(CONTROLLER_OPTIONS) == set(PLUGIN_OPTIONS) == set(connection_argument_spec())
 
 
 @pytest.mark.parametrize('name', sorted(PLUGIN_OPTIONS))
-def test_the_plugins_fragment_adds_sources_only(name):
-    assert set(PLUGIN_OPTIONS[name]) <= SOURCES, 'describe %s once, in DOCUMENTATION' % name
+def test_the_controller_and_plugins_fragments_add_sources_only(name):
+    assert set(CONTROLLER_OPTIONS[name]) <= {'env', 'ini', 'default'}, 'describe %s once, in DOCUMENTATION' % name
+    assert set(PLUGIN_OPTIONS[name]) == {'vars'}, 'a callback cannot read variables: keep them apart from CONTROLLER'
     assert 'description' in MODULE_OPTIONS[name] and 'type' in MODULE_OPTIONS[name]
 
 
@@ -50,15 +52,15 @@ def test_module_docs_match_the_argument_spec(name, spec):
 
 
 def test_defaults_and_environment_variables_match_the_code():
-    assert PLUGIN_OPTIONS['api_url']['default'] == _settings.DEFAULT_API_URL
-    assert PLUGIN_OPTIONS['api_version']['default'] == _settings.DEFAULT_API_VERSION
+    assert CONTROLLER_OPTIONS['api_url']['default'] == _settings.DEFAULT_API_URL
+    assert CONTROLLER_OPTIONS['api_version']['default'] == _settings.DEFAULT_API_VERSION
     assert MODULE_OPTIONS['timeout']['default'] == _settings.DEFAULT_TIMEOUT
     assert MODULE_OPTIONS['retries']['default'] == _settings.DEFAULT_RETRIES
     assert MODULE_OPTIONS['api_version']['choices'] == list(_settings.API_VERSIONS)
-    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_key']['env']] == list(_settings.API_KEY_ENV)
-    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_url']['env']] == [_settings.API_URL_ENV]
-    assert [entry['name'] for entry in PLUGIN_OPTIONS['api_version']['env']] == [_settings.API_VERSION_ENV]
-    assert 'ini' not in PLUGIN_OPTIONS['api_key'], 'the key is never read from ansible.cfg'
+    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_key']['env']] == list(_settings.API_KEY_ENV)
+    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_url']['env']] == [_settings.API_URL_ENV]
+    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_version']['env']] == [_settings.API_VERSION_ENV]
+    assert 'ini' not in CONTROLLER_OPTIONS['api_key'], 'the key is never read from ansible.cfg'
 
 
 def test_module_descriptions_name_the_environment_variables_and_defaults():
@@ -72,7 +74,7 @@ def test_module_descriptions_name_the_environment_variables_and_defaults():
 def user_docs():
     """Every text a user reads: plugin sources (their docs), the doc fragments, the guides, the README."""
     paths = [os.path.join(COLLECTION_ROOT, 'README.md')]
-    for folder in ('plugins/modules', 'plugins/lookup', 'plugins/doc_fragments', 'docs/docsite/rst'):
+    for folder in ('plugins/modules', 'plugins/lookup', 'plugins/callback', 'plugins/doc_fragments', 'docs/docsite/rst'):
         directory = os.path.join(COLLECTION_ROOT, folder)
         paths.extend(os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(('.py', '.rst')))
     texts = {}
@@ -82,7 +84,7 @@ def user_docs():
     return texts
 
 
-NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'ten': 10}
+NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'seven': 7, 'ten': 10}
 
 # (what, pattern whose groups are numbers, the numbers the code has)
 FACTS = [
@@ -95,6 +97,9 @@ FACTS = [
     ('requests in flight', r'at most (\w+) requests (?:in flight|at a time)', (MAX_CONCURRENT_REQUESTS,)),
     ('client request budget', r'never sends more than (\d+) requests in any (\d+) seconds',
      (_client.MAX_REQUESTS_PER_WINDOW, int(_client.RATE_WINDOW))),
+    ('ledger bound', r'Past (\d+) MiB the oldest lines are dropped down to (\d+) MiB',
+     (_ledger.LEDGER_MAX_BYTES // 1048576, _ledger.LEDGER_KEEP_BYTES // 1048576)),
+    ('runway window', r'the forecast looks at the last (\w+) days', (_runway.RUNWAY_WINDOW_DAYS,)),
     ('worst case of one call', r'\(retries \+ 1\) [x×] timeout \+ retries [x×] (\d+)', (int(_settings.RETRY_AFTER_MAX),)),
 ]
 

@@ -1,0 +1,269 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This plugin_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""What the ``credit_recap`` callback does, apart from Ansible's hooks: read, compare, record, report.
+
+``CreditRecap`` takes a ``get_option`` callable and a ``warn`` callable, so the callback file
+only wires Ansible's events to ``start()`` and ``finish()``, and unit tests drive it directly.
+It never raises: whatever fails becomes one warning (never holding the key) and a report with
+``complete: false``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import uuid
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, runway
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_organization, clean_path_text
+
+ALL_ORGANIZATIONS = 'all'
+PLUGIN = 'stabilityai.platform.credit_recap'
+
+
+def watched_organizations(value):
+    """The ``organizations`` option: ``[None]`` (the key's default), ``'all'``, or a list of ids."""
+    items = [('%s' % item).strip() for item in (value or [])]
+    items = [item for item in items if item]
+    if not items:
+        return [None]
+    if ALL_ORGANIZATIONS in items:
+        if len(items) > 1:
+            raise StabilityOptionError('organizations', 'is "all" or a list of organization ids, not both')
+        return ALL_ORGANIZATIONS
+    return list(dict.fromkeys(clean_organization('organizations', item) for item in items))
+
+
+def format_amount(credits):
+    return '-' if credits is None else '%.2f' % credits
+
+
+class CreditRecap(object):
+    """One playbook run: balances at the start and the end, and what follows from them."""
+
+    def __init__(self, get_option, warn, playbook, now=None):
+        self.get_option = get_option
+        self.warn = warn
+        self.playbook = playbook
+        self.run_id = uuid.uuid4().hex
+        self.started = self.finished = None
+        self._now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self._client = None
+        self._targets = None       # [(organization_id or None, name or None)], fixed at the first read
+        self._before = {}
+        self._problem = None
+        self._secret = None
+
+    # -- the two events ---------------------------------------------------------------------
+
+    def start(self):
+        self.started = self._now()
+        self._guard(self._start)
+
+    def finish(self):
+        """Read the balances again, record and report; returns the lines to print after PLAY RECAP."""
+        self.finished = self._now()
+        report = self._guard(self._finish)
+        if report is None:
+            report = self._report([])
+        if self._client is not None:
+            self._client.close()
+        self._guard(self._write_outputs, report)
+        return format_text(report)
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _start(self):
+        self._client = self._make_client()
+        self._before = self._read()
+        self._record('start', self.started, self._before)
+
+    def _finish(self):
+        if self._client is None:
+            self._client = self._make_client()
+        after = self._read()
+        self._record('end', self.finished, after)
+        history = self._history()
+        rows = []
+        for organization_id, name in self._targets or []:
+            before, now = self._before.get(organization_id), after.get(organization_id)
+            row = dict(organization_id=organization_id, organization_name=name, before=before, after=now,
+                       spent=None if before is None or now is None else before - now)
+            if history is not None and now is not None:
+                row['runway'] = runway(history, organization_id, now, now=self.finished)
+            rows.append(row)
+        return self._report(rows)
+
+    def _make_client(self):
+        key = self.get_option('api_key')
+        self._secret = ('%s' % key).strip() or None if key else None
+        settings = ConnectionSettings.from_options(self.get_option)
+        from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
+        if not _client.HAS_REQUESTS:
+            raise StabilityError('%s needs the Python library requests on the controller' % PLUGIN)
+        client = _client.StabilityClient(settings)
+        for warning in client.warnings:
+            self.warn(warning)
+        return client
+
+    def _read(self):
+        """One request per watched organization (plus the account the first time for ``all``).
+
+        An organization that cannot be read is left out of the result and reported as the
+        problem; the others are still read.
+        """
+        if self._targets is None:
+            watched = watched_organizations(self.get_option('organizations'))
+            if watched == ALL_ORGANIZATIONS:
+                account = self._client.fetch_account()
+                self._targets = [(membership['id'], membership['name']) for membership in account['organizations']]
+            else:
+                self._targets = [(organization, None) for organization in watched]
+
+        def one(organization):
+            try:
+                return self._client.fetch_balance(organization)
+            except StabilityError as exc:
+                return exc
+        results = map_concurrently(one, [organization for organization, _name in self._targets])
+        readings = {}
+        for (organization, _name), result in zip(self._targets, results):
+            if isinstance(result, StabilityError):
+                self._note(result.msg)
+            else:
+                readings[organization] = result
+        return readings
+
+    def _record(self, event, when, readings):
+        ledger_path = clean_path_text('ledger_path', self.get_option('ledger_path'))
+        if not ledger_path or not readings:
+            return
+        lines = [dict(time=format_time(when), organization_id=organization, credits=credits, run_id=self.run_id,
+                      event=event, playbook=self.playbook)
+                 for organization, credits in readings.items()]
+        try:
+            append_readings(os.path.expanduser(ledger_path), lines)
+        except LedgerError as exc:
+            self._note('%s' % exc)
+
+    def _history(self):
+        ledger_path = clean_path_text('ledger_path', self.get_option('ledger_path'))
+        if not ledger_path:
+            return None
+        try:
+            readings, warnings = read_readings(os.path.expanduser(ledger_path))
+        except LedgerError as exc:
+            self._note('%s' % exc)
+            return None
+        for warning in warnings:
+            self.warn(warning)
+        return readings
+
+    def _report(self, rows):
+        spent = [row['spent'] for row in rows if row['spent'] is not None]
+        return dict(
+            started=format_time(self.started) if self.started else None,
+            finished=format_time(self.finished) if self.finished else None,
+            playbook=self.playbook,
+            run_id=self.run_id,
+            complete=self._problem is None and bool(rows) and len(spent) == len(rows),
+            spent=sum(spent) if spent else None,
+            organizations=rows,
+            problem=self._problem,
+        )
+
+    def _write_outputs(self, report):
+        report_path = clean_path_text('report_path', self.get_option('report_path'))
+        if report_path:
+            write_private(os.path.expanduser(report_path), json.dumps(report, indent=2, sort_keys=True) + '\n')
+        summary = os.environ.get('GITHUB_STEP_SUMMARY')
+        if summary:
+            with open(summary, 'a') as handle:
+                handle.write(format_markdown(report))
+
+    # -- failures ---------------------------------------------------------------------------
+
+    def _note(self, message):
+        """Remember the first problem and warn about it, once per run."""
+        message = one_line(redact(message, self._secret))
+        if self._problem is None:
+            self._problem = message
+            self.warn('%s: %s; the run itself is not affected' % (PLUGIN, message))
+
+    def _guard(self, function, *args):
+        try:
+            return function(*args)
+        except StabilityError as exc:
+            self._note(exc.msg)
+        except Exception as exc:  # pylint: disable=broad-except  # a recap must never fail a run
+            self._note('%s: %s' % (type(exc).__name__, exc))
+        return None
+
+
+def write_private(path, text):
+    """Write ``text`` to ``path``, 0600, never through a symbolic link."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, 'w') as handle:
+        handle.write(text)
+
+
+def _spent_text(row):
+    if row['spent'] is None:
+        return '-'
+    if row['spent'] < 0:
+        return '%s (topped up)' % format_amount(row['spent'])
+    return format_amount(row['spent'])
+
+
+def _runway_text(row):
+    return describe_runway(row['runway']) if row.get('runway') else '-'
+
+
+def _total_text(report):
+    text = '%s credits' % format_amount(report['spent'])
+    if any(row['spent'] is not None and row['spent'] < 0 for row in report['organizations']):
+        text += ' (includes a top-up)'
+    if not report['complete']:
+        text += ' (incomplete)'
+    return text
+
+
+def format_text(report):
+    """The recap printed after PLAY RECAP: one line per organization, the total, any problem."""
+    lines = []
+    for row in report['organizations']:
+        lines.append('%s : before %s  after %s  spent %s  runway %s' % (
+            organization_label(row['organization_id'], row['organization_name']), format_amount(row['before']),
+            format_amount(row['after']), _spent_text(row), _runway_text(row)))
+    lines.append('total spent: %s' % _total_text(report))
+    if report['problem']:
+        lines.append('incomplete: %s' % report['problem'])
+    return lines
+
+
+def format_markdown(report):
+    """The recap as a GitHub job summary: a heading, a table, the total."""
+    def cell(text):
+        return ('%s' % text).replace('|', '\\|').replace('\n', ' ')
+    lines = ['### Stability AI credits: %s' % cell(report['playbook'] or 'playbook'), '',
+             '| organization | before | after | spent | runway |', '|---|---:|---:|---:|---|']
+    for row in report['organizations']:
+        lines.append('| %s | %s | %s | %s | %s |' % (
+            cell(organization_label(row['organization_id'], row['organization_name'])), format_amount(row['before']),
+            format_amount(row['after']), cell(_spent_text(row)), cell(_runway_text(row))))
+    lines.extend(['', '**Total spent:** %s' % cell(_total_text(report))])
+    if report['problem']:
+        lines.extend(['', 'Incomplete: %s' % cell(report['problem'])])
+    return '\n'.join(lines) + '\n\n'

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The credit_recap callback against the collection's simulator: plays that spend, and what the
+# callback prints after PLAY RECAP, writes to the JSON report, the ledger and the GitHub step
+# summary; the runway from a ledger with history; a failed play; the API failing before the end
+# reading (one warning, complete: false, the play's outcome unchanged); two playbooks appending to
+# one ledger at once; and a scan of every file it wrote for the key.
+set -eux
+
+work_dir="$(mktemp -d)"
+# shellcheck source=../setup_simulator/files/simulator.sh
+source ../setup_simulator/files/simulator.sh
+trap 'stop_simulator "${work_dir}"' EXIT
+start_simulator "${work_dir}"
+
+python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
+sim_url="$(cat "${work_dir}/url")"
+export STABILITY_API_URL="${sim_url}"
+export STABILITY_API_KEY=sk-sim-alice-0000000000000000
+export ANSIBLE_CALLBACKS_ENABLED=stabilityai.platform.credit_recap
+export STABILITY_RECAP_ORGANIZATIONS=all
+export STABILITY_LEDGER="${work_dir}/ledger.jsonl"
+export STABILITY_RECAP_REPORT="${work_dir}/report.json"
+export GITHUB_STEP_SUMMARY="${work_dir}/summary.md"
+export ANSIBLE_NOCOLOR=1
+
+# A run that spends 25 credits, over three days of history.
+"${python}" check_recap.py seed "${STABILITY_LEDGER}"
+"${python}" check_recap.py requests "${sim_url}"
+ansible-playbook spend.yml -e '{"spend": {"org-alice-studio": 25}}' "$@" >"${work_dir}/spend.txt" 2>&1
+"${python}" check_recap.py spend "${work_dir}" "${sim_url}"
+
+# The module reads that ledger: runway in its result, and the runway gates.
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook gates.yml "$@"
+
+# The preflight playbook with the ledger: a runway column, and a runway threshold that fails.
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio,org-alice-lab -e stability_min_runs=100 \
+    "$@" >"${work_dir}/preflight.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+"${python}" check_recap.py preflight "${work_dir}"
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio -e stability_min_runs=10 -e stability_min_days=10 "$@"
+
+# A play that fails keeps its exit code; the recap is still there.
+rc=0
+ansible-playbook spend.yml -e fail_on_purpose=true "$@" >"${work_dir}/failed.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+"${python}" check_recap.py failed "${work_dir}"
+
+# The API fails before the end reading: one warning, complete: false, the play still succeeds.
+# Options from ansible.cfg this time: organizations from [callback_credit_recap], retries = 0.
+ANSIBLE_CONFIG=recap.cfg env -u STABILITY_RECAP_ORGANIZATIONS \
+    ansible-playbook spend.yml -e break_api=true "$@" >"${work_dir}/fault.txt" 2>&1
+"${python}" check_recap.py clear-faults "${sim_url}"
+"${python}" check_recap.py fault "${work_dir}"
+
+# Two playbooks append to one ledger at once.
+STABILITY_RECAP_REPORT="${work_dir}/report-1.json" ansible-playbook spend.yml -e '{"spend": {"org-alice-lab": 1}}' "$@" \
+    >"${work_dir}/parallel-1.txt" 2>&1 &
+first=$!
+STABILITY_RECAP_REPORT="${work_dir}/report-2.json" ansible-playbook spend.yml -e '{"spend": {"org-alice-lab": 1}}' "$@" \
+    >"${work_dir}/parallel-2.txt" 2>&1 &
+second=$!
+wait "${first}"
+wait "${second}"
+"${python}" check_recap.py parallel "${work_dir}"
+
+# The key is in none of the files the callback wrote, nor in what it printed; the scan finds a planted one.
+scanned=("${STABILITY_LEDGER}" "${work_dir}/report.json" "${work_dir}/report-1.json" "${work_dir}/report-2.json"
+         "${GITHUB_STEP_SUMMARY}" "${work_dir}/spend.txt" "${work_dir}/failed.txt" "${work_dir}/fault.txt")
+"${python}" check_recap.py secrets "${STABILITY_API_KEY}" "${scanned[@]}"
+printf 'leaked %s\n' "${STABILITY_API_KEY}" >"${work_dir}/planted.txt"
+if "${python}" check_recap.py secrets "${STABILITY_API_KEY}" "${work_dir}/planted.txt" 2>/dev/null; then
+    echo "the secret scan missed a planted key" >&2
+    exit 1
+fi

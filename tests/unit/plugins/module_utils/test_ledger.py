@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The ledger file: private, locked, never followed through a link, bounded, forgiving to read."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import fcntl
+import json
+import multiprocessing
+import os
+import stat
+import threading
+import time
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import (
+    LedgerError,
+    append_readings,
+    read_readings,
+)
+
+
+def reading(credits=10.5, run_id='run-1', event='start', organization='org-a', time='2026-03-10T12:00:00.000000Z'):
+    return dict(time=time, organization_id=organization, credits=credits, run_id=run_id, event=event, playbook='site.yml')
+
+
+def test_append_creates_a_private_file_and_reads_back(tmp_path):
+    path = str(tmp_path / 'ledger.jsonl')
+    append_readings(path, [reading(), reading(event='end', credits=9.25)])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    readings, warnings = read_readings(path)
+    assert readings == [reading(), reading(event='end', credits=9.25)]
+    assert warnings == []
+
+
+def test_a_line_holds_the_ledger_fields_and_nothing_else(tmp_path):
+    path = str(tmp_path / 'ledger.jsonl')
+    append_readings(path, [dict(reading(), api_key='sk-secret', extra=1)])
+    with open(path) as handle:
+        line = json.loads(handle.readline())
+    assert sorted(line) == ['credits', 'event', 'organization_id', 'playbook', 'run_id', 'time']
+
+
+def test_a_missing_ledger_has_no_readings(tmp_path):
+    assert read_readings(str(tmp_path / 'none.jsonl')) == ([], [])
+
+
+def test_an_existing_file_keeps_its_mode(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    path.write_text('')
+    os.chmod(str(path), 0o640)
+    append_readings(str(path), [reading()])
+    assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o640
+
+
+def test_a_symbolic_link_is_refused_for_writing_and_reading(tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.write_text('')
+    link = tmp_path / 'ledger.jsonl'
+    link.symlink_to(target)
+    with pytest.raises(LedgerError, match='is a symbolic link; refusing to follow it'):
+        append_readings(str(link), [reading()])
+    with pytest.raises(LedgerError, match='is a symbolic link'):
+        read_readings(str(link))
+    assert target.read_text() == ''
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(LedgerError, match='cannot be opened|is not a regular file'):
+        append_readings(str(tmp_path), [reading()])
+
+
+def test_an_unwritable_place_is_a_ledger_error_naming_the_path(tmp_path):
+    path = str(tmp_path / 'missing-dir' / 'ledger.jsonl')
+    with pytest.raises(LedgerError, match='ledger %s cannot be opened' % path):
+        append_readings(path, [reading()])
+
+
+def test_bad_lines_are_skipped_with_one_warning(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    good = json.dumps(reading())
+    path.write_bytes('\n'.join([
+        good,
+        'not json',
+        json.dumps(reading(credits='12')),
+        json.dumps(dict(reading(), time='yesterday')),
+        json.dumps(dict(reading(), event='middle')),
+        json.dumps(dict(reading(), run_id=None)),
+        json.dumps(dict(reading(), organization_id=5)),
+        '{"credits": NaN}',
+        '[1, 2]',
+        '',
+        good,
+    ]).encode('utf-8') + b'\n\xff\xfe\n')
+    readings, warnings = read_readings(str(path))
+    assert readings == [reading(), reading()]
+    assert len(warnings) == 1
+    assert warnings[0].startswith('ledger %s: skipped 9 lines that are not a reading (first: line 2, ' % path)
+
+
+def test_one_bad_line_is_worded_in_the_singular(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    path.write_text('{"half": \n')
+    assert read_readings(str(path))[1][0].startswith('ledger %s: skipped 1 line that is not a reading (first: line 1, ' % path)
+
+
+def test_growth_is_bounded_keeping_the_newest_whole_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(_ledger, 'LEDGER_MAX_BYTES', 2000)
+    monkeypatch.setattr(_ledger, 'LEDGER_KEEP_BYTES', 1000)
+    path = str(tmp_path / 'ledger.jsonl')
+    for number in range(60):
+        append_readings(path, [reading(run_id='run-%02d' % number)])
+        assert os.path.getsize(path) <= 2000 + 200
+    readings, warnings = read_readings(path)
+    assert warnings == []
+    assert readings[-1]['run_id'] == 'run-59'
+    assert 5 <= len(readings) < 20
+    assert [item['run_id'] for item in readings] == ['run-%02d' % number for number in range(60 - len(readings), 60)]
+
+
+def test_an_append_waits_for_the_lock(tmp_path):
+    path = str(tmp_path / 'ledger.jsonl')
+    append_readings(path, [reading()])
+    holder = os.open(path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    done = threading.Event()
+    writer = threading.Thread(target=lambda: (append_readings(path, [reading(event='end')]), done.set()))
+    writer.start()
+    time.sleep(0.2)
+    assert not done.is_set()
+    os.close(holder)
+    writer.join(5)
+    assert done.is_set()
+    assert len(read_readings(path)[0]) == 2
+
+
+def _append_many(path, writer):
+    for number in range(200):
+        append_readings(path, [reading(run_id='%s-%d' % (writer, number)), reading(run_id='%s-%d' % (writer, number), event='end')])
+
+
+def test_concurrent_processes_never_interleave_lines(tmp_path):
+    path = str(tmp_path / 'ledger.jsonl')
+    workers = [multiprocessing.Process(target=_append_many, args=(path, 'w%d' % index)) for index in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    readings, warnings = read_readings(path)
+    assert warnings == []
+    assert len(readings) == 4 * 200 * 2

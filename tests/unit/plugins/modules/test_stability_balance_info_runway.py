@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""stability_balance_info with a ledger: ``runway`` beside each balance, and the runway gates."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import format_time
+from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
+
+KEY = 'sk-unit-runway-key-3'
+ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [
+    {'id': 'org-studio', 'name': 'Alice Studio', 'role': 'OWNER', 'is_default': True},
+    {'id': 'org-lab', 'name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False},
+]}
+CREDITS = {None: 100.0, 'org-studio': 100.0, 'org-lab': 12.5}
+
+
+def history(organization):
+    """Three daily runs that spent 10 each, the last one ending a day ago, 100 credits left after them."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = []
+    for days_ago, before in ((3, 130.0), (2, 120.0), (1, 110.0)):
+        end = now - datetime.timedelta(days=days_ago)
+        for event, when, credits in (('start', end - datetime.timedelta(minutes=5), before), ('end', end, before - 10)):
+            lines.append(json.dumps(dict(time=format_time(when), organization_id=organization, credits=credits,
+                                         run_id='run-%d' % days_ago, event=event, playbook='generate.yml')))
+    return '\n'.join(lines) + '\n'
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    path.write_text(history('org-studio') + history(None))
+    return str(path)
+
+
+def test_runway_at_the_top_and_in_each_balance(fake_api, run_module, ledger):
+    fake_api.serve(CREDITS, account=ACCOUNT)
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True, 'ledger_path': ledger})
+    assert not failed
+    studio, lab = result['balances']
+    assert result['runway'] == studio['runway']  # credits are the default organization's, whose id the account told
+    assert studio['runway']['runs_left'] == 10 and studio['runway']['runs_recorded'] == 3
+    assert studio['runway']['days_left'] == pytest.approx(100 / (30 / (3 + 5 / 1440.0)), rel=1e-3)
+    assert lab['runway']['runs_left'] is None and 'no complete run' in lab['runway']['reason']
+    assert warnings == []
+
+
+def test_the_default_organization_without_the_account_matches_readings_without_an_id(fake_api, run_module, ledger):
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
+    assert not failed and result['runway']['runs_left'] == 10 and result['runway']['runs_recorded'] == 3
+
+
+def test_without_a_ledger_there_is_no_runway(fake_api, run_module):
+    fake_api.answer(payload={'credits': 5.0})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY})
+    assert not failed and 'runway' not in result
+
+
+def test_min_runs_left_fails_naming_the_organization_its_runway_and_the_threshold(fake_api, run_module, ledger):
+    fake_api.serve(CREDITS, account=ACCOUNT)
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'organizations': ['org-studio'], 'ledger_path': ledger, 'min_runs_left': 12})
+    assert failed
+    assert result['msg'] == 'Runway below min_runs_left 12: org-studio (Alice Studio) has 10 runs left at 10.00 credits a run'
+    assert result['balances'][0]['runway']['runs_left'] == 10
+
+
+def test_min_days_left_fails_and_min_credits_is_reported_with_it(fake_api, run_module, ledger):
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': 30, 'min_credits': 500})
+    assert failed
+    credits_failure, runway_failure = result['msg'].split('; ')
+    assert credits_failure.startswith('Credits are below min_credits 500')
+    assert runway_failure == "Runway below min_days_left 30: the key's default organization has 10.0 days left, spending 9.99 credits a day"
+    assert 'runway' in result
+
+
+def test_gates_pass_when_the_runway_is_long_enough(fake_api, run_module, ledger):
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': 9, 'min_runs_left': 10})
+    assert not failed and warnings == []
+
+
+def test_a_gate_without_data_warns_and_passes(fake_api, run_module, tmp_path):
+    fake_api.answer(payload={'credits': 12.5})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': str(tmp_path / 'none.jsonl'), 'min_runs_left': 5})
+    assert not failed
+    assert warnings == ['min_runs_left 5 not checked, too little data in the ledger: org-lab: the ledger holds less than a day of '
+                        'readings in the last 7 days; no complete run (a start and an end reading) in the last 7 days']
+
+
+def test_a_damaged_line_is_a_warning(fake_api, run_module, ledger):
+    with open(ledger, 'a') as handle:
+        handle.write('{"broken\n')
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
+    assert not failed and result['runway']['runs_left'] == 10
+    assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading (first: line 13, ' % ledger)
+
+
+def test_a_ledger_that_is_a_link_fails_naming_the_option(fake_api, run_module, tmp_path, ledger):
+    link = tmp_path / 'link.jsonl'
+    link.symlink_to(ledger)
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': str(link)})
+    assert failed and result['msg'] == 'ledger_path: ledger %s is a symbolic link; refusing to follow it' % link
+
+
+@pytest.mark.parametrize('option', ['min_days_left', 'min_runs_left'])
+def test_a_runway_gate_needs_the_ledger(fake_api, run_module, option):
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, option: 3})
+    assert failed and 'ledger_path' in result['msg'] and option in result['msg']
+    assert fake_api.requests == []
+
+
+@pytest.mark.parametrize('value', [-1, 'nan', 'inf'])
+def test_a_bad_runway_threshold_is_refused_before_any_request(fake_api, run_module, ledger, value):
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger, 'min_days_left': value})
+    assert failed and result['msg'].startswith('min_days_left must be a number of days, 0 or more, got ')
+    assert fake_api.requests == []

@@ -1,0 +1,215 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The credit recap: requests per run, what it prints, reports, records, and that it never raises."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import read_readings
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import (
+    CreditRecap,
+    format_markdown,
+    format_text,
+    watched_organizations,
+)
+
+KEY = 'sk-unit-recap-0123456789abcdef'
+ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [
+    {'id': 'org-a', 'name': 'Studio', 'role': 'OWNER', 'is_default': True},
+    {'id': 'org-b', 'name': 'Lab', 'role': 'MEMBER', 'is_default': False},
+]}
+T0 = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def options(**values):
+    values.setdefault('api_key', KEY)
+    values.setdefault('api_url', 'http://127.0.0.1:9')
+    values.setdefault('retries', 0)
+    return values.get
+
+
+def recap(warnings, clock=None, **values):
+    return CreditRecap(options(**values), warnings.append, 'site.yml', now=clock)
+
+
+@pytest.fixture(autouse=True)
+def no_summary(monkeypatch):
+    monkeypatch.delenv('GITHUB_STEP_SUMMARY', raising=False)
+
+
+def balance_requests(fake_api):
+    return [(request.url.rsplit('/', 1)[-1], request.headers.get('Organization')) for request in fake_api.requests]
+
+
+@pytest.mark.parametrize('value, expected', [
+    (None, [None]), ([], [None]), ([' '], [None]), (['all'], 'all'), ([' org-a ', 'org-b', 'org-a'], ['org-a', 'org-b']),
+])
+def test_watched_organizations(value, expected):
+    assert watched_organizations(value) == expected
+
+
+def test_all_with_ids_is_refused():
+    with pytest.raises(StabilityOptionError, match='^organizations is "all" or a list of organization ids, not both$'):
+        watched_organizations(['all', 'org-a'])
+
+
+def test_one_request_per_organization_at_each_end_plus_the_account_once_for_all(fake_api, tmp_path):
+    credits = {'org-a': 100.0, 'org-b': 50.0}
+    fake_api.serve(credits, ACCOUNT)
+    warnings = []
+    run = recap(warnings, organizations=['all'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    assert sorted(balance_requests(fake_api)) == [('account', None), ('balance', 'org-a'), ('balance', 'org-b')]
+    credits.update({'org-a': 80.5, 'org-b': 150.0})
+    del fake_api.requests[:]
+    lines = run.finish()
+    assert sorted(balance_requests(fake_api)) == [('balance', 'org-a'), ('balance', 'org-b')]
+    assert warnings == []
+    assert lines == [
+        'org-a (Studio) : before 100.00  after 80.50  spent 19.50  runway -',
+        'org-b (Lab) : before 50.00  after 150.00  spent -100.00 (topped up)  runway -',
+        'total spent: -80.50 credits (includes a top-up)',
+    ]
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'r.json')).st_mode) == 0o600
+    assert report['complete'] is True and report['problem'] is None
+    assert report['spent'] == -80.5
+    assert report['playbook'] == 'site.yml'
+    assert report['organizations'][0] == dict(organization_id='org-a', organization_name='Studio', before=100.0, after=80.5, spent=19.5)
+    assert report['started'] and report['finished']
+
+
+def test_the_default_organization_is_read_without_the_account(fake_api):
+    credits = {None: 10.0}
+    fake_api.serve(credits)
+    warnings = []
+    run = recap(warnings)
+    run.start()
+    credits[None] = 7.5
+    assert run.finish() == ["the key's default organization : before 10.00  after 7.50  spent 2.50  runway -",
+                            'total spent: 2.50 credits']
+    assert balance_requests(fake_api) == [('balance', None), ('balance', None)]
+
+
+def test_the_ledger_gets_both_readings_and_the_runway_follows_from_it(fake_api, tmp_path):
+    ledger = str(tmp_path / 'ledger.jsonl')
+    credits = {'org-a': 100.0}
+    fake_api.serve(credits)
+    clock = Clock()
+    for day in range(3):
+        clock.now = T0 + datetime.timedelta(days=day)
+        run = recap([], clock, organizations=['org-a'], ledger_path=ledger, report_path=str(tmp_path / 'r.json'))
+        run.start()
+        clock.now += datetime.timedelta(minutes=5)
+        credits['org-a'] -= 10
+        lines = run.finish()
+    readings, warnings = read_readings(ledger)
+    assert warnings == []
+    assert [(item['event'], item['credits']) for item in readings] == [
+        ('start', 100.0), ('end', 90.0), ('start', 90.0), ('end', 80.0), ('start', 80.0), ('end', 70.0)]
+    assert set(item['organization_id'] for item in readings) == {'org-a'}
+    assert set(item['playbook'] for item in readings) == {'site.yml'}
+    assert len(set(item['run_id'] for item in readings)) == 3
+    assert stat.S_IMODE(os.stat(ledger).st_mode) == 0o600
+    report = json.loads((tmp_path / 'r.json').read_text())
+    forecast = report['organizations'][0]['runway']
+    assert forecast['spent_per_run'] == 10 and forecast['runs_left'] == 7 and forecast['runs_recorded'] == 3
+    assert forecast['days_left'] == pytest.approx(70 / (30 / (2 + 5 / 1440.0)))
+    assert lines[0].startswith('org-a : before 80.00  after 70.00  spent 10.00  runway 4.7 days, 7 runs left')
+    assert KEY not in open(ledger).read() + (tmp_path / 'r.json').read_text()
+
+
+def test_a_failure_at_the_end_warns_once_and_reports_incomplete(fake_api, tmp_path, sleeps):
+    fake_api.answer(payload={'credits': 10.0})
+    fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom %s' % KEY})
+    warnings = []
+    run = recap(warnings, report_path=str(tmp_path / 'r.json'))
+    run.start()
+    lines = run.finish()
+    assert len(warnings) == 1
+    assert warnings[0].startswith('stabilityai.platform.credit_recap: GET http://127.0.0.1:9/v1/user/balance failed with HTTP 500')
+    assert warnings[0].endswith('; the run itself is not affected')
+    assert lines[-2] == 'total spent: - credits (incomplete)'
+    assert lines[-1].startswith('incomplete: GET http')
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert report['complete'] is False
+    assert report['organizations'][0]['after'] is None and report['organizations'][0]['spent'] is None
+    assert KEY not in json.dumps(report) + ' '.join(warnings + lines)
+
+
+def test_a_missing_key_warns_once_for_both_ends(fake_api):
+    warnings = []
+    run = recap(warnings, api_key=None)
+    run.start()
+    run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: api_key is not set: give the api_key option or set the STABILITY_API_KEY '
+                        'environment variable; the run itself is not affected']
+    assert fake_api.requests == []
+
+
+def test_an_unexpected_error_never_escapes(fake_api, monkeypatch):
+    fake_api.serve({None: 1.0})
+    warnings = []
+    run = recap(warnings)
+    monkeypatch.setattr(run, '_read', lambda: 1 / 0)
+    run.start()
+    assert run.finish()[-1] == 'incomplete: ZeroDivisionError: division by zero'
+    assert len(warnings) == 1
+
+
+def test_a_ledger_that_cannot_be_written_is_one_warning_and_the_recap_goes_on(fake_api, tmp_path):
+    fake_api.serve({None: 5.0})
+    link = tmp_path / 'ledger.jsonl'
+    link.symlink_to(tmp_path / 'target')
+    warnings = []
+    run = recap(warnings, ledger_path=str(link))
+    run.start()
+    lines = run.finish()
+    assert len(warnings) == 1 and 'is a symbolic link; refusing to follow it' in warnings[0]
+    assert lines[0] == "the key's default organization : before 5.00  after 5.00  spent 0.00  runway -"
+
+
+def test_the_github_summary_is_a_markdown_table(fake_api, tmp_path, monkeypatch):
+    summary = tmp_path / 'summary.md'
+    summary.write_text('earlier step\n')
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
+    fake_api.serve({'org-a': 3.0})
+    run = recap([], organizations=['org-a'])
+    run.start()
+    run.finish()
+    assert summary.read_text() == (
+        'earlier step\n'
+        '### Stability AI credits: site.yml\n\n'
+        '| organization | before | after | spent | runway |\n'
+        '|---|---:|---:|---:|---|\n'
+        '| org-a | 3.00 | 3.00 | 0.00 | - |\n\n'
+        '**Total spent:** 0.00 credits\n\n')
+
+
+def test_markdown_cells_escape_pipes_and_show_problems():
+    report = dict(playbook='a|b.yml', complete=False, spent=None, problem='x | y', organizations=[
+        dict(organization_id='org-a', organization_name='A|B', before=1.0, after=None, spent=None)])
+    text = format_markdown(report)
+    assert '### Stability AI credits: a\\|b.yml' in text
+    assert '| org-a (A\\|B) | 1.00 | - | - | - |' in text
+    assert 'Incomplete: x \\| y' in text
+    assert format_text(report)[-1] == 'incomplete: x | y'
