@@ -329,3 +329,149 @@ class TestResponseChecks:
         with pytest.raises(StabilityResponseError) as caught:
             make_client().fetch_account()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/account returned an account body that ' + problem
+
+
+class CountingReader(object):
+    """A socket file of ``size`` bytes of JSON padding that counts what the client reads from it."""
+
+    def __init__(self, size):
+        self.remaining = size
+        self.read_bytes = 0
+
+    def read(self, amount=None, **kwargs):
+        amount = self.remaining if amount is None else min(amount, self.remaining)
+        self.remaining -= amount
+        self.read_bytes += amount
+        return b' ' * amount
+
+    def close(self):
+        pass
+
+
+class TestBodyCap:
+    MAX = _client.MAX_BODY_BYTES
+
+    def serve_raw(self, fake_api, reader, status=200):
+        def send(adapter, request, **kwargs):
+            fake_api.requests.append(request)
+            response = requests.Response()
+            response.status_code = status
+            response.headers['Content-Type'] = 'application/json'
+            response.raw = reader
+            response.url = request.url
+            return response
+        fake_api.send = send
+
+    def test_a_huge_body_is_not_read_past_the_cap(self, fake_api):
+        reader = CountingReader(50 * self.MAX)
+        self.serve_raw(fake_api, reader)
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_balance()
+        assert 'returned a body over 1048576 bytes; refusing to read it' in caught.value.msg
+        assert self.MAX < reader.read_bytes <= self.MAX + 65536
+
+    def test_a_body_one_byte_over_the_cap_is_refused_as_too_big(self, fake_api):
+        fake_api.answer(body=b'{"credits": 1}' + b' ' * (self.MAX + 1 - 14))
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_balance()
+        assert caught.value.msg == ('GET https://api.stability.ai/v1/user/balance returned a body over 1048576 bytes; '
+                                    'refusing to read it')
+
+    def test_a_body_of_exactly_the_cap_is_read(self, fake_api):
+        fake_api.answer(body=b'{"credits": 1}' + b' ' * (self.MAX - 14))
+        assert make_client().fetch_balance() == 1.0
+
+    def test_an_error_status_with_a_body_over_the_cap_names_only_its_size(self, fake_api):
+        fake_api.answer(status=500, headers={'Content-Type': 'application/json'},
+                        body=b'{"id": "x", "name": "huge", "message": "' + b'm' * self.MAX + b'"}')
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client(retries=0).fetch_balance()
+        assert caught.value.msg == ('GET https://api.stability.ai/v1/user/balance failed with HTTP 500 '
+                                    '(application/json body over 1048576 bytes)')
+        assert caught.value.error is None and caught.value.status == 500
+
+    def test_an_error_body_of_exactly_the_cap_is_still_parsed(self, fake_api):
+        body = b'{"id": "x", "name": "huge", "message": "m"}'
+        fake_api.answer(status=400, body=body + b' ' * (self.MAX - len(body)))
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client().fetch_balance()
+        assert caught.value.error == {'id': 'x', 'name': 'huge', 'message': 'm'}
+
+
+class TestTransport:
+    def test_the_adapter_never_retries_on_its_own_and_pools_the_concurrent_reads(self):
+        client = make_client()
+        adapters = [client._session.get_adapter(url) for url in ('https://api.stability.ai/', 'http://127.0.0.1/')]
+        assert adapters[0] is adapters[1]
+        adapter = adapters[0]
+        assert adapter.max_retries.total == 0 and adapter.max_retries.read is False
+        assert adapter._pool_connections == 1
+        assert adapter._pool_maxsize == _client.MAX_CONCURRENT_REQUESTS
+        client.close()
+
+    def test_the_session_sends_only_the_client_headers(self):
+        with make_client() as client:
+            assert sorted(client._session.headers) == [
+                'Accept', 'Authorization', 'Stability-Client-ID', 'Stability-Client-Version', 'User-Agent']
+            assert client._session.trust_env is False
+
+    def test_plain_http_to_loopback_with_validate_certs_false_gives_no_certificate_warning(self):
+        assert make_client(api_url='http://127.0.0.1:8080', validate_certs=False).warnings == []
+
+    def test_ca_path_is_ignored_when_validate_certs_is_false(self, tmp_path):
+        bundle = tmp_path / 'ca.pem'
+        bundle.write_text(u'')
+        assert make_client(validate_certs=False, ca_path=str(bundle))._session.verify is False
+
+    def test_a_single_organization_is_read_with_its_header(self, fake_api):
+        fake_api.serve({'org-x': 5.0, None: 1.0})
+        assert make_client().fetch_balances(['org-x']) == [5.0]
+        assert [request.headers.get('Organization') for request in fake_api.requests] == ['org-x']
+
+    def test_no_organizations_make_no_request(self, fake_api):
+        assert make_client().fetch_balances([]) == []
+        assert fake_api.requests == []
+
+
+class TestAttemptWording:
+    def test_two_attempts_are_counted_with_one_retry(self, fake_api, sleeps):
+        fake_api.answer(status=503).answer(status=503)
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client(retries=1).fetch_balance()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed with HTTP 503 (empty body) after 2 attempts'
+
+    def test_a_single_network_failure_says_one_attempt(self, fake_api, sleeps):
+        fake_api.answer(exc=requests.exceptions.ConnectionError('refused'))
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client(retries=0).fetch_balance()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: refused'
+        assert sleeps == []
+
+    def test_two_network_failures_say_two_attempts(self, fake_api, sleeps):
+        fake_api.answer(exc=requests.exceptions.ReadTimeout('slow')).answer(exc=requests.exceptions.ReadTimeout('slow'))
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client(retries=1).fetch_balance()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: slow'
+        assert len(sleeps) == 1
+
+    def test_a_tls_failure_names_the_two_ways_out(self, fake_api):
+        fake_api.answer(exc=requests.exceptions.SSLError('self-signed certificate'))
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client().fetch_balance('org-x')
+        assert caught.value.msg == (
+            'GET https://api.stability.ai/v1/user/balance for organization org-x failed: TLS error (self-signed certificate); '
+            'set ca_path to the CA bundle that signed the server certificate, or validate_certs to false')
+
+    def test_a_429_for_an_organization_gets_the_rate_hint(self, fake_api, sleeps):
+        fake_api.answer(status=429)
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client(retries=0).fetch_balance('org-x')
+        assert caught.value.msg == ('GET https://api.stability.ai/v1/user/balance for organization org-x failed with HTTP 429 '
+                                    '(empty body); the API allows 150 requests per 10 seconds; cache or spread the reads')
+
+    @pytest.mark.parametrize('status', [500, 502, 503, 504, 404])
+    def test_other_failures_for_an_organization_get_no_hint(self, fake_api, sleeps, status):
+        fake_api.answer(status=status)
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client(retries=0).fetch_balance('org-x')
+        assert caught.value.msg.endswith('failed with HTTP %d (empty body)' % status)

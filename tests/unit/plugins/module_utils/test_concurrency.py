@@ -57,3 +57,8 @@ def test_a_single_read_does_not_load_the_thread_pool(monkeypatch):
     monkeypatch.delitem(sys.modules, 'concurrent.futures.thread', raising=False)
     map_concurrently(lambda item: item, ['only'])
     assert 'concurrent.futures.thread' not in sys.modules
+
+
+def test_two_items_already_run_at_the_same_time():
+    both_started = threading.Barrier(2, timeout=5)
+    assert map_concurrently(lambda item: both_started.wait() is not None and item, ['a', 'b']) == ['a', 'b']

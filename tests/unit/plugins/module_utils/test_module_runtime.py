@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What a module process does around the client: the GC freeze runs only in a real module process."""
+"""What a module process does around the client: the GC freeze runs only in a real module process; failures become fail_json."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -12,6 +12,10 @@ import gc
 import runpy
 
 import pytest
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.stabilityai.platform.plugins.module_utils import _module_runtime
 
 
 @pytest.mark.parametrize('module', ['stability_balance_info', 'stability_account_info'])
@@ -30,3 +34,37 @@ def test_only_a_module_process_freezes_what_it_imported(module, monkeypatch):
     with pytest.raises(SystemExit):
         runpy.run_module(name, run_name='__main__')
     assert frozen == [True]
+
+
+class FakeModule(object):
+    def __init__(self, params):
+        self.params = params
+        self.warnings = []
+
+    def fail_json(self, **result):
+        raise SystemExit(result)
+
+    def warn(self, warning):
+        self.warnings.append(warning)
+
+
+def test_a_missing_requests_fails_the_module_naming_the_library_and_the_import_error(monkeypatch):
+    monkeypatch.setattr(_module_runtime, 'HAS_REQUESTS', False)
+    monkeypatch.setattr(_module_runtime, 'REQUESTS_IMPORT_ERROR', 'Traceback: No module named requests')
+    with pytest.raises(SystemExit) as caught:
+        _module_runtime.client_for_module(FakeModule({'api_key': 'sk-x'}))
+    result = caught.value.args[0]
+    assert result == {'msg': missing_required_lib('requests'), 'exception': 'Traceback: No module named requests'}
+
+
+def test_bad_options_fail_the_module_with_the_one_line_error():
+    with pytest.raises(SystemExit) as caught:
+        _module_runtime.client_for_module(FakeModule({'api_key': 'sk-x', 'retries': 11}))
+    assert caught.value.args[0] == {'msg': 'retries must be a whole number from 0 to 10, got 11'}
+
+
+def test_client_warnings_reach_the_module():
+    module = FakeModule({'api_key': 'sk-x', 'validate_certs': False})
+    client = _module_runtime.client_for_module(module)
+    client.close()
+    assert module.warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']

@@ -8,15 +8,27 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
+import fcntl
 import json
 import multiprocessing
 import os
 import stat
+import tempfile
+import threading
 import time
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
+    CLOCK_SKEW,
+    BalanceCache,
+    CacheUnavailable,
+    clean_cache_ttl,
+    default_cache_dir,
+    open_private,
+)
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
 KEY = 'sk-cache-test-key-0123456789'
@@ -83,14 +95,15 @@ def test_a_directory_of_another_user_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(os, 'geteuid', lambda: os.stat(str(directory)).st_uid + 1)
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert 'belongs to another user' in str(caught.value)
+    assert str(caught.value) == 'the cache directory %s belongs to another user' % directory
 
 
 def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
     path = tmp_path / 'c'
     path.write_text(u'')
-    with pytest.raises(CacheUnavailable):
+    with pytest.raises(CacheUnavailable) as caught:
         make_cache(path)
+    assert str(caught.value) == 'the cache path %s is not a directory' % path
 
 
 def test_a_planted_symlink_lock_is_refused(tmp_path):
@@ -166,7 +179,7 @@ def test_a_damaged_secret_is_reported(tmp_path):
         handle.write(b'short')
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert 'damaged' in str(caught.value)
+    assert str(caught.value) == '%s is damaged; remove it' % (directory / 'secret')
 
 
 def test_default_directory_follows_xdg(monkeypatch):
@@ -201,3 +214,206 @@ def test_concurrent_misses_in_forked_workers_make_one_fetch(tmp_path):
         worker.join(30)
     assert [worker.exitcode for worker in workers] == [0] * 12
     assert counter.value == 1
+
+
+@pytest.mark.parametrize('credits', [0, 0.0, 0.5, 0.999])
+def test_a_balance_below_one_is_served_from_the_cache(tmp_path, credits):
+    cache = make_cache(tmp_path / 'c')
+    calls = []
+
+    def fetch(organization):
+        calls.append(organization)
+        return credits
+    assert cache.get_or_fetch('org-empty', fetch) == credits
+    assert cache.get_or_fetch('org-empty', fetch) == credits
+    assert calls == ['org-empty']
+
+
+def test_an_entry_is_fresh_until_its_ttl_and_within_the_clock_skew(tmp_path):
+    cache = make_cache(tmp_path / 'c', ttl=10.0)
+    stem = cache.entry_stem('org-a')
+    with open(stem + '.json', 'w') as handle:
+        json.dump({'credits': 4, 'time': 1000.0}, handle)
+    assert cache.read(stem, now=1009.9) == 4.0
+    assert isinstance(cache.read(stem, now=1009.9), float)
+    assert cache.read(stem, now=1010.0) is None
+    assert cache.read(stem, now=1000.0 - CLOCK_SKEW) == 4.0
+    assert cache.read(stem, now=1000.0 - CLOCK_SKEW - 0.1) is None
+
+
+def test_a_symlinked_secret_is_refused(tmp_path):
+    directory = tmp_path / 'c'
+    directory.mkdir(mode=0o700)
+    planted = tmp_path / 'planted-secret'
+    planted.write_bytes(b's' * 32)
+    os.symlink(str(planted), str(directory / 'secret'))
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert 'cannot read' in str(caught.value)
+
+
+def test_a_secret_that_cannot_be_read_is_reported(tmp_path):
+    directory = tmp_path / 'c'
+    (directory / 'secret').mkdir(parents=True)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert str(caught.value).startswith('cannot read %s: ' % (directory / 'secret'))
+
+
+def test_a_secret_that_cannot_be_created_is_reported(tmp_path, monkeypatch):
+    directory = tmp_path / 'c'
+    directory.mkdir(mode=0o700)
+    real_open = os.open
+
+    def refusing_open(path, flags, *args):
+        if flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        return real_open(path, flags, *args)
+    monkeypatch.setattr(os, 'open', refusing_open)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert str(caught.value) == 'cannot create %s: No space left on device' % (directory / 'secret')
+
+
+def test_the_secret_is_created_once_and_kept(tmp_path):
+    directory = tmp_path / 'c'
+    make_cache(directory)
+    with open(str(directory / 'secret'), 'rb') as handle:
+        secret = handle.read()
+    assert len(secret) == 32
+    make_cache(directory)
+    with open(str(directory / 'secret'), 'rb') as handle:
+        assert handle.read() == secret
+    assert stat.S_IMODE(os.stat(str(directory / 'secret')).st_mode) == 0o600
+
+
+def test_a_secret_still_being_written_is_waited_for(tmp_path, monkeypatch):
+    directory = tmp_path / 'c'
+    directory.mkdir(mode=0o700)
+    secret = directory / 'secret'
+    secret.write_bytes(b'')
+    os.chmod(str(secret), 0o600)
+
+    def finish_writing(seconds):
+        secret.write_bytes(b'k' * 32)
+    monkeypatch.setattr(time, 'sleep', finish_writing)
+    assert make_cache(directory)._secret == b'k' * 32
+
+
+def test_a_symlinked_entry_is_a_miss(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    planted = tmp_path / 'planted.json'
+    planted.write_text(u'{"credits": 1000000, "time": %f}' % time.time())
+    os.symlink(str(planted), stem + '.json')
+    assert cache.read(stem) is None
+    assert cache.get_or_fetch('org-a', lambda organization: 2.0) == 2.0
+
+
+def test_a_cache_directory_that_cannot_be_created_is_reported(tmp_path):
+    blocker = tmp_path / 'file'
+    blocker.write_text(u'')
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(blocker / 'c')
+    assert str(caught.value).startswith('cannot create the cache directory %s: ' % (blocker / 'c'))
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_costs_only_a_request(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    os.mkdir(stem + '.json')  # os.replace cannot put a file there
+    assert cache.get_or_fetch('org-a', lambda organization: 6.0) == 6.0
+    assert [name for name in os.listdir(str(tmp_path / 'c')) if name.startswith('.tmp-')] == []
+
+
+def test_an_entry_lock_that_cannot_be_opened_is_reported(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    os.mkdir(cache.entry_stem('org-a') + '.lock')
+    with pytest.raises(CacheUnavailable) as caught:
+        cache.get_or_fetch('org-a', lambda organization: 1.0)
+    assert str(caught.value).startswith('cannot open the lock file of a cache entry: ')
+
+
+def test_a_miss_waits_for_the_holder_of_the_lock_and_reads_what_it_stored(tmp_path):
+    """test_concurrent_misses_in_forked_workers_make_one_fetch in one process, so that mutation testing sees the code it runs."""
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    holder = open_private(stem + '.lock', os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    fetched = []
+    answer = []
+    waiter = threading.Thread(target=lambda: answer.append(cache.get_or_fetch('org-a', fetched.append)))
+    waiter.start()
+    time.sleep(0.2)
+    assert answer == []  # still waiting for the lock
+    cache.write(stem, 12.5)
+    os.close(holder)
+    waiter.join(5)
+    assert answer == [12.5] and fetched == []
+
+
+def test_a_lock_held_past_the_lock_timeout_is_given_up_and_the_miss_fetches(tmp_path):
+    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.2)
+    holder = open_private(cache.entry_stem('org-a') + '.lock', os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        assert cache.get_or_fetch('org-a', lambda organization: 8.0) == 8.0
+        assert 0.2 <= time.monotonic() - started < 3
+    finally:
+        os.close(holder)
+
+
+def test_a_lock_that_fails_otherwise_is_reported(tmp_path, monkeypatch):
+    cache = make_cache(tmp_path / 'c')
+
+    def broken_flock(fd, operation):
+        raise OSError(errno.ENOLCK, 'No locks available')
+    monkeypatch.setattr(fcntl, 'flock', broken_flock)
+    with pytest.raises(CacheUnavailable) as caught:
+        cache.get_or_fetch('org-a', lambda organization: 1.0)
+    assert str(caught.value) == 'cannot lock the cache entry: No locks available'
+
+
+@pytest.mark.parametrize('value, expected', [(0, 0.0), ('30', 30.0), (0.5, 0.5)])
+def test_cache_ttl_accepts_zero_and_more(value, expected):
+    assert clean_cache_ttl(value) == expected
+
+
+@pytest.mark.parametrize('value', [-0.1, 'inf', float('nan'), True, False, None, 'soon'])
+def test_cache_ttl_refuses_negative_infinite_boolean_and_words(value):
+    with pytest.raises(StabilityOptionError) as caught:
+        clean_cache_ttl(value)
+    assert caught.value.msg == 'cache_ttl must be a number of seconds, 0 or more (0 turns the cache off), got %r' % (value,)
+
+
+def test_a_hit_never_waits_for_a_fetch_in_progress(tmp_path):
+    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=5.0)
+    stem = cache.entry_stem('org-a')
+    cache.write(stem, 3.5)
+    holder = open_private(stem + '.lock', os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another process is fetching this entry
+    try:
+        started = time.monotonic()
+        assert cache.get_or_fetch('org-a', lambda organization: 99.0) == 3.5
+        assert time.monotonic() - started < 2.0
+    finally:
+        os.close(holder)
+
+
+def test_an_entry_larger_than_any_we_write_is_a_miss(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    with open(stem + '.json', 'w') as handle:
+        json.dump({'credits': 5, 'time': time.time(), 'padding': 'x' * 5000}, handle)
+    assert cache.read(stem) is None
+
+
+def test_a_directory_where_no_temporary_file_can_be_made_costs_only_a_request(tmp_path, monkeypatch):
+    cache = make_cache(tmp_path / 'c')
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(tempfile, 'mkstemp', no_space)
+    assert cache.get_or_fetch('org-a', lambda organization: 4.0) == 4.0
+    assert cache.read(cache.entry_stem('org-a')) is None
