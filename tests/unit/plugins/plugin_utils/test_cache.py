@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import BalanceCache, CacheUnavailable, default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import BalanceCache, CacheUnavailable
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
 KEY = 'sk-cache-test-key-0123456789'
