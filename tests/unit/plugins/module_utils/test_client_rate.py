@@ -96,4 +96,4 @@ def test_every_request_of_a_client_goes_through_its_budget(fake_api, clock):
         fake_api.answer(payload={'credits': 1.5})
     client = StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='2/10'))
     assert [client.fetch_balance() for dummy in range(3)] == [1.5, 1.5, 1.5]
-    assert clock.sleeps == [pytest.approx(10.0, abs=0.5)]
+    assert clock.sleeps == [pytest.approx(10.25, abs=0.1)]

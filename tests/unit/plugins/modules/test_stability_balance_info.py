@@ -155,5 +155,5 @@ def test_the_module_shares_the_budget_of_the_user_s_other_processes(fake_api, ru
     for dummy in range(2):
         result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'rate_limit': '1/30'})
         assert not failed and warnings == []
-    assert sleeps == [pytest.approx(30.0, abs=1.0)]  # two module runs, one budget
+    assert sleeps == [pytest.approx(30.25, abs=1.0)]  # two module runs, one budget
     assert [name for name in private_cache_home.iterdir() if name.name.startswith('rate-')]
