@@ -15,12 +15,14 @@ b. 200 local hosts, forks 20, a ``when:`` on our lookup vs on ``ansible.builtin.
 c. every balance of a 24-organization account: one ``all_organizations`` task vs the account module
    plus a ``uri`` loop;
 d. the lookup's own cost per evaluation, in-process (lookup_probe.py);
-e. the peak memory (max RSS) of one module process, ours vs ``uri``.
+e. the peak memory (max RSS) of one module process, ours vs ``uri``;
+f. the cost of one turn of the request budget shared by every process (rate_guard_probe.py).
 
 Prints a table with every bar HELD or NOT HELD, writes it as JSON (``--output``), and exits 1 when a
 bar is not held (``--no-fail``: 0), 2 when the benchmark itself could not run.
 
-Run it as ``tests/benchmarks/run.sh [options]``; ``--help`` lists the options.
+Run it as ``tests/benchmarks/run.sh [options]``; ``--help`` lists the options; ``--scenarios f`` runs
+one scenario (here: the shared budget only).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -46,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SIMULATOR = os.path.join(REPO, 'tests', 'simulator', 'stability_simulator.py')
 PROBE = os.path.join(HERE, 'lookup_probe.py')
+RATE_GUARD_PROBE = os.path.join(HERE, 'rate_guard_probe.py')
 DEFAULT_OUTPUT = os.path.join(HERE, 'results', 'latest.json')
 
 ALICE_KEY = 'sk-sim-alice-0000000000000000'
@@ -59,6 +62,7 @@ BAR_A_RATIO = 0.9
 BAR_C_RATIO = 0.25
 BAR_D_HIT_S = 0.005
 BAR_D_MISS_OVERHEAD_S = 0.020
+BAR_F_TURN_S = 0.001
 VENDOR_WINDOW_S = 10.0
 
 PLAYBOOK_TIMEOUT = 600
@@ -523,8 +527,8 @@ class Benchmark(object):
         self.note('c.peak_window', 'c: most API requests of one all_organizations task in any %g s (vendor limit 150)' % VENDOR_WINDOW_S,
                   max(peaks), 'requests')
 
-    def probe(self, *arguments):
-        command = [sys.executable, PROBE] + [str(argument) for argument in arguments]
+    def probe(self, *arguments, **options):
+        command = [sys.executable, options.get('script', PROBE)] + [str(argument) for argument in arguments]
         result = subprocess.run(command, capture_output=True, text=True, env=self.env, cwd=self.work_dir,
                                 timeout=PLAYBOOK_TIMEOUT, check=False)
         if result.returncode != 0:
@@ -581,6 +585,17 @@ class Benchmark(object):
         for label, what in (('ours', 'stability_balance_info'), ('theirs', 'uri'), ('ping', 'ping (no request)')):
             self.note('e.wall.%s' % label, 'e: one module process run directly (AnsiballZ), %s' % what, median(wall[label]), 's',
                       'includes the simulated latency' if label != 'ping' else None)
+
+    def scenario_f(self):
+        result = self.probe(os.path.join(self.work_dir, 'rate-guard'), 5, 4, script=RATE_GUARD_PROBE)
+        self.samples['f'] = result
+        typical = result['typical']
+        self.record_bar('f', 'shared request budget: one turn, state of 100-200 turns (median of %d)' % typical['turns'],
+                        typical['median_s'], None, None, '< %d ms' % (BAR_F_TURN_S * 1000), typical['median_s'] < BAR_F_TURN_S)
+        self.note('f.p95', 'f: 95th percentile of a turn, state of 100-200 turns', typical['p95_s'], 's')
+        self.note('f.large', 'f: median turn, state of 800-1000 turns (rate_limit 1000/S)', result['large']['median_s'], 's')
+        self.note('f.contended', 'f: wall time per turn, %d processes taking turns at once' % result['processes'],
+                  result['contended_per_turn_s'], 's')
 
     def run_module(self, payload):
         """Run one AnsiballZ payload; its wall time and its own max RSS (KiB, from wait4)."""
@@ -659,6 +674,8 @@ def fmt(value, unit):
     if isinstance(value, str):
         return value
     if unit == 's':
+        if abs(value) < 0.001:
+            return '%.3f ms' % (value * 1000)
         return '%.1f ms' % (value * 1000) if abs(value) < 1 else '%.2f s' % value
     if unit == 'MiB':
         return '%.1f MiB' % value
@@ -707,7 +724,7 @@ def machine_line(report):
         report['parameters']['latency_s'] * 1000, report['parameters']['tasks'], report['parameters']['repetitions'])
 
 
-SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'imports')
+SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'f', 'imports')
 
 
 def parse_args(argv):
