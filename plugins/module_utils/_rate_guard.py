@@ -227,7 +227,7 @@ class RateGuard(object):
             pause = min(pause * 2, 0.005)
 
     def wait(self, deadline, what):
-        """Wait until this request may go; refuse it at once when that is after ``deadline`` (time.monotonic()).
+        """Wait until this request may go; refuse it at once when a lock-out ends after ``deadline`` (time.monotonic()).
 
         ``what`` names the request in the refusal.  After a sleep the lock-out is read again: a
         429 another process met meanwhile moves the request behind the new end.
@@ -251,28 +251,29 @@ class RateGuard(object):
         limit, window = self.rate_limit
         slots = state['slots'][bisect.bisect_right(state['slots'], now - window - SEND_MARGIN):]
         slot = max(now, state['lockout_until'], self._lockout_until)
+        self._refuse_beyond(slot, now, deadline, what)
         if len(slots) >= limit:
             slot = max(slot, slots[-limit] + window + SEND_MARGIN)
-        self._refuse_beyond(slot, now, deadline, what, state['lockout_until'])
         bisect.insort(slots, slot)
         state['slots'] = slots
         return slot
 
-    def _refuse_beyond(self, slot, now, deadline, what, lockout_until):
-        if slot - now <= deadline - time.monotonic():
+    def _refuse_beyond(self, lockout_end, now, deadline, what):
+        """Refuse a request whose call cannot wait until the lock-out ends.
+
+        A turn of the budget is always waited for: that wait is bounded by the requests in flight
+        (forks times 4 at most), while a lock-out lasts as long as the API says.
+        """
+        if lockout_end - now <= deadline - time.monotonic():
             return
-        bound = 'later than this call may take (timeout %g s, retries %d)' % (self.settings.timeout, self.settings.retries)
-        if max(lockout_until, self._lockout_until) >= slot:
-            reason = 'the API refuses this key until %s after a 429 answer that said so, %s' % (utc_text(slot), bound)
-        else:
-            reason = 'rate_limit %s, shared by the processes on this host, has no free slot before %s, %s' % (
-                self._rate_text(), utc_text(slot), bound)
-        raise StabilityRequestError('%s was not sent: %s; %s' % (what, reason, RATE_LIMIT_HINT))
+        raise StabilityRequestError('%s was not sent: the API refuses this key until %s after a 429 answer that said so, later than '
+                                    'this call may take (timeout %g s, retries %d); %s' % (
+                                        what, utc_text(lockout_end), self.settings.timeout, self.settings.retries, RATE_LIMIT_HINT))
 
     def _wait_alone(self, deadline, what):
         now = time.time()
         if self._lockout_until > now:
-            self._refuse_beyond(self._lockout_until, now, deadline, what, self._lockout_until)
+            self._refuse_beyond(self._lockout_until, now, deadline, what)
             time.sleep(self._lockout_until - now)
         self._fallback.wait()
 
