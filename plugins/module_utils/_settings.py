@@ -202,9 +202,9 @@ def clean_rate_limit(value):
         requests, seconds = int(match.group(1)), float(match.group(2))
         if 1 <= requests <= MAX_RATE_LIMIT_REQUESTS and 0 < seconds <= MAX_RATE_LIMIT_SECONDS:
             return requests, seconds
-    raise StabilityOptionError('rate_limit', 'must be N/S, at most N requests (1 to %d) in any S seconds (at most %d), such as %d/%d, '
-                               'or 0 to turn the guard off, got %r' % (MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_SECONDS,
-                                                                        DEFAULT_RATE_LIMIT[0], DEFAULT_RATE_LIMIT[1], value))
+    problem = 'must be N/S, at most N requests (1 to %d) in any S seconds (at most %d), such as %d/%d, or 0 to turn the guard off, got %r' % (
+        MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_SECONDS, DEFAULT_RATE_LIMIT[0], DEFAULT_RATE_LIMIT[1], value)
+    raise StabilityOptionError('rate_limit', problem)
 
 
 def clean_organization(option, value):
