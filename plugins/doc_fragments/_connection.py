@@ -67,6 +67,22 @@ options:
       - Path to a PEM file of CA certificates to verify the server against instead of the system store,
         for example behind a TLS-inspecting proxy.
     type: path
+  rate_limit:
+    description:
+      - "The request budget per API key, as C(N/S): at most N requests (1 to 1000) in any S seconds (at most 3600),
+        shared by every process of the same user on the host that sends them: all tasks, forks, plays and lookups
+        that run on the controller."
+      - If not set, the value of the E(STABILITY_RATE_LIMIT) environment variable is used, and otherwise C(100/10), so one
+        controller never sends more than 100 requests in any 10 seconds with one key; the API allows 150 requests per
+        10 seconds and then refuses the caller for 60 seconds.
+      - A request over the budget waits for its turn. When the API answers that it refuses the key for a while, no process
+        of the user on that host sends with the key until that ends; a task whose worst case (see O(retries)) ends earlier
+        fails at once with a message naming the end.
+      - The budget and the lock-out live in the per-user directory C($XDG_CACHE_HOME/stabilityai.platform) (or
+        C(~/.cache/stabilityai.platform)), mode 0700, in a 0600 file named by a keyed hash, so the key is never stored.
+        When that directory cannot be used, each task keeps to the budget on its own and a warning says so.
+      - V(0) turns the guard off. Modules that run on other hosts, and other controllers, each have their own budget.
+    type: str
 requirements:
   - requests (Python library, on the host that runs the module; for a lookup, the controller)
 notes:
@@ -117,6 +133,13 @@ options:
     ini:
       - section: stabilityai_platform
         key: ca_path
+  rate_limit:
+    default: 100/10
+    env:
+      - name: STABILITY_RATE_LIMIT
+    ini:
+      - section: stabilityai_platform
+        key: rate_limit
 notes:
   - Except O(api_key), the connection options are also read from the C([stabilityai_platform]) section of
     C(ansible.cfg); the environment wins over C(ansible.cfg).
@@ -146,6 +169,9 @@ options:
   ca_path:
     vars:
       - name: stability_ca_path
+  rate_limit:
+    vars:
+      - name: stability_rate_limit
 notes:
   - The connection options are also read from variables (C(stability_api_key), C(stability_api_url), ...); a variable
     wins over the environment and C(ansible.cfg), and a keyword over all of them.

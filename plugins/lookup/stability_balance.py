@@ -114,6 +114,7 @@ from ansible.utils.display import Display
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     ConnectionSettings,
     clean_organization,
@@ -125,7 +126,6 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import
     BalanceCache,
     CacheUnavailable,
     clean_cache_ttl,
-    default_cache_dir,
 )
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
     check_raw_connection_options,

@@ -8,7 +8,7 @@
 
 """The argument spec of the connection options, shared by every module.
 
-``api_url`` and ``api_version`` carry no ``default`` here on purpose: Ansible applies a default
+``api_url``, ``api_version`` and ``rate_limit`` carry no ``default`` here on purpose: Ansible applies a default
 before an environment fallback, so the environment variable would never be read.  The defaults
 live in ``ConnectionSettings`` instead, and the docs say so (a unit test holds the docs to it).
 """
@@ -25,6 +25,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     API_VERSIONS,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
+    RATE_LIMIT_ENV,
 )
 
 
@@ -38,6 +39,7 @@ def connection_argument_spec(**extra):
         retries=dict(type='int', default=DEFAULT_RETRIES),
         validate_certs=dict(type='bool', default=True),
         ca_path=dict(type='path'),
+        rate_limit=dict(type='str', fallback=(env_fallback, [RATE_LIMIT_ENV])),
     )
     spec.update(extra)
     return spec

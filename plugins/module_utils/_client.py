@@ -15,12 +15,10 @@ error, so that modules and lookups stay thin and all behave the same.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import collections
 import json
 import math
 import random
 import re
-import threading
 import time
 import traceback
 from email.utils import parsedate_to_datetime
@@ -33,13 +31,13 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     one_line,
     redact,
 )
+from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RATE_LIMIT_HINT, RateGuard
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     CLIENT_ID,
     COLLECTION_VERSION,
     RETRY_AFTER_MAX,
-    VENDOR_REQUESTS_PER_WINDOW,
-    VENDOR_WINDOW_SECONDS,
     clean_organization,
+    max_total_seconds,
 )
 
 REQUESTS_IMPORT_ERROR = None
@@ -59,8 +57,6 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
-RATE_WINDOW = 10.0
-MAX_REQUESTS_PER_WINDOW = 100
 
 _TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
 _OBJECT_ADDRESS = re.compile(r'<[\w.]+ object at 0x[0-9a-f]+>:?\s*')
@@ -186,31 +182,6 @@ def default_membership(account):
     return None
 
 
-class RequestBudget(object):
-    """At most ``limit`` requests in any ``window`` seconds, shared by the threads of one client.
-
-    The vendor allows 150 requests per 10 seconds and then refuses the caller for 60 seconds; one
-    client stays at 100, leaving the rest to whatever else runs with the same key.  Each request
-    takes a slot no earlier than ``window`` seconds after the one ``limit`` places before it, and
-    waits for it.
-    """
-
-    def __init__(self, limit=MAX_REQUESTS_PER_WINDOW, window=RATE_WINDOW):
-        self.window = window
-        self._slots = collections.deque(maxlen=limit)
-        self._lock = threading.Lock()
-
-    def wait(self):
-        with self._lock:
-            now = time.monotonic()
-            slot = now
-            if len(self._slots) == self._slots.maxlen:
-                slot = max(now, self._slots[0] + self.window)
-            self._slots.append(slot)
-        if slot > now:
-            time.sleep(slot - now)
-
-
 class StabilityClient(object):
     """Reads one Stability account through one keep-alive HTTP session."""
 
@@ -218,7 +189,7 @@ class StabilityClient(object):
         self.settings = settings
         self.warnings = []
         self._base = '%s/%s/user/' % (settings.api_url, settings.api_version)
-        self._budget = RequestBudget()
+        self._guard = RateGuard(settings, self.warnings)
         self._session = requests.Session()
         # No .netrc (it would replace the Authorization header) and no REQUESTS_CA_BUNDLE (ca_path
         # says which CAs to trust), but the usual proxy variables, as air-gapped sites need them.
@@ -272,7 +243,7 @@ class StabilityClient(object):
     def fetch_balances(self, organizations):
         """Balances of several organizations, in order, read concurrently (see ``map_concurrently``).
 
-        RequestBudget keeps the rate under the vendor's limit however fast the API answers.  The
+        The rate guard keeps the rate under the vendor's limit however fast the API answers.  The
         first failure is raised.
         """
         return map_concurrently(self.fetch_balance, organizations)
@@ -288,9 +259,11 @@ class StabilityClient(object):
         url = self._base + endpoint
         headers = {'Organization': organization} if organization else None
         what = self._describe(endpoint, organization)
+        deadline = time.monotonic() + max_total_seconds(self.settings.timeout, self.settings.retries)
         attempt = 0
         while True:
             retry_after = None
+            self._guard.wait(deadline, what)
             try:
                 status, response_headers, body = self._send(url, headers)
             except requests.exceptions.SSLError as exc:
@@ -308,15 +281,16 @@ class StabilityClient(object):
             else:
                 if status == 200:
                     return self._decode(what, status, response_headers, body)
+                retry_after = parse_retry_after(response_headers.get('Retry-After'))
+                if status == 429:
+                    self._guard.record_lockout(body, retry_after)
                 if status not in RETRY_STATUSES or attempt >= self.settings.retries:
                     raise self._status_error(what, status, response_headers, body, attempt + 1, organization)
-                retry_after = parse_retry_after(response_headers.get('Retry-After'))
             time.sleep(retry_delay(attempt, retry_after))
             attempt += 1
 
     def _send(self, url, headers):
         """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer."""
-        self._budget.wait()
         deadline = time.monotonic() + self.settings.timeout
         with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
                                allow_redirects=False) as response:
@@ -376,7 +350,7 @@ class StabilityClient(object):
         if status == 403 and organization:
             return 'check that the key belongs to a member of that organization'
         if status == 429:
-            return 'the API allows %d requests per %d seconds; cache or spread the reads' % (VENDOR_REQUESTS_PER_WINDOW, VENDOR_WINDOW_SECONDS)
+            return RATE_LIMIT_HINT
         return None
 
     def _sniff(self, headers, body):

@@ -21,6 +21,7 @@ __metaclass__ = type
 import ipaddress
 import math
 import os
+import re
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 
@@ -41,6 +42,14 @@ RETRY_AFTER_MAX = 60.0
 VENDOR_REQUESTS_PER_WINDOW = 150
 VENDOR_WINDOW_SECONDS = 10
 VENDOR_LOCKOUT_SECONDS = 60
+
+# The request budget every process of one user on one host shares per key (``rate_limit``):
+# two thirds of the vendor's limit, leaving the rest to whatever else uses the same key.
+DEFAULT_RATE_LIMIT = (100, 10)
+MAX_RATE_LIMIT_REQUESTS = 1000
+MAX_RATE_LIMIT_SECONDS = 3600
+RATE_LIMIT_ENV = 'STABILITY_RATE_LIMIT'
+_RATE_LIMIT = re.compile(r'^(\d+)\s*/\s*(\d+(?:\.\d+)?)$')
 
 API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
 API_URL_ENV = 'STABILITY_API_URL'
@@ -178,6 +187,26 @@ def clean_path_text(option, value):
     return text
 
 
+def clean_rate_limit(value):
+    """``rate_limit`` as (requests, seconds), or None for ``0`` (the guard off); None means the default.
+
+    A boolean or a bare number other than 0 is a mistake, not a budget: ``N/S`` says both halves.
+    """
+    if value is None:
+        return DEFAULT_RATE_LIMIT
+    text = None if isinstance(value, bool) else ('%s' % (value,)).strip()
+    if text in ('0', '0.0'):
+        return None
+    match = _RATE_LIMIT.match(text or '')
+    if match:
+        requests, seconds = int(match.group(1)), float(match.group(2))
+        if 1 <= requests <= MAX_RATE_LIMIT_REQUESTS and 0 < seconds <= MAX_RATE_LIMIT_SECONDS:
+            return requests, seconds
+    problem = 'must be N/S, at most N requests (1 to %d) in any S seconds (at most %d), such as %d/%d, or 0 to turn the guard off, got %r' % (
+        MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_SECONDS, DEFAULT_RATE_LIMIT[0], DEFAULT_RATE_LIMIT[1], value)
+    raise StabilityOptionError('rate_limit', problem)
+
+
 def clean_organization(option, value):
     """An organization id as sent in the ``Organization`` header; None means the key's default organization."""
     if value is None:
@@ -188,9 +217,10 @@ def clean_organization(option, value):
 class ConnectionSettings(object):
     """Validated connection options: what a ``StabilityClient`` needs, nothing else."""
 
-    __slots__ = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path')
+    __slots__ = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path', 'rate_limit')
 
-    def __init__(self, api_key, api_url=None, api_version=None, timeout=None, retries=None, validate_certs=True, ca_path=None):
+    def __init__(self, api_key, api_url=None, api_version=None, timeout=None, retries=None, validate_certs=True, ca_path=None,
+                 rate_limit=None):
         if api_key is None or not '%s' % api_key:
             raise StabilityOptionError(
                 'api_key', 'is not set: give the api_key option or set the STABILITY_API_KEY environment variable')
@@ -208,6 +238,7 @@ class ConnectionSettings(object):
             if not os.path.isfile(path) or not os.access(path, os.R_OK):
                 raise StabilityOptionError('ca_path', '%s is not a readable file' % path)
             self.ca_path = path
+        self.rate_limit = clean_rate_limit(rate_limit)
 
     @classmethod
     def from_options(cls, get_option):
@@ -220,8 +251,9 @@ class ConnectionSettings(object):
             retries=get_option('retries'),
             validate_certs=True if get_option('validate_certs') is None else get_option('validate_certs'),
             ca_path=get_option('ca_path'),
+            rate_limit=get_option('rate_limit'),
         )
 
     def __repr__(self):
-        return 'ConnectionSettings(api_url=%r, api_version=%r, timeout=%r, retries=%r, validate_certs=%r, ca_path=%r)' % (
-            self.api_url, self.api_version, self.timeout, self.retries, self.validate_certs, self.ca_path)
+        return 'ConnectionSettings(api_url=%r, api_version=%r, timeout=%r, retries=%r, validate_certs=%r, ca_path=%r, rate_limit=%r)' % (
+            self.api_url, self.api_version, self.timeout, self.retries, self.validate_certs, self.ca_path, self.rate_limit)

@@ -29,27 +29,23 @@ __metaclass__ = type
 
 import errno
 import fcntl
-import hashlib
-import hmac
 import json
 import math
 import os
-import stat
 import tempfile
 import time
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import (
+    PrivateDirectoryUnavailable,
+    keyed_name,
+    load_secret,
+    open_private,
+    private_directory,
+)
 
 CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
-SECRET_FILE = 'secret'
-SECRET_BYTES = 32
 CLOCK_SKEW = 5.0
-
-
-def default_cache_dir():
-    """``$XDG_CACHE_HOME/stabilityai.platform``, or ``~/.cache/stabilityai.platform``."""
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return os.path.join(base, 'stabilityai.platform')
 
 
 def clean_cache_ttl(value):
@@ -63,30 +59,8 @@ def clean_cache_ttl(value):
     return ttl
 
 
-class CacheUnavailable(Exception):
-    """The cache directory cannot be used safely; the caller reads without a cache."""
-
-
-def private_directory(path):
-    """Create ``path`` 0700 if needed and check that only the current user can use it."""
-    try:
-        os.makedirs(path, 0o700)
-    except OSError as exc:
-        if exc.errno != errno.EEXIST:
-            raise CacheUnavailable('cannot create the cache directory %s: %s' % (path, exc.strerror))
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise CacheUnavailable('the cache path %s is not a directory' % path)
-    if info.st_uid != os.geteuid():
-        raise CacheUnavailable('the cache directory %s belongs to another user' % path)
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, 0o700)
-    return path
-
-
-def open_private(path, flags):
-    """Open (creating 0600) a file that must be ours, not a link planted by someone else."""
-    return os.open(path, flags | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0), 0o600)
+# The cache cannot be used safely; the lookup then reads without a cache.
+CacheUnavailable = PrivateDirectoryUnavailable
 
 
 class BalanceCache(object):
@@ -97,34 +71,11 @@ class BalanceCache(object):
         self.ttl = ttl
         self.lock_timeout = lock_timeout
         self._identity = [settings.api_url, settings.api_version, settings.api_key]
-        self._secret = self._load_secret()
-
-    def _load_secret(self):
-        path = os.path.join(self.directory, SECRET_FILE)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
-        except OSError as exc:
-            if exc.errno != errno.EEXIST:
-                raise CacheUnavailable('cannot create %s: %s' % (path, exc.strerror))
-        else:
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(os.urandom(SECRET_BYTES))
-        for dummy in range(50):
-            try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
-                with os.fdopen(fd, 'rb') as handle:
-                    secret = handle.read()
-            except OSError as exc:
-                raise CacheUnavailable('cannot read %s: %s' % (path, exc.strerror))
-            if len(secret) == SECRET_BYTES:
-                return secret
-            time.sleep(0.01)  # another process created it a moment ago and is still writing
-        raise CacheUnavailable('%s is damaged; remove it' % path)
+        self._secret = load_secret(self.directory)
 
     def entry_stem(self, organization):
         """The path of ``organization``'s entry without its ending: ``.json`` holds it, ``.lock`` guards it."""
-        identity = json.dumps(self._identity + [organization or ''], separators=(',', ':')).encode('utf-8')
-        return os.path.join(self.directory, hmac.new(self._secret, identity, hashlib.sha256).hexdigest())
+        return os.path.join(self.directory, keyed_name(self._secret, self._identity + [organization or '']))
 
     def read(self, stem, now=None):
         """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""

@@ -19,11 +19,13 @@ e. the peak memory (max RSS) of one module process, ours vs ``uri``;
 f. the ``credit_recap`` callback: the API round trips it adds to a playbook run per watched
    organization (counted from the simulator's log), and its CPU time in a fresh process
    (recap_probe.py).
+g. the cost of one turn of the request budget shared by every process (rate_guard_probe.py).
 
 Prints a table with every bar HELD or NOT HELD, writes it as JSON (``--output``), and exits 1 when a
 bar is not held (``--no-fail``: 0), 2 when the benchmark itself could not run.
 
-Run it as ``tests/benchmarks/run.sh [options]``; ``--help`` lists the options.
+Run it as ``tests/benchmarks/run.sh [options]``; ``--help`` lists the options; ``--scenarios g`` runs
+one scenario (here: the shared budget only).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -49,6 +51,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PROBE = os.path.join(HERE, 'lookup_probe.py')
 RECAP_PROBE = os.path.join(HERE, 'recap_probe.py')
+RATE_GUARD_PROBE = os.path.join(HERE, 'rate_guard_probe.py')
 DEFAULT_OUTPUT = os.path.join(HERE, 'results', 'latest.json')
 sys.path.insert(0, os.path.join(REPO, 'tests', 'simulator'))
 import launcher  # noqa: E402 pylint: disable=wrong-import-position
@@ -66,6 +69,7 @@ BAR_D_HIT_S = 0.005
 BAR_F_ROUND_TRIPS = 2
 BAR_F_CPU_S = 0.050
 BAR_D_MISS_OVERHEAD_S = 0.020
+BAR_G_TURN_S = 0.001
 VENDOR_WINDOW_S = 10.0
 
 PLAYBOOK_TIMEOUT = 600
@@ -500,8 +504,8 @@ class Benchmark(object):
         self.note('c.peak_window', 'c: most API requests of one all_organizations task in any %g s (vendor limit 150)' % VENDOR_WINDOW_S,
                   max(peaks), 'requests')
 
-    def probe(self, *arguments):
-        command = [sys.executable, PROBE] + [str(argument) for argument in arguments]
+    def probe(self, *arguments, **options):
+        command = [sys.executable, options.get('script', PROBE)] + [str(argument) for argument in arguments]
         result = subprocess.run(command, capture_output=True, text=True, env=self.env, cwd=self.work_dir,
                                 timeout=PLAYBOOK_TIMEOUT, check=False)
         if result.returncode != 0:
@@ -586,6 +590,17 @@ class Benchmark(object):
         self.record_bar('f2', 'credit_recap: CPU of a run (imports, both readings, ledger, runway, report; median of %d)' % len(cpu),
                         median(cpu), None, None, '< %d ms' % (BAR_F_CPU_S * 1000), median(cpu) < BAR_F_CPU_S)
 
+    def scenario_g(self):
+        result = self.probe(os.path.join(self.work_dir, 'rate-guard'), 5, 4, script=RATE_GUARD_PROBE)
+        self.samples['g'] = result
+        typical = result['typical']
+        self.record_bar('g', 'shared request budget: one turn, state of 100-200 turns (median of %d)' % typical['turns'],
+                        typical['median_s'], None, None, '< %d ms' % (BAR_G_TURN_S * 1000), typical['median_s'] < BAR_G_TURN_S)
+        self.note('g.p95', 'g: 95th percentile of a turn, state of 100-200 turns', typical['p95_s'], 's')
+        self.note('g.large', 'g: median turn, state of 800-1000 turns (rate_limit 1000/S)', result['large']['median_s'], 's')
+        self.note('g.contended', 'g: wall time per turn, %d processes taking turns at once' % result['processes'],
+                  result['contended_per_turn_s'], 's')
+
     def run_module(self, payload):
         """Run one AnsiballZ payload; its wall time and its own max RSS (KiB, from wait4)."""
         with open(os.devnull, 'w') as devnull, tempfile.TemporaryFile() as output:
@@ -663,6 +678,8 @@ def fmt(value, unit):
     if isinstance(value, str):
         return value
     if unit == 's':
+        if abs(value) < 0.001:
+            return '%.3f ms' % (value * 1000)
         return '%.1f ms' % (value * 1000) if abs(value) < 1 else '%.2f s' % value
     if unit == 'MiB':
         return '%.1f MiB' % value
@@ -711,7 +728,7 @@ def machine_line(report):
         report['parameters']['latency_s'] * 1000, report['parameters']['tasks'], report['parameters']['repetitions'])
 
 
-SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'f', 'imports')
+SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'f', 'g', 'imports')
 
 
 def parse_args(argv):

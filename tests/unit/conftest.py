@@ -113,6 +113,15 @@ class FakeAPI(object):
         return response
 
 
+@pytest.fixture(autouse=True)
+def private_cache_home(tmp_path, monkeypatch):
+    """Every test gets its own per-user directory: the shared request budget and lock-out memory
+    of one test (or of the user running them) never reach another."""
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg-cache'))
+    monkeypatch.delenv('STABILITY_RATE_LIMIT', raising=False)
+    return tmp_path / 'xdg-cache' / 'stabilityai.platform'
+
+
 @pytest.fixture
 def fake_api(monkeypatch):
     api = FakeAPI()
@@ -170,7 +179,7 @@ def run_module(monkeypatch):
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', fake_exit)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fake_fail)
     monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, warning: warnings.append(warning))
-    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION'):
+    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION', 'STABILITY_RATE_LIMIT'):
         monkeypatch.delenv(name, raising=False)
 
     def run(module, args):

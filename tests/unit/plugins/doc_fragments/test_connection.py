@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
-from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _ledger, _runway, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 
@@ -66,12 +66,14 @@ def test_defaults_and_environment_variables_match_the_code():
     assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_key']['env']] == list(_settings.API_KEY_ENV)
     assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_url']['env']] == [_settings.API_URL_ENV]
     assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_version']['env']] == [_settings.API_VERSION_ENV]
+    assert [entry['name'] for entry in CONTROLLER_OPTIONS['rate_limit']['env']] == [_settings.RATE_LIMIT_ENV]
+    assert _settings.clean_rate_limit(CONTROLLER_OPTIONS['rate_limit']['default']) == _settings.DEFAULT_RATE_LIMIT
     assert 'ini' not in CONTROLLER_OPTIONS['api_key'], 'the key is never read from ansible.cfg'
 
 
 def test_module_descriptions_name_the_environment_variables_and_defaults():
     text = ' '.join(' '.join(option['description']) for option in MODULE_OPTIONS.values())
-    for name in _settings.API_KEY_ENV + (_settings.API_URL_ENV, _settings.API_VERSION_ENV):
+    for name in _settings.API_KEY_ENV + (_settings.API_URL_ENV, _settings.API_VERSION_ENV, _settings.RATE_LIMIT_ENV):
         assert 'E(%s)' % name in text
     assert 'C(%s)' % _settings.DEFAULT_API_URL in text
     assert 'otherwise C(%s)' % _settings.DEFAULT_API_VERSION in text
@@ -101,8 +103,10 @@ FACTS = [
     ('Retry-After cap', r'Retry-After[^.]{0,40}? up to (\d+) s', (int(_settings.RETRY_AFTER_MAX),)),
     ('retries bound', r'whole number from 0 to (\d+)', (_settings.MAX_RETRIES,)),
     ('requests in flight', r'at most (\w+) requests (?:in flight|at a time)', (MAX_CONCURRENT_REQUESTS,)),
-    ('client request budget', r'never sends more than (\d+) requests in any (\d+) seconds',
-     (_client.MAX_REQUESTS_PER_WINDOW, int(_client.RATE_WINDOW))),
+    ('request budget', r'never sends more than (\d+) requests in any (\d+) seconds', _settings.DEFAULT_RATE_LIMIT),
+    ('request budget bounds', r'at most N requests \(1 to (\d+)\) in any S seconds \(at most (\d+)\)',
+     (_settings.MAX_RATE_LIMIT_REQUESTS, _settings.MAX_RATE_LIMIT_SECONDS)),
+    ('request budget default', r'otherwise C\((\d+)/(\d+)\)', _settings.DEFAULT_RATE_LIMIT),
     ('ledger bound', r'Past (\d+) MiB the oldest lines are dropped down to (\d+) MiB',
      (_ledger.LEDGER_MAX_BYTES // 1048576, _ledger.LEDGER_KEEP_BYTES // 1048576)),
     ('runway window', r'the forecast looks at the last (\w+) days', (_runway.RUNWAY_WINDOW_DAYS,)),

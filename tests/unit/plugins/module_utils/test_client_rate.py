@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The client's own rate bound: one client never sends more than the vendor's limit allows.
+"""The per-process request budget (what a client keeps when the shared one cannot be used).
 
 The clock is fake: ``time.monotonic`` reads it and ``time.sleep`` advances it, so these tests say
 when each request goes out without waiting for it.
@@ -15,8 +15,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils import _client
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import RequestBudget, StabilityClient
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
+from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RequestBudget
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
 KEY = 'sk-unit-rate-0123456789abcdef'
@@ -56,8 +57,9 @@ def most_in_any_window(times, window):
 
 
 def test_the_default_budget_stays_under_the_vendor_limit_of_150_per_10_seconds():
-    assert _client.MAX_REQUESTS_PER_WINDOW < 150
-    assert _client.RATE_WINDOW == 10.0
+    requests, seconds = _settings.DEFAULT_RATE_LIMIT
+    assert requests / seconds < _settings.VENDOR_REQUESTS_PER_WINDOW / _settings.VENDOR_WINDOW_SECONDS
+    assert ConnectionSettings(api_key=KEY).rate_limit == (100, 10)
 
 
 def test_requests_within_the_budget_never_wait(clock):
@@ -92,7 +94,6 @@ def test_threads_sharing_a_budget_get_distinct_slots(clock, monkeypatch):
 def test_every_request_of_a_client_goes_through_its_budget(fake_api, clock):
     for dummy in range(3):
         fake_api.answer(payload={'credits': 1.5})
-    client = StabilityClient(ConnectionSettings(api_key=KEY))
-    client._budget = RequestBudget(limit=2, window=10.0)
+    client = StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='2/10'))
     assert [client.fetch_balance() for dummy in range(3)] == [1.5, 1.5, 1.5]
-    assert clock.sleeps == [10.0]
+    assert clock.sleeps == [pytest.approx(10.25, abs=0.1)]

@@ -135,3 +135,19 @@ def test_api_error_keeps_status_and_error_body(fake_api, run_module):
     assert result['status'] == 403 and result['error']['id'] == 'f00'
     assert result['msg'].startswith('GET https://api.stability.ai/v1/user/balance for organization org-stranger failed with HTTP 403')
     assert KEY not in json.dumps(result)
+
+
+def test_rate_limit_comes_from_the_environment_and_is_checked_before_any_request(fake_api, run_module, monkeypatch):
+    monkeypatch.setenv('STABILITY_RATE_LIMIT', '150')
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY})
+    assert failed and result['msg'].startswith('rate_limit must be N/S') and result['msg'].endswith("got '150'")
+    assert fake_api.requests == []
+
+
+def test_the_module_shares_the_budget_of_the_user_s_other_processes(fake_api, run_module, private_cache_home, sleeps):
+    fake_api.answer(payload={'credits': 1.5}).answer(payload={'credits': 1.5})
+    for dummy in range(2):
+        result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'rate_limit': '1/30'})
+        assert not failed and warnings == []
+    assert sleeps == [pytest.approx(30.25, abs=1.0)]  # two module runs, one budget
+    assert [name for name in private_cache_home.iterdir() if name.name.startswith('rate-')]

@@ -21,13 +21,12 @@ import time
 import pytest
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir, open_private
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     CLOCK_SKEW,
     BalanceCache,
     CacheUnavailable,
     clean_cache_ttl,
-    default_cache_dir,
-    open_private,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 

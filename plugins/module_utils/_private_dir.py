@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module_utils is PRIVATE to the stabilityai.platform collection.
+# It may change or disappear in any release; do not import it from other content.
+
+"""The private per-user directory the collection keeps state in on the controller.
+
+The lookup's balance cache and the shared request budget both live there, so they share one
+definition of where it is, how it is checked and how its secret (the HMAC key that names files
+after an API key without storing it) is made.  Standard library only: modules use it too.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import hashlib
+import hmac
+import json
+import os
+import stat
+import time
+
+SECRET_FILE = 'secret'
+SECRET_BYTES = 32
+
+
+class PrivateDirectoryUnavailable(Exception):
+    """The directory (or a file in it) cannot be used safely; the caller works without it."""
+
+
+def default_cache_dir():
+    """``$XDG_CACHE_HOME/stabilityai.platform``, or ``~/.cache/stabilityai.platform``."""
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'stabilityai.platform')
+
+
+def private_directory(path):
+    """Create ``path`` 0700 if needed and check that only the current user can use it."""
+    try:
+        os.makedirs(path, 0o700)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise PrivateDirectoryUnavailable('cannot create the directory %s: %s' % (path, exc.strerror))
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise PrivateDirectoryUnavailable('the path %s is not a directory' % path)
+    if info.st_uid != os.geteuid():
+        raise PrivateDirectoryUnavailable('the directory %s belongs to another user' % path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def open_private(path, flags):
+    """Open (creating 0600) a file that must be ours, not a link planted by someone else."""
+    return os.open(path, flags | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0), 0o600)
+
+
+def load_secret(directory):
+    """The directory's random secret, created on first use; the same for every process."""
+    path = os.path.join(directory, SECRET_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+    except OSError as exc:
+        if exc.errno != errno.EEXIST:
+            raise PrivateDirectoryUnavailable('cannot create %s: %s' % (path, exc.strerror))
+    else:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(os.urandom(SECRET_BYTES))
+    for dummy in range(50):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            with os.fdopen(fd, 'rb') as handle:
+                secret = handle.read()
+        except OSError as exc:
+            raise PrivateDirectoryUnavailable('cannot read %s: %s' % (path, exc.strerror))
+        if len(secret) == SECRET_BYTES:
+            return secret
+        time.sleep(0.01)  # another process created it a moment ago and is still writing
+    raise PrivateDirectoryUnavailable('%s is damaged; remove it' % path)
+
+
+def keyed_name(secret, identity):
+    """A file name for ``identity`` (a list of strings, the key among them) that reveals none of it."""
+    text = json.dumps(identity, separators=(',', ':')).encode('utf-8')
+    return hmac.new(secret, text, hashlib.sha256).hexdigest()

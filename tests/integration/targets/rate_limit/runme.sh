@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The shared request budget and lock-out memory (issue 11), against the simulator with its rate
+# limit on (30 requests per 2 s, then a 30 s lock-out, longer than a loaded machine takes to
+# start the first module runs after the lock-out began): 300 local hosts, forks 40, the balance
+# module on each host with rate_limit 20/2.
+#   1. no 429 at all, and at most 20 requests in any 2 s of the simulator's log;
+#   2. the key locked out by someone else just before: at most forks + 2 answers of 429 (and at
+#      least 2, so that the play did meet the lock-out), and every task succeeds after it;
+#   3. the same on 80 hosts with a time bound (timeout 1, retries 0) shorter than the lock-out:
+#      every task fails at once in one line naming the lock-out (or, on a machine slower than the
+#      lock-out is long, succeeds after its end); some fail without asking the API.
+set -eux
+
+work_dir="$(mktemp -d)"
+# shellcheck source=../setup_simulator/files/simulator.sh
+source ../setup_simulator/files/simulator.sh
+trap 'stop_simulator "${work_dir}"' EXIT
+lockout=30
+start_simulator "${work_dir}" --rate-limit 30/2 --lockout "${lockout}"
+
+python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
+STABILITY_API_URL="$(cat "${work_dir}/url")"
+export STABILITY_API_URL
+export STABILITY_API_KEY=sk-sim-alice-0000000000000000
+export STABILITY_RATE_LIMIT=20/2
+export XDG_CACHE_HOME="${work_dir}/xdg-cache"
+export ANSIBLE_FORKS=40
+
+inventory="${work_dir}/inventory.ini"
+{
+    echo '[fleet]'
+    for index in $(seq 1 300); do echo "host${index}"; done
+    echo '[fleet:vars]'
+    echo 'ansible_connection=local'
+    echo "ansible_python_interpreter=${python}"
+} >"${inventory}"
+
+"${python}" simulator_log.py clear
+SECONDS=0
+ansible-playbook -i "${inventory}" balance.yml "$@"
+echo "300 hosts within the budget: ${SECONDS} s"
+"${python}" simulator_log.py check --ok 300 --most 20 --window 2 --most-429 0
+
+trip="${python} $(pwd)/simulator_log.py trip"
+"${python}" simulator_log.py clear
+SECONDS=0
+ansible-playbook -i "${inventory}" balance.yml -e "trip_first='${trip}'" -e "lockout=${lockout}" "$@"
+echo "300 hosts after a lock-out: ${SECONDS} s"
+"${python}" simulator_log.py check --ok 330 --least-429 2 --most-429 42
+
+"${python}" simulator_log.py clear
+SECONDS=0
+ansible-playbook -i "${inventory}" balance.yml -e "trip_first='${trip}'" -e "lockout=${lockout}" -e expect_failures=true -e rate_timeout=1 -e rate_retries=0 \
+    --limit 'fleet[0:79]' "$@"
+echo "80 hosts with a short time bound after a lock-out: ${SECONDS} s"
+"${python}" simulator_log.py check --least-429 2 --most-429 42
