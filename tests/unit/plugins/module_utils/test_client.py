@@ -27,6 +27,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     COLLECTION_VERSION,
     ConnectionSettings,
     clean_bool,
+    clean_threshold,
     max_total_seconds,
 )
 
@@ -285,7 +286,6 @@ class TestResponseChecks:
         (b'{"credits": "12.5"}', 'has a "credits" that is not a number: "12.5"'),
         (b'{"credits": null}', 'has a "credits" that is not a number: null'),
         (b'{"credits": true}', 'has a "credits" that is not a number: true'),
-        (b'{"credits": -1}', 'has a negative "credits" (-1.0)'),
         (b'{"credits": NaN}', 'has a "credits" that is not a finite number'),
         (b'{"credits": 1e999}', 'has a "credits" that is not a finite number'),
     ])
@@ -296,6 +296,11 @@ class TestResponseChecks:
         assert problem in caught.value.msg
         assert caught.value.msg.startswith('GET https://api.stability.ai/v1/user/balance returned ')
         assert caught.value.status == 200
+
+    @pytest.mark.parametrize('body, credits', [(b'{"credits": -1}', -1.0), (b'{"credits": -0.25}', -0.25), (b'{"credits": -0.0}', 0.0)])
+    def test_a_negative_balance_is_an_overdrawn_organization_not_a_bad_body(self, fake_api, body, credits):
+        fake_api.answer(body=body, headers={'Content-Type': 'application/json'})
+        assert make_client().fetch_balance() == credits
 
     def test_integer_credits_become_a_float(self, fake_api):
         fake_api.answer(payload={'credits': 12})
@@ -387,6 +392,11 @@ class TestSettings:
         (dict(validate_certs='maybe'), 'validate_certs', "must be true or false, got 'maybe'"),
         (dict(validate_certs=2), 'validate_certs', 'must be true or false, got 2'),
         (dict(validate_certs=None), 'validate_certs', 'must be true or false, got None'),
+        (dict(timeout=True), 'timeout', 'greater than 0, got True'),
+        (dict(api_url='https://api.stability.ai/v1alpha'), 'api_url',
+         'ends with /v1alpha but api_version is v1: drop /v1alpha from api_url (the version goes in api_version)'),
+        (dict(api_url='https://api.stability.ai/v1/', api_version='v1alpha'), 'api_url',
+         'ends with /v1 but api_version is v1alpha: drop /v1 from api_url'),
     ])
     def test_bad_input_is_refused_naming_the_option(self, options, option, words):
         options.setdefault('api_key', KEY)
@@ -415,6 +425,34 @@ class TestSettings:
     ])
     def test_accepted_urls(self, url, expected):
         assert ConnectionSettings(api_key=KEY, api_url=url).api_url == expected
+
+    @pytest.mark.parametrize('url, version', [
+        ('https://api.stability.ai/v1', 'v1'),
+        ('https://api.stability.ai/v1/', 'v1'),
+        ('https://api.stability.ai/v1alpha//', 'v1alpha'),
+        ('https://gateway.example.com/stability/v1', 'v1'),
+    ])
+    def test_a_trailing_version_that_repeats_api_version_is_dropped(self, fake_api, url, version):
+        """As the vendor's docs write the URL; sent as it is, every request went to /v1/v1/... (404)."""
+        settings = ConnectionSettings(api_key=KEY, api_url=url, api_version=version)
+        assert settings.api_url == url.rstrip('/')[:-len('/' + version)]
+        fake_api.answer(payload={'credits': 1})
+        StabilityClient(settings).fetch_balance()
+        assert fake_api.requests[0].url == settings.api_url + '/%s/user/balance' % version
+
+    @pytest.mark.parametrize('url', ['https://v1', 'https://api.stability.ai/v10', 'https://api.stability.ai/v1/extra'])
+    def test_a_version_anywhere_else_is_left_alone(self, url):
+        assert ConnectionSettings(api_key=KEY, api_url=url).api_url == url
+
+    @pytest.mark.parametrize('value, expected', [(None, None), (0, 0.0), ('1e3', 1000.0), (' 12.5 ', 12.5), (100, 100.0)])
+    def test_thresholds_accept_any_finite_number_from_zero(self, value, expected):
+        assert clean_threshold('min_credits', value) == expected
+
+    @pytest.mark.parametrize('value', ['100 credits', '', True, False, -1, '-0.5', float('nan'), 'inf', float('-inf'), [100], {}])
+    def test_thresholds_refuse_anything_else_showing_the_value(self, value):
+        with pytest.raises(StabilityOptionError) as caught:
+            clean_threshold('warn_below', value)
+        assert caught.value.msg == 'warn_below must be a number of credits, 0 or more, got %r' % (value,)
 
     def test_option_adapter_reads_any_get_option(self):
         options = {'api_key': KEY, 'api_url': 'http://127.0.0.1:1', 'api_version': 'v1alpha', 'timeout': 2, 'retries': 0,
