@@ -993,7 +993,8 @@ def _parse_args(argv):
     parser.add_argument('--port', type=int, default=0, help='port to bind; 0 lets the kernel pick one (default: %(default)s)')
     parser.add_argument('--fixture', default=DEFAULT_FIXTURE, help='JSON fixture of keys, accounts and organizations (default: %(default)s)')
     parser.add_argument('--latency', type=float, default=0.0, help='seconds added before answering every API request (default: %(default)s)')
-    parser.add_argument('--rate-limit', default='%d/%d' % DEFAULT_RATE_LIMIT, help='N/S: N requests per S seconds per account; 0 disables (default: %(default)s)')
+    parser.add_argument('--rate-limit', default='%d/%d' % DEFAULT_RATE_LIMIT,
+                        help='N/S: N requests per S seconds per account; 0 disables (default: %(default)s)')
     parser.add_argument('--lockout', type=float, default=DEFAULT_LOCKOUT, help='seconds an account gets 429 once over the limit (default: %(default)s)')
     parser.add_argument('--lifetime', type=float, default=DEFAULT_LIFETIME, help='stop after this many seconds; 0 runs until stopped (default: %(default)s)')
     parser.add_argument('--port-file', help='write the port here once listening')
