@@ -19,7 +19,29 @@ demo_cleanup() {
   fi
 }
 
+demo_usage() {
+  cat <<'EOF'
+usage: tests/run-demo.sh [ANSIBLE-PLAYBOOK-OPTION...]
+       tests/run-demo.sh -h | --help
+
+Starts the bundled Stability API simulator on a free loopback port, shows the demo account and the
+credits of each of its organizations, then runs the CI pre-flight check
+(ansible-playbook stabilityai.platform.preflight) against it, with stability_min_credits=10 and
+stability_warn_below=1000 for org-alice-studio and org-alice-lab. Needs Python 3.11 and access to
+PyPI for its virtualenv (the one of tests/run-tests.sh; STABILITY_VENV overrides where).
+
+Options after the script name go to ansible-playbook and override those, for example:
+  tests/run-demo.sh -e stability_min_credits=5000     # fails, naming the organization below it
+EOF
+}
+
 demo_main() {
+  case ${1:-} in
+    -h | --help)
+      demo_usage
+      return 0
+      ;;
+  esac
   cd "$REPO_ROOT"
   setup_toolchain
 

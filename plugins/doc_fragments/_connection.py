@@ -33,6 +33,9 @@ options:
   api_url:
     description:
       - Base URL of the Stability API, without the version.
+      - A trailing C(/v1) or C(/v1alpha) that is the same as O(api_version), as the vendor's docs write the URL
+        (C(https://api.stability.ai/v1)), is dropped, and so is a trailing slash; a trailing version that differs
+        from O(api_version) is refused before anything is sent.
       - If not set, the value of the E(STABILITY_API_URL) environment variable is used, and otherwise C(https://api.stability.ai).
       - Must be C(https://) with a host. Plain C(http://) is accepted only when the host as written is C(localhost),
         a C(127.x.x.x) address or C([::1]) (for the bundled simulator), since the key would otherwise travel in clear text.

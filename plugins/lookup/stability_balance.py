@@ -35,6 +35,7 @@ options:
     description:
       - Fail the task when a balance read is below this number of credits; the message names each organization,
         its balance and the threshold.
+      - A number of credits, 0 or more; anything else is refused with a message that shows the value.
     type: float
   warn_below:
     description:
@@ -72,6 +73,11 @@ options:
       - section: stabilityai_platform
         key: cache_dir
 notes:
+  - A keyword that is not an option of this lookup (a typo such as C(min_credit=100), or C(organization=)) fails the
+    lookup with a message naming the closest option, instead of being ignored. Organizations are terms, as in
+    C(lookup('stabilityai.platform.stability_balance', 'org-x')).
+  - Every source of an option (keyword, variable, environment, C(ansible.cfg)) is checked before Ansible converts
+    it, so C(validate_certs = maybe) in C(ansible.cfg) is refused, naming the file, instead of read as V(false).
   - Modules of this collection never cache; use M(stabilityai.platform.stability_balance_info) to read the live balance.
 seealso:
   - module: stabilityai.platform.stability_balance_info
@@ -105,6 +111,7 @@ _raw:
   elements: float
 '''
 
+import functools
 import threading
 
 from ansible.errors import AnsibleLookupError
@@ -128,11 +135,17 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import
     clean_cache_ttl,
 )
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
-    check_raw_connection_options,
-    check_raw_thresholds,
+    CONNECTION_CHECKS,
+    THRESHOLD_CHECKS,
+    check_keywords,
+    check_raw_options,
     raw_option_value,
     templated_option_variables,
 )
+
+# The raw checks of this lookup's options (see _option_sources): the shared ones and its own.
+RAW_CHECKS = dict(CONNECTION_CHECKS, cache_ttl=clean_cache_ttl, cache_dir=functools.partial(clean_path_text, 'cache_dir'),
+                  **THRESHOLD_CHECKS)
 
 display = Display()
 
@@ -176,26 +189,22 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         option_variables = templated_option_variables('lookup', self._load_name, variables, self._templar)
-        self.set_options(var_options=option_variables, direct=kwargs)
         try:
             self._check_raw_options(kwargs, option_variables)
+            self.set_options(var_options=option_variables, direct=kwargs)
             return self._read(terms or [])
         except StabilityError as exc:
             raise AnsibleLookupError(exc.msg) from None
 
     def _check_raw_options(self, direct, option_variables):
-        """Refuse what Ansible's type conversion would silently turn into something else."""
-        raw = {}
+        """Refuse unknown keywords, and values Ansible's type conversion would turn into something else.
 
-        def raw_value(name):
-            if name not in raw:
-                raw[name] = raw_option_value('lookup', self._load_name, name, direct, option_variables)
-            return raw[name]
-        check_raw_connection_options(raw_value)
-        check_raw_thresholds(raw_value)
-        clean_path_text('cache_dir', raw_value('cache_dir'))
-        if isinstance(raw_value('cache_ttl'), bool):
-            clean_cache_ttl(raw_value('cache_ttl'))
+        Runs before ``set_options``, so the user sees one line naming the option, never
+        Ansible's conversion error or, worse, its guess.
+        """
+        check_keywords('lookup', self._load_name, direct, 'stabilityai.platform.stability_balance')
+        check_raw_options(
+            lambda name: raw_option_value('lookup', self._load_name, name, direct, option_variables), RAW_CHECKS)
 
     def _read(self, terms):
         settings = ConnectionSettings.from_options(self.get_option)

@@ -128,7 +128,11 @@ def api_error_details(payload):
 
 
 def check_credits(payload):
-    """The ``credits`` of a balance body: a finite, non-negative JSON number."""
+    """The ``credits`` of a balance body: a finite JSON number.
+
+    A negative number is valid (the vendor's schema sets no minimum): the organization is
+    overdrawn, and every gate fails on it like on any balance below its threshold.
+    """
     if not isinstance(payload, dict) or 'credits' not in payload:
         raise ValueError('has no "credits" field')
     credits = payload['credits']
@@ -140,8 +144,6 @@ def check_credits(payload):
         raise ValueError('has a "credits" that is not a finite number')
     if not math.isfinite(credits):
         raise ValueError('has a "credits" that is not a finite number')
-    if credits < 0:
-        raise ValueError('has a negative "credits" (%r)' % credits)
     return credits
 
 

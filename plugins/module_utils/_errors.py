@@ -56,6 +56,7 @@ class StabilityOptionError(StabilityError):
     def __init__(self, option, problem):
         super(StabilityOptionError, self).__init__('%s %s' % (option, problem))
         self.option = option
+        self.problem = problem
 
 
 class StabilityRequestError(StabilityError):

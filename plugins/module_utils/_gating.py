@@ -40,12 +40,24 @@ def shortfall(option, threshold, readings):
     return '%s below %s %s: %s' % (
         'Credits are' if len(below) == 1 else '%d balances are' % len(below),
         option,
-        format_credits(threshold),
-        '; '.join('%s has %s' % (label, format_credits(credits)) for label, credits in below),
+        format_threshold(threshold),
+        '; '.join('%s has %s' % (label, format_credits(credits, threshold)) for label, credits in below),
     )
 
 
-def format_credits(credits):
-    """Credits as written by Python (exact, never rounded up past a threshold), without a useless .0."""
-    text = repr(float(credits))
-    return text[:-2] if text.endswith('.0') else text
+def format_credits(credits, threshold=None):
+    """A balance for people: two decimals, like the tables (returned values stay exact).
+
+    A balance below ``threshold`` that two decimals would round up to it (99.999 below 100) is
+    shown with every decimal instead: a message must never make a shortfall look like none.
+    """
+    text = '%.2f' % credits
+    if threshold is not None and credits < threshold <= float(text):
+        return repr(float(credits))
+    return text
+
+
+def format_threshold(threshold):
+    """A threshold for people: two decimals when that is exact, else every decimal the user gave."""
+    text = '%.2f' % threshold
+    return text if float(text) == threshold else repr(float(threshold))

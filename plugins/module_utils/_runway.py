@@ -20,7 +20,7 @@ __metaclass__ = type
 import datetime
 import math
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_threshold
 
 RUNWAY_WINDOW_DAYS = 7
 # Fewer days of readings than this say too little about a daily rate to forecast from it.
@@ -117,16 +117,7 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
 
 def clean_runway_threshold(option, value):
     """``min_days_left`` / ``min_runs_left``: None (not set) or a finite number >= 0."""
-    if value is None:
-        return None
-    unit = 'days' if option == 'min_days_left' else 'runs'
-    try:
-        number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not math.isfinite(number) or number < 0:
-        raise StabilityOptionError(option, 'must be a number of %s, 0 or more, got %r' % (unit, value))
-    return number
+    return clean_threshold(option, value, 'days' if option == 'min_days_left' else 'runs')
 
 
 def describe_runway(forecast):

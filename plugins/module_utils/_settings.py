@@ -117,12 +117,30 @@ def clean_api_url(value):
     return value.rstrip('/')
 
 
+def drop_version_path(api_url, api_version):
+    """``api_url`` without a trailing ``/v1`` or ``/v1alpha`` that repeats ``api_version``.
+
+    The vendor's docs show the base URL with the version (``https://api.stability.ai/v1``); taken
+    as it is, every request would go to ``/v1/v1/user/...`` and fail with a 404.  That version is
+    the one the user asked for, so dropping it is what they meant.  A trailing version that is not
+    ``api_version`` could mean either, so it is refused with what to change.
+    """
+    api_url = api_url.rstrip('/')
+    version = urlsplit(api_url).path.rpartition('/')[2]
+    if version not in API_VERSIONS:
+        return api_url
+    if version != api_version:
+        raise StabilityOptionError('api_url', 'ends with /%s but api_version is %s: drop /%s from api_url (the version goes in api_version)' % (
+            version, api_version, version))
+    return api_url[:-len('/' + version)]
+
+
 def clean_positive_number(option, value):
     try:
-        number = float(value)
+        number = None if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
-    if not math.isfinite(number) or number <= 0:
+    if number is None or not math.isfinite(number) or number <= 0:
         raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
     return number
 
@@ -138,18 +156,20 @@ def clean_retries(value):
     return number
 
 
-def clean_threshold(option, value):
-    """``min_credits`` and ``warn_below``: None (not set) or a finite number."""
+def clean_threshold(option, value, unit='credits'):
+    """A gate's threshold (``min_credits``, ``warn_below``, ...): None (not set) or a finite number, 0 or more.
+
+    Modules declare thresholds ``raw`` and convert here, so a word such as ``"100 credits"`` is
+    refused with the option and the value, as the lookup and the pre-flight playbook refuse it.
+    """
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise StabilityOptionError(option, 'must be a number of credits, got %r' % (value,))
     try:
-        number = float(value)
+        number = None if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
-        raise StabilityOptionError(option, 'must be a number of credits, got %r' % (value,))
-    if not math.isfinite(number):
-        raise StabilityOptionError(option, 'must be a finite number of credits, got %r' % (value,))
+        number = None
+    if number is None or not math.isfinite(number) or number < 0:
+        raise StabilityOptionError(option, 'must be a number of %s, 0 or more, got %r' % (unit, value))
     return number
 
 
@@ -207,6 +227,16 @@ def clean_rate_limit(value):
     raise StabilityOptionError('rate_limit', problem)
 
 
+def clean_api_version(value):
+    """``v1`` or ``v1alpha``; None means the default."""
+    if value is None:
+        return DEFAULT_API_VERSION
+    version = ('%s' % (value,)).strip()
+    if version not in API_VERSIONS:
+        raise StabilityOptionError('api_version', 'must be one of %s, got %r' % (', '.join(API_VERSIONS), value))
+    return version
+
+
 def clean_organization(option, value):
     """An organization id as sent in the ``Organization`` header; None means the key's default organization."""
     if value is None:
@@ -226,9 +256,8 @@ class ConnectionSettings(object):
                 'api_key', 'is not set: give the api_key option or set the STABILITY_API_KEY environment variable')
         self.api_key = clean_header_value('api_key', '%s' % api_key)
         self.api_url = clean_api_url(DEFAULT_API_URL if api_url is None else '%s' % api_url)
-        self.api_version = DEFAULT_API_VERSION if api_version is None else ('%s' % api_version).strip()
-        if self.api_version not in API_VERSIONS:
-            raise StabilityOptionError('api_version', 'must be one of %s, got %r' % (', '.join(API_VERSIONS), api_version))
+        self.api_version = clean_api_version(api_version)
+        self.api_url = drop_version_path(self.api_url, self.api_version)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else clean_positive_number('timeout', timeout)
         self.retries = DEFAULT_RETRIES if retries is None else clean_retries(retries)
         self.validate_certs = clean_bool('validate_certs', validate_certs)

@@ -53,12 +53,15 @@ options:
       - Fail when a balance read is below this number of credits.
       - With O(organizations) or O(all_organizations) every balance in RV(balances) is checked, otherwise RV(credits).
       - The message names each organization below the threshold, its balance and the threshold.
-    type: float
+      - A number of credits, 0 or more, such as V(100), V(12.5) or V(1e3). Anything else (V("100 credits"), V(true),
+        a negative number, V(inf)) is refused with a message that shows the value, before any request is sent.
+    type: raw
   warn_below:
     description:
       - Emit a warning, not a failure, when a balance read is below this number of credits.
       - Checked like O(min_credits); use both for a warning zone above the hard stop.
-    type: float
+      - A number of credits, 0 or more, like O(min_credits).
+    type: raw
   ledger_path:
     description:
       - The credit ledger written by the P(stabilityai.platform.credit_recap#callback) callback (its C(ledger_path)), on
@@ -74,16 +77,16 @@ options:
       - Fail when the credits of an organization read will run out in fewer than this many days at the rate of the
         last 7 days (C(runway.days_left)). The message names each organization, its runway and the threshold.
       - When the ledger holds too little data for a forecast, a warning says why and the check passes.
-      - Needs O(ledger_path).
-    type: float
+      - A number of days, 0 or more. Needs O(ledger_path).
+    type: raw
     version_added: 1.1.0
   min_runs_left:
     description:
       - Fail when the credits of an organization read cover fewer than this many runs at the median spend of the runs
         of the last 7 days (C(runway.runs_left)). The message names each organization, its runway and the threshold.
       - When the ledger holds too little data for a forecast, a warning says why and the check passes.
-      - Needs O(ledger_path).
-    type: float
+      - A number of runs, 0 or more. Needs O(ledger_path).
+    type: raw
     version_added: 1.1.0
 '''
 
@@ -94,7 +97,7 @@ EXAMPLES = r'''
 
 - name: Print them in dollars
   ansible.builtin.debug:
-    msg: "{{ balance.credits }} credits (US${{ '%.2f' | format(balance.credits / 100) }})"
+    msg: "{{ '%.2f' | format(balance.credits) }} credits (US${{ '%.2f' | format(balance.credits / 100) }})"
 
 - name: Stop the play before a generation job that needs 250 credits runs dry
   stabilityai.platform.stability_balance_info:
@@ -114,7 +117,7 @@ EXAMPLES = r'''
 
 - name: Report the balance of each organization
   ansible.builtin.debug:
-    msg: "{{ item.organization_name }}: {{ item.credits }}"
+    msg: "{{ item.organization_name }}: {{ '%.2f' | format(item.credits) }}"
   loop: "{{ all_balances.balances }}"
   loop_control:
     label: "{{ item.organization_id }}"
@@ -270,11 +273,16 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
 
 
 def chosen_memberships(account, organizations):
-    """The account's memberships named in ``organizations`` (all when None), or a clear refusal."""
-    memberships = account['organizations']
+    """The account's memberships named in ``organizations`` (all when None), or a clear refusal.
+
+    Each organization comes once even when the account lists a membership twice (the vendor's own
+    v1alpha example does), so each balance is read once.
+    """
+    by_id = {}
+    for membership in account['organizations']:
+        by_id.setdefault(membership['id'], membership)
     if organizations is None:
-        return memberships
-    by_id = dict((membership['id'], membership) for membership in memberships)
+        return list(by_id.values())
     unknown = [organization for organization in organizations if organization not in by_id]
     if unknown:
         raise StabilityOptionError('organizations', 'names %s, not an organization of this account (its organizations: %s)' % (
@@ -343,11 +351,12 @@ def main():
             organization=dict(type='str'),
             organizations=dict(type='list', elements='str'),
             all_organizations=dict(type='bool', default=False),
-            min_credits=dict(type='float'),
-            warn_below=dict(type='float'),
+            # raw: clean_threshold converts, so a bad value is refused with the value shown
+            min_credits=dict(type='raw'),
+            warn_below=dict(type='raw'),
             ledger_path=dict(type='path'),
-            min_days_left=dict(type='float'),
-            min_runs_left=dict(type='float'),
+            min_days_left=dict(type='raw'),
+            min_runs_left=dict(type='raw'),
         ),
         required_by=dict(min_days_left='ledger_path', min_runs_left='ledger_path'),
         supports_check_mode=True,

@@ -90,7 +90,7 @@ class BalanceCache(object):
         for value in (credits, stored):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 return None
-        if credits < 0 or stored > now + CLOCK_SKEW or now - stored >= self.ttl:
+        if stored > now + CLOCK_SKEW or now - stored >= self.ttl:
             return None
         return float(credits)
 

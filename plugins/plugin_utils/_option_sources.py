@@ -10,24 +10,45 @@
 
 Ansible's plugin configuration converts option values by their documented type, and it guesses:
 any unknown word becomes ``false`` for a bool, ``true`` becomes 1.0 for a float, 1.5 becomes 1
-for an int (before ansible-core 2.19), and an empty path becomes the playbook directory.  A gate
-must refuse such values, not act on a guess, so the plugins read the raw values here and check
-them with the same ``clean_*`` functions the modules use.
+for an int (before ansible-core 2.19), and an empty path becomes the playbook directory.  It also
+ignores a keyword it does not know, so ``min_credit=5000`` would never gate.  A gate must refuse
+such values, not act on a guess, so the plugins read the raw values here, from every source
+(keyword, variable, environment, ``ansible.cfg``), and check them with the same ``clean_*``
+functions the modules use.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import configparser
+import difflib
+import functools
 import os
 
 from ansible import constants as C
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
+    clean_api_version,
     clean_bool,
     clean_path_text,
+    clean_positive_number,
     clean_retries,
     clean_threshold,
 )
+
+# The raw check of each shared option whose documented type Ansible would convert by guessing.
+CONNECTION_CHECKS = {
+    'api_version': clean_api_version,
+    'timeout': functools.partial(clean_positive_number, 'timeout'),
+    'retries': clean_retries,  # ansible-core before 2.19 truncates 1.5 to 1
+    'validate_certs': functools.partial(clean_bool, 'validate_certs'),
+    'ca_path': functools.partial(clean_path_text, 'ca_path'),
+}
+THRESHOLD_CHECKS = {
+    'min_credits': functools.partial(clean_threshold, 'min_credits'),
+    'warn_below': functools.partial(clean_threshold, 'warn_below'),
+}
 
 
 def templated_option_variables(plugin_type, plugin_name, variables, templar):
@@ -42,38 +63,82 @@ def templated_option_variables(plugin_type, plugin_name, variables, templar):
                 for name in C.config.get_plugin_vars(plugin_type, plugin_name) if name in variables)
 
 
-def raw_option_value(plugin_type, plugin_name, name, direct, option_variables):
-    """The value of option ``name`` as the user wrote it; None when no source sets it.
+def check_keywords(plugin_type, plugin_name, direct, display_name):
+    """Refuse a keyword the plugin has no option for, naming the closest one.
 
-    Sources in Ansible's order of precedence: keyword, then variables, then environment.
+    Ansible would drop it without a word: ``organization='org-x'`` would read the default
+    organization and ``min_credit=5000`` would never gate.  ``display_name`` is the plugin's name
+    as users write it (``plugin_name`` is the name Ansible loaded it by).
     """
-    if name in direct:
-        return direct[name]
+    known = sorted(name for name in C.config.get_configuration_definitions(plugin_type, plugin_name) if not name.startswith('_'))
+    for name in sorted(direct):
+        if name in known:
+            continue
+        if name in ('organization', 'organizations'):
+            raise StabilityOptionError(name, "is not an option of %s: organizations are its terms, for example lookup('%s', 'org-x')" % (
+                display_name, display_name))
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = 'did you mean %s?' % close[0] if close else 'its options are %s' % ', '.join(known)
+        raise StabilityOptionError(name, 'is not an option of %s; %s' % (display_name, hint))
+
+
+def raw_option_value(plugin_type, plugin_name, name, direct, option_variables):
+    """``(value, source)``: option ``name`` as the user wrote it, and where; ``(None, None)`` when unset.
+
+    Sources in Ansible's order of precedence: keyword (``source`` None: the keyword names itself),
+    then variables, then environment, then ``ansible.cfg``.
+    """
+    if direct.get(name) is not None:
+        return direct[name], None
     definition = C.config.get_configuration_definitions(plugin_type, plugin_name).get(name, {})
-    for source, entries in ((option_variables or {}, definition.get('vars')), (os.environ, definition.get('env'))):
+    for source, entries, label in ((option_variables or {}, definition.get('vars'), 'the variable %s'),
+                                   (os.environ, definition.get('env'), 'the environment variable %s')):
         found = [entry['name'] for entry in entries or () if entry['name'] in source]
         if found:
-            return source[found[-1]]
-    return None
+            return source[found[-1]], label % found[-1]
+    config_file = C.config.get_config_value('CONFIG_FILE')
+    for entry in reversed(definition.get('ini') or ()):
+        value = ini_value(config_file, entry.get('section', 'defaults'), entry['key'])
+        if value is not None:
+            return value, '[%s] %s in %s' % (entry.get('section', 'defaults'), entry['key'], config_file)
+    return None, None
 
 
-def check_raw_connection_options(raw_value):
-    """Refuse the shared options whose conversion would silently change them.
+def ini_value(config_file, section, key):
+    """``key`` of ``[section]`` in ``config_file`` as written, read the way Ansible reads it; None if absent."""
+    if not config_file:
+        return None
+    try:
+        stat = os.stat(config_file)
+    except OSError:
+        return None
+    return _ini_parser(config_file, stat.st_mtime_ns, stat.st_size).get(section, key, raw=True, fallback=None)
 
-    ``raw_value(name)`` gives what the user wrote for ``name`` (see ``raw_option_value``).
+
+@functools.lru_cache(maxsize=4)
+def _ini_parser(config_file, mtime_ns, size):  # pylint: disable=unused-argument  # the file's version is the cache key
+    parser = configparser.ConfigParser(inline_comment_prefixes=(';',))
+    try:
+        with open(config_file, 'rb') as handle:
+            parser.read_string(handle.read().decode('utf-8', errors='replace'))
+    except (OSError, configparser.Error):
+        pass  # Ansible itself reports a file it cannot read or parse
+    return parser
+
+
+def check_raw_options(raw_option, checks):
+    """Run ``checks`` (option name: ``clean_*`` callable) on the raw values ``raw_option(name)`` gives.
+
+    A refusal of a value that did not come from a keyword says where it came from, so a bad
+    ``validate_certs`` in ``ansible.cfg`` is found at once.
     """
-    validate_certs = raw_value('validate_certs')
-    if validate_certs is not None:
-        clean_bool('validate_certs', validate_certs)
-    retries = raw_value('retries')
-    if retries is not None:  # ansible-core before 2.19 truncates 1.5 to 1
-        clean_retries(retries)
-    clean_path_text('ca_path', raw_value('ca_path'))
-
-
-def check_raw_thresholds(raw_value, names=('min_credits', 'warn_below')):
-    """A boolean threshold would become 1.0 or 0.0: refuse it as the module does."""
-    for name in names:
-        value = raw_value(name)
-        if isinstance(value, bool):
-            clean_threshold(name, value)
+    for name, check in checks.items():
+        value, source = raw_option(name)
+        if value is None:
+            continue
+        try:
+            check(value)
+        except StabilityOptionError as exc:
+            if source is None:
+                raise
+            raise StabilityOptionError('%s (set by %s)' % (name, source), exc.problem) from None

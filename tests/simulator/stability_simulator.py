@@ -4,10 +4,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-# This file is PRIVATE test tooling of the stabilityai.platform collection.
-# It is not part of the collection's public API and may change in any release.
-
 """A Stability AI API simulator for the user endpoints, on loopback only.
+
+A supported tool of the stabilityai.platform collection, for its own tests, the demo and users'
+offline playbook tests.  Its command line, fixture and control API are documented on the
+"Stability API simulator" page of the collection docs (docs/docsite/rst/simulator.rst) and change
+only with a changelog entry; ``--help`` lists the options with their defaults.
 
 It serves ``GET /{v1,v1alpha}/user/account`` and ``GET /{v1,v1alpha}/user/balance`` from a JSON
 fixture of API keys, accounts and organizations, with the vendor's status codes and error bodies,
@@ -25,10 +27,14 @@ Command line::
 ``launcher.py`` next to this file starts it in the background and stops it by its pid (``start``
 / ``stop``, or ``running_simulator()`` in Python): what the collection's own tests use.
 
-Options: ``--host`` (loopback only: 127.x.x.x, localhost or ::1), ``--port`` (0: the kernel picks),
-``--fixture PATH``, ``--latency S``, ``--rate-limit N/S`` (``0`` disables), ``--lockout S``,
-``--lifetime S`` (default 900; 0 runs until stopped), ``--port-file``, ``--pid-file``,
-``--tls-cert PEM [--tls-key PEM]``, ``--daemon``, ``--log-file``, ``--verbose``.
+Options (``--help`` shows each with its default): ``--host`` (loopback only: 127.x.x.x, localhost
+or ::1), ``--port`` (0: the kernel picks), ``--fixture PATH``, ``--latency S``, ``--rate-limit N/S``
+(``0`` disables), ``--lockout S``, ``--lifetime S`` (default 900; 0 runs until stopped),
+``--port-file``, ``--pid-file``, ``--tls-cert PEM [--tls-key PEM]``, ``--daemon``, ``--log-file``,
+``--verbose``.
+
+Every request of any method is logged; a method an endpoint does not take (PUT, TRACE, or one
+HTTP does not define) gets 405 with the vendor's JSON error body.
 
 Control API (no authentication):
 
@@ -467,10 +473,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         self.server.simulator.debug('%s - %s' % (self.address_string(), format % args))
 
-    def do_GET(self):
-        self._dispatch()
+    def __getattr__(self, name):
+        """Every ``do_<METHOD>`` is ``_dispatch``, for any method at all.
 
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+        ``BaseHTTPRequestHandler`` answers a method without a ``do_`` handler (TRACE, or a made-up
+        one) with its own HTML 501 page and never logs it; here each method is logged and gets the
+        vendor's JSON error body like any other request.
+        """
+        if name.startswith('do_'):
+            return self._dispatch
+        raise AttributeError(name)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -979,17 +991,41 @@ class StabilitySimulator:
 # Command line
 # ---------------------------------------------------------------------------------------------
 
+def _help_epilog():
+    """The fixture's keys, so that a user can send a first request, and where the control API is documented."""
+    try:
+        keys = sorted(load_fixture()['keys'].items())
+    except (OSError, ValueError, KeyError):
+        keys = []
+    lines = ['API keys of the default fixture (all fake), and their accounts:']
+    lines += ['  %s  %s' % (key, account) for key, account in keys]
+    lines += [
+        '',
+        'A fixture (--fixture) is JSON: {"keys": {API key: account id}, "accounts": {account id: {"email",',
+        '"profile_picture" (optional), "organizations": [{"id", "role", "is_default"}]}}, "organizations":',
+        '{organization id: {"name", "credits"}}}.',
+        '',
+        'The control API under /_sim/ (faults, balances, request log, shutdown) and the fixture format are',
+        'documented on the "Stability API simulator" page of the collection docs',
+        '(docs/docsite/rst/simulator.rst in the collection).',
+    ]
+    return '\n'.join(lines)
+
+
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='stability_simulator.py',
-        description='Stability AI API simulator (user account and balance endpoints) on loopback.')
-    parser.add_argument('--host', default='127.0.0.1', help='loopback address to bind: 127.x.x.x, localhost or ::1')
-    parser.add_argument('--port', type=int, default=0, help='port to bind; 0 lets the kernel pick one (default)')
-    parser.add_argument('--fixture', default=DEFAULT_FIXTURE, help='JSON fixture of keys, accounts and organizations')
-    parser.add_argument('--latency', type=float, default=0.0, help='seconds added before answering every API request')
-    parser.add_argument('--rate-limit', default='%d/%d' % DEFAULT_RATE_LIMIT, help='N/S: N requests per S seconds per account; 0 disables')
-    parser.add_argument('--lockout', type=float, default=DEFAULT_LOCKOUT, help='seconds an account gets 429 once over the limit')
-    parser.add_argument('--lifetime', type=float, default=DEFAULT_LIFETIME, help='stop after this many seconds; 0 runs until stopped')
+        description='Stability AI API simulator (user account and balance endpoints) on loopback.',
+        epilog=_help_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--host', default='127.0.0.1', help='loopback address to bind: 127.x.x.x, localhost or ::1 (default: %(default)s)')
+    parser.add_argument('--port', type=int, default=0, help='port to bind; 0 lets the kernel pick one (default: %(default)s)')
+    parser.add_argument('--fixture', default=DEFAULT_FIXTURE, help='JSON fixture of keys, accounts and organizations (default: %(default)s)')
+    parser.add_argument('--latency', type=float, default=0.0, help='seconds added before answering every API request (default: %(default)s)')
+    parser.add_argument('--rate-limit', default='%d/%d' % DEFAULT_RATE_LIMIT,
+                        help='N/S: N requests per S seconds per account; 0 disables (default: %(default)s)')
+    parser.add_argument('--lockout', type=float, default=DEFAULT_LOCKOUT, help='seconds an account gets 429 once over the limit (default: %(default)s)')
+    parser.add_argument('--lifetime', type=float, default=DEFAULT_LIFETIME, help='stop after this many seconds; 0 runs until stopped (default: %(default)s)')
     parser.add_argument('--port-file', help='write the port here once listening')
     parser.add_argument('--pid-file', help='write the process id here once listening')
     parser.add_argument('--tls-cert', help='PEM certificate (chain) to serve HTTPS')

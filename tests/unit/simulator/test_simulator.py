@@ -214,11 +214,26 @@ def test_unknown_route_is_not_found(sim, path, version):
     assert_error(response, 404, 'not_found', version)
 
 
-@pytest.mark.parametrize('method', ['POST', 'PUT', 'DELETE'])
-def test_other_methods_are_not_allowed(sim, method):
+@pytest.mark.parametrize('method', ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'BREW'])
+def test_other_methods_are_not_allowed_and_are_logged(sim, method):
+    """Any method, one HTTP does not define too, gets the vendor's JSON 405 (not Python's HTML 501) and a log entry."""
     response = call(sim, 'v1', 'balance', method=method)
     assert_error(response, 405, 'method_not_allowed', 'v1')
     assert response.headers['Allow'] == 'GET'
+    assert [(entry['method'], entry['path'], entry['status']) for entry in sim.requests()] == [(method, '/v1/user/balance', 405)]
+
+
+def test_help_shows_the_defaults_the_fixture_keys_and_where_the_control_api_is_documented():
+    script = stability_simulator.__file__
+    result = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True, timeout=30, check=True)
+    assert '(default: 900.0)' in result.stdout and '(default: 150/10)' in result.stdout
+    assert 'sk-sim-alice-0000000000000000  user-alice' in result.stdout
+    assert 'docs/docsite/rst/simulator.rst' in result.stdout
+    docs = os.path.join(os.path.dirname(script), '..', '..', 'docs', 'docsite', 'rst', 'simulator.rst')
+    with open(docs) as handle:
+        page = handle.read()
+    for route in ('GET /_sim/requests', 'POST /_sim/faults', 'POST /_sim/credits', 'POST /_sim/shutdown'):
+        assert route in page
 
 
 def test_head_is_not_allowed_and_has_no_body(sim):

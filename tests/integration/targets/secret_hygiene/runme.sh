@@ -102,7 +102,7 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=sys.argv[2].enco
 
 say "the preflight playbook in every class"
 preflight success pass 'pre-flight passed' 100
-preflight min-credits fail 'pre-flight failed: Credits are below min_credits 1000000000' 1000000000
+preflight min-credits fail 'pre-flight failed: Credits are below min_credits 1000000000.00' 1000000000
 preflight http-401 fail 'pre-flight failed: .*HTTP 401 unauthorized' 100 STABILITY_API_KEY="${bad_key}"
 fault '{"status": 403, "match": {"endpoint": "balance"}}'
 preflight http-403 fail 'pre-flight failed: .*HTTP 403 permission_denied' 100

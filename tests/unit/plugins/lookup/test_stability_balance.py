@@ -94,19 +94,19 @@ def test_options_come_from_variables_and_environment(api, lookup, monkeypatch):
 def test_min_credits_fails_naming_organizations_balances_and_threshold(api, lookup):
     with pytest.raises(AnsibleLookupError) as caught:
         lookup.run(['org-alice-studio', 'org-alice-lab', 'org-render-farm'], api_key=KEY, min_credits=100)
-    assert caught.value.message == '2 balances are below min_credits 100: org-alice-lab has 12.5; org-render-farm has 0'
+    assert caught.value.message == '2 balances are below min_credits 100.00: org-alice-lab has 12.50; org-render-farm has 0.00'
 
 
 def test_warn_below_warns_once_without_failing(api, lookup, warnings, demo_credits):
     assert lookup.run([], api_key=KEY, warn_below=2000, min_credits=1000) == [demo_credits[None]]
-    assert warnings == ["Credits are below warn_below 2000: the key's default organization has 1532.6336833840314"]
+    assert warnings == ["Credits are below warn_below 2000.00: the key's default organization has 1532.63"]
 
 
 @pytest.mark.parametrize('terms, options, message', [
     ([], {}, 'api_key is not set: give the api_key option or set the STABILITY_API_KEY environment variable'),
     (['org-a\r\nX: 1'], {'api_key': KEY}, 'organization contains a control character (such as a line break); nothing was sent'),
     ([], {'api_key': KEY, 'api_url': 'http://api.stability.ai'}, 'api_url uses plain http:// to api.stability.ai'),
-    ([], {'api_key': KEY, 'timeout': -1}, 'timeout must be a number of seconds greater than 0, got -1.0'),
+    ([], {'api_key': KEY, 'timeout': -1}, 'timeout must be a number of seconds greater than 0, got -1'),
     ([], {'api_key': KEY, 'retries': 99}, 'retries must be a whole number from 0 to 10, got 99'),
     ([], {'api_key': KEY, 'cache_ttl': -1}, 'cache_ttl must be a number of seconds, 0 or more'),
     ([], {'api_key': KEY + '\n'}, None),
@@ -116,8 +116,16 @@ def test_warn_below_warns_once_without_failing(api, lookup, warnings, demo_credi
     ([], {'api_key': KEY, 'cache_dir': '   '}, 'cache_dir is empty'),
     ([], {'api_key': KEY, 'cache_dir': '/tmp/a\nb'}, 'cache_dir contains a control character'),
     ([], {'api_key': KEY, 'ca_path': ''}, 'ca_path is empty'),
-    ([], {'api_key': KEY, 'min_credits': True}, 'min_credits must be a number of credits, got True'),
-    ([], {'api_key': KEY, 'warn_below': False}, 'warn_below must be a number of credits, got False'),
+    ([], {'api_key': KEY, 'min_credits': True}, 'min_credits must be a number of credits, 0 or more, got True'),
+    ([], {'api_key': KEY, 'warn_below': False}, 'warn_below must be a number of credits, 0 or more, got False'),
+    ([], {'api_key': KEY, 'min_credits': '100 credits'}, "min_credits must be a number of credits, 0 or more, got '100 credits'"),
+    ([], {'api_key': KEY, 'min_credits': -5}, 'min_credits must be a number of credits, 0 or more, got -5'),
+    ([], {'api_key': KEY, 'warn_below': 'nan'}, "warn_below must be a number of credits, 0 or more, got 'nan'"),
+    ([], {'api_key': KEY, 'timeout': 'soon'}, "timeout must be a number of seconds greater than 0, got 'soon'"),
+    ([], {'api_key': KEY, 'timeout': True}, 'timeout must be a number of seconds greater than 0, got True'),
+    ([], {'api_key': KEY, 'cache_ttl': 'a minute'}, "cache_ttl must be a number of seconds, 0 or more (0 turns the cache off), got 'a minute'"),
+    ([], {'api_key': KEY, 'api_version': 'v2'}, "api_version must be one of v1, v1alpha, got 'v2'"),
+    ([], {'api_key': KEY, 'api_url': 'https://api.stability.ai/v1alpha'}, 'api_url ends with /v1alpha but api_version is v1'),
     ([], {'api_key': KEY, 'cache_ttl': True}, 'cache_ttl must be a number of seconds, 0 or more'),
 ])
 def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, message, demo_credits):
@@ -127,14 +135,90 @@ def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, me
     with pytest.raises(AnsibleLookupError) as caught:
         lookup.run(terms, **options)
     assert message in caught.value.message
+    assert len(caught.value.message.splitlines()) == 1
     assert api.requests == []
 
 
+@pytest.mark.parametrize('options, message', [
+    ({'min_credit': 5000},
+     'min_credit is not an option of stabilityai.platform.stability_balance; did you mean min_credits?'),
+    ({'warn_bellow': 5000, 'min_credits': 10},
+     'warn_bellow is not an option of stabilityai.platform.stability_balance; did you mean warn_below?'),
+    ({'validate_cert': False},
+     'validate_cert is not an option of stabilityai.platform.stability_balance; did you mean validate_certs?'),
+    ({'organization': 'org-lab'},
+     "organization is not an option of stabilityai.platform.stability_balance: organizations are its terms, "
+     "for example lookup('stabilityai.platform.stability_balance', 'org-x')"),
+    ({'organizations': ['org-lab']},
+     "organizations is not an option of stabilityai.platform.stability_balance: organizations are its terms, "
+     "for example lookup('stabilityai.platform.stability_balance', 'org-x')"),
+    ({'zzz': 1}, 'zzz is not an option of stabilityai.platform.stability_balance; its options are api_key, api_url, api_version, '
+                 'ca_path, cache_dir, cache_ttl, min_credits, retries, timeout, validate_certs, warn_below'),
+])
+def test_an_unknown_keyword_is_refused_naming_the_closest_option(api, lookup, options, message):
+    """Ansible drops unknown keywords: organization= read the default organization, min_credit= never gated."""
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY, **options)
+    assert caught.value.message == message
+    assert api.requests == []
+
+
+@pytest.fixture
+def ansible_cfg(tmp_path, monkeypatch):
+    """Point Ansible's configuration at a fresh ansible.cfg holding ``lines`` under [stabilityai_platform]."""
+    from ansible import constants as C
+
+    def write(*lines):
+        path = tmp_path / 'ansible.cfg'
+        path.write_text(u'[stabilityai_platform]\n' + u''.join(line + u'\n' for line in lines))
+        monkeypatch.setattr(C.config, '_config_file', str(path))
+        return str(path)
+    return write
+
+
+@pytest.mark.parametrize('line, message', [
+    ('validate_certs = maybe', "validate_certs (set by [stabilityai_platform] validate_certs in {cfg}) must be true or false, got 'maybe'"),
+    ('retries = 1.5', "retries (set by [stabilityai_platform] retries in {cfg}) must be a whole number from 0 to 10, got '1.5'"),
+    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0, got 'soon'"),
+    ('cache_ttl = true', "cache_ttl (set by [stabilityai_platform] cache_ttl in {cfg}) must be a number of seconds, 0 or more"),
+    ('ca_path =', 'ca_path (set by [stabilityai_platform] ca_path in {cfg}) is empty; leave it unset for the default'),
+    ('cache_dir = ', 'cache_dir (set by [stabilityai_platform] cache_dir in {cfg}) is empty'),
+    ('api_version = v2', "api_version (set by [stabilityai_platform] api_version in {cfg}) must be one of v1, v1alpha, got 'v2'"),
+])
+def test_values_from_ansible_cfg_are_checked_and_the_message_names_the_file(api, lookup, ansible_cfg, monkeypatch, line, message):
+    monkeypatch.delenv('STABILITY_CACHE_DIR')
+    cfg = ansible_cfg(line)
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY)
+    assert caught.value.message.startswith(message.format(cfg=cfg))
+    assert api.requests == []
+
+
+def test_a_good_value_in_ansible_cfg_is_the_one_ansible_uses(api, lookup, ansible_cfg):
+    ansible_cfg('validate_certs = no', 'timeout = 7.5', 'cache_ttl = 0')
+    lookup.run([], api_key=KEY)
+    assert (api.kwargs[0]['verify'], api.kwargs[0]['timeout']) == (False, 7.5)
+
+
+def test_a_variable_wins_over_ansible_cfg_as_in_ansible(api, lookup, ansible_cfg):
+    ansible_cfg('validate_certs = maybe', 'cache_ttl = 0')
+    lookup.run([], {'stability_api_key': KEY, 'stability_validate_certs': 'yes'})
+    assert api.kwargs[0]['verify'] is True
+
+
+def test_the_environment_is_named_as_the_source(api, lookup, monkeypatch):
+    monkeypatch.setenv('STABILITY_CACHE_TTL', 'soon')
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY)
+    assert caught.value.message.startswith('cache_ttl (set by the environment variable STABILITY_CACHE_TTL) must be a number of seconds')
+
+
 @pytest.mark.parametrize('variables, environment, message', [
-    ({'stability_validate_certs': 'maybe'}, {}, "validate_certs must be true or false, got 'maybe'"),
-    ({'stability_cache_dir': ' '}, {}, 'cache_dir is empty'),
-    ({'stability_ca_path': ''}, {}, 'ca_path is empty'),
-    ({}, {'STABILITY_CACHE_DIR': ''}, 'cache_dir is empty'),
+    ({'stability_validate_certs': 'maybe'}, {}, "validate_certs (set by the variable stability_validate_certs) must be true or false, got 'maybe'"),
+    ({'stability_cache_dir': ' '}, {}, 'cache_dir (set by the variable stability_cache_dir) is empty'),
+    ({'stability_ca_path': ''}, {}, 'ca_path (set by the variable stability_ca_path) is empty'),
+    ({'stability_timeout': 'true'}, {}, "timeout (set by the variable stability_timeout) must be a number of seconds greater than 0, got 'true'"),
+    ({}, {'STABILITY_CACHE_DIR': ''}, 'cache_dir (set by the environment variable STABILITY_CACHE_DIR) is empty'),
 ])
 def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monkeypatch, tmp_path, variables, environment, message):
     monkeypatch.chdir(tmp_path)
@@ -150,7 +234,8 @@ def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monk
 @pytest.mark.parametrize('direct, message', [
     ({'retries': 1.5}, 'retries must be a whole number from 0 to 10, got 1.5'),  # ansible-core < 2.19 would make it 1
     ({'validate_certs': 'maybe'}, "validate_certs must be true or false, got 'maybe'"),  # Ansible would make it false
-    ({'min_credits': True}, 'min_credits must be a number of credits, got True'),  # Ansible would make it 1.0
+    ({'min_credits': True}, 'min_credits must be a number of credits, 0 or more, got True'),  # Ansible would make it 1.0
+    ({'timeout': True}, 'timeout must be a number of seconds greater than 0, got True'),  # Ansible would make it 1.0
 ])
 def test_raw_values_are_checked_whatever_ansible_converts_them_to(lookup, direct, message):
     with pytest.raises(StabilityOptionError) as caught:

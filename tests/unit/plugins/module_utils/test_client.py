@@ -278,7 +278,6 @@ class TestResponseChecks:
         (b'{"credits": "12.5"}', 'has a "credits" that is not a number: "12.5"'),
         (b'{"credits": null}', 'has a "credits" that is not a number: null'),
         (b'{"credits": true}', 'has a "credits" that is not a number: true'),
-        (b'{"credits": -1}', 'has a negative "credits" (-1.0)'),
         (b'{"credits": NaN}', 'has a "credits" that is not a finite number'),
         (b'{"credits": 1e999}', 'has a "credits" that is not a finite number'),
     ])
@@ -289,6 +288,11 @@ class TestResponseChecks:
         assert problem in caught.value.msg
         assert caught.value.msg.startswith('GET https://api.stability.ai/v1/user/balance returned ')
         assert caught.value.status == 200
+
+    @pytest.mark.parametrize('body, credits', [(b'{"credits": -1}', -1.0), (b'{"credits": -0.25}', -0.25), (b'{"credits": -0.0}', 0.0)])
+    def test_a_negative_balance_is_an_overdrawn_organization_not_a_bad_body(self, fake_api, body, credits):
+        fake_api.answer(body=body, headers={'Content-Type': 'application/json'})
+        assert make_client().fetch_balance() == credits
 
     def test_integer_credits_become_a_float(self, fake_api):
         fake_api.answer(payload={'credits': 12})

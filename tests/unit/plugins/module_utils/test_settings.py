@@ -12,11 +12,13 @@ import os
 
 import pytest
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     COLLECTION_VERSION,
     ConnectionSettings,
     clean_bool,
+    clean_threshold,
     max_total_seconds,
 )
 
@@ -59,6 +61,11 @@ def test_missing_key_names_the_option_and_the_variable(api_key):
     (dict(api_version='v2'), 'api_version', "must be one of v1, v1alpha, got 'v2'"),
     (dict(timeout=0), 'timeout', 'greater than 0'),
     (dict(timeout=-1.5), 'timeout', 'greater than 0'),
+    (dict(timeout=True), 'timeout', 'greater than 0, got True'),
+    (dict(api_url='https://api.stability.ai/v1alpha'), 'api_url',
+     'ends with /v1alpha but api_version is v1: drop /v1alpha from api_url (the version goes in api_version)'),
+    (dict(api_url='https://api.stability.ai/v1/', api_version='v1alpha'), 'api_url',
+     'ends with /v1 but api_version is v1alpha: drop /v1 from api_url'),
     (dict(timeout='soon'), 'timeout', 'greater than 0'),
     (dict(timeout=float('nan')), 'timeout', 'greater than 0'),
     (dict(retries=-1), 'retries', 'whole number from 0 to 10'),
@@ -101,6 +108,38 @@ def test_booleans_as_ansible_spells_them(value, expected):
 ])
 def test_accepted_urls(url, expected):
     assert ConnectionSettings(api_key=KEY, api_url=url).api_url == expected
+
+
+@pytest.mark.parametrize('url, version', [
+    ('https://api.stability.ai/v1', 'v1'),
+    ('https://api.stability.ai/v1/', 'v1'),
+    ('https://api.stability.ai/v1alpha//', 'v1alpha'),
+    ('https://gateway.example.com/stability/v1', 'v1'),
+])
+def test_a_trailing_version_that_repeats_api_version_is_dropped(fake_api, url, version):
+    """As the vendor's docs write the URL; sent as it is, every request went to /v1/v1/... (404)."""
+    settings = ConnectionSettings(api_key=KEY, api_url=url, api_version=version)
+    assert settings.api_url == url.rstrip('/')[:-len('/' + version)]
+    fake_api.answer(payload={'credits': 1})
+    StabilityClient(settings).fetch_balance()
+    assert fake_api.requests[0].url == settings.api_url + '/%s/user/balance' % version
+
+
+@pytest.mark.parametrize('url', ['https://v1', 'https://api.stability.ai/v10', 'https://api.stability.ai/v1/extra'])
+def test_a_version_anywhere_else_is_left_alone(url):
+    assert ConnectionSettings(api_key=KEY, api_url=url).api_url == url
+
+
+@pytest.mark.parametrize('value, expected', [(None, None), (0, 0.0), ('1e3', 1000.0), (' 12.5 ', 12.5), (100, 100.0)])
+def test_thresholds_accept_any_finite_number_from_zero(value, expected):
+    assert clean_threshold('min_credits', value) == expected
+
+
+@pytest.mark.parametrize('value', ['100 credits', '', True, False, -1, '-0.5', float('nan'), 'inf', float('-inf'), [100], {}])
+def test_thresholds_refuse_anything_else_showing_the_value(value):
+    with pytest.raises(StabilityOptionError) as caught:
+        clean_threshold('warn_below', value)
+    assert caught.value.msg == 'warn_below must be a number of credits, 0 or more, got %r' % (value,)
 
 
 def test_option_adapter_reads_any_get_option():

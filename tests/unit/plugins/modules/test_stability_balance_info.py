@@ -55,6 +55,23 @@ def test_all_organizations_reads_the_account_then_each_balance(fake_account_api,
     assert sorted(balance_requests(fake_account_api)) == ['org-alice-lab', 'org-alice-studio', 'org-render-farm']
 
 
+def test_all_organizations_reads_a_membership_listed_twice_once(fake_api, run_module, demo_account, demo_credits):
+    demo_account['organizations'].append(dict(demo_account['organizations'][1]))
+    fake_api.serve(demo_credits, account=demo_account)
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True})
+    assert not failed
+    assert [item['organization_id'] for item in result['balances']] == ['org-alice-studio', 'org-alice-lab', 'org-render-farm']
+    assert sorted(balance_requests(fake_api)) == ['org-alice-lab', 'org-alice-studio', 'org-render-farm']
+
+
+@pytest.mark.parametrize('credits', [-0.01, -250.0])
+def test_a_negative_balance_fails_min_credits_like_any_balance_below_it(fake_api, run_module, credits):
+    fake_api.answer(payload={'credits': credits})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'min_credits': 0})
+    assert failed and result['credits'] == credits
+    assert result['msg'].startswith("Credits are below min_credits ")
+
+
 def test_organizations_in_the_order_given_with_duplicates_removed(fake_account_api, run_module):
     args = {'api_key': KEY, 'organizations': ['org-render-farm', 'org-alice-lab', 'org-render-farm'], 'organization': 'org-alice-lab',
             'all_organizations': False}
@@ -82,8 +99,8 @@ def test_unknown_organization_in_the_list_fails_before_any_balance_is_read(fake_
 def test_min_credits_fails_naming_each_organization_and_keeps_the_readings(fake_account_api, run_module, demo_credits):
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True, 'min_credits': 100})
     assert failed
-    assert result['msg'] == ('2 balances are below min_credits 100: org-alice-lab (Alice Lab) has 12.5; '
-                             'org-render-farm (Render Farm) has 0')
+    assert result['msg'] == ('2 balances are below min_credits 100.00: org-alice-lab (Alice Lab) has 12.50; '
+                             'org-render-farm (Render Farm) has 0.00')
     assert result['credits'] == demo_credits[None]
     assert len(result['balances']) == 3
 
@@ -92,7 +109,7 @@ def test_min_credits_on_the_default_organization(fake_api, run_module):
     fake_api.answer(payload={'credits': 99.99})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'min_credits': 100})
     assert failed
-    assert result['msg'] == "Credits are below min_credits 100: the key's default organization has 99.99"
+    assert result['msg'] == "Credits are below min_credits 100.00: the key's default organization has 99.99"
     assert result['credits'] == 99.99
 
 
@@ -106,7 +123,7 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
     fake_api.answer(payload={'credits': 12.5})
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'organization': 'org-lab', 'warn_below': 50})
     assert not failed
-    assert warnings == ['Credits are below warn_below 50: org-lab has 12.5']
+    assert warnings == ['Credits are below warn_below 50.00: org-lab has 12.50']
 
 
 @pytest.mark.parametrize('args, message', [
@@ -114,8 +131,13 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
     ({'organization': '  '}, 'organization is empty'),
     ({'organizations': []}, 'organizations is an empty list'),
     ({'organizations': ['org-lab', 'org\r\nX: 1']}, 'organizations contains a control character'),
-    ({'min_credits': float('inf')}, 'min_credits must be a finite number'),
-    ({'warn_below': float('nan')}, 'warn_below must be a finite number'),
+    ({'min_credits': float('inf')}, 'min_credits must be a number of credits, 0 or more, got inf'),
+    ({'warn_below': float('nan')}, 'warn_below must be a number of credits, 0 or more, got nan'),
+    ({'min_credits': '100 credits'}, "min_credits must be a number of credits, 0 or more, got '100 credits'"),
+    ({'min_credits': -1}, 'min_credits must be a number of credits, 0 or more, got -1'),
+    ({'warn_below': True}, 'warn_below must be a number of credits, 0 or more, got True'),
+    ({'api_url': 'https://api.stability.ai/v1alpha'}, 'api_url ends with /v1alpha but api_version is v1: drop /v1alpha from api_url'),
+    ({'min_credit': 100}, ') module: min_credit. Supported parameters include: all_organizations, api_key, '),  # Ansible's own check
     ({'timeout': 0}, 'timeout must be a number of seconds greater than 0'),
     ({'retries': -1}, 'retries must be a whole number from 0 to 10'),
     ({'organizations': ['org-lab'], 'all_organizations': True}, 'organizations and all_organizations exclude each other'),
@@ -126,6 +148,13 @@ def test_bad_input_is_refused_before_any_request(fake_api, run_module, args, mes
     assert failed
     assert message in result['msg']
     assert fake_api.requests == []
+
+
+@pytest.mark.parametrize('value', ['1e3', 1000, 1e3, '1000.0'])
+def test_every_spelling_of_a_number_is_a_threshold(fake_api, run_module, value):
+    fake_api.answer(payload={'credits': 999.5})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'min_credits': value})
+    assert failed and result['msg'] == "Credits are below min_credits 1000.00: the key's default organization has 999.50"
 
 
 def test_api_error_keeps_status_and_error_body(fake_api, run_module):

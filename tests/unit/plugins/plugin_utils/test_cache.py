@@ -144,7 +144,6 @@ def test_an_expired_entry_is_fetched_again(tmp_path):
     b'not json',
     b'{"credits": "5", "time": 1}',
     b'{"credits": 5}',
-    b'{"credits": -1, "time": NOW}',
     b'{"credits": NaN, "time": NOW}',
     b'{"credits": 5, "time": IN_AN_HOUR}',
     b'[1, 2]',
@@ -159,6 +158,12 @@ def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
         handle.write(content)
     assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0
     assert cache.read(path) == 7.0
+
+
+def test_a_negative_balance_is_stored_and_served_like_any_other(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    assert cache.get_or_fetch('org-a', lambda organization: -12.5) == -12.5
+    assert cache.get_or_fetch('org-a', lambda organization: pytest.fail('a fresh negative entry must be served')) == -12.5
 
 
 def test_a_failed_fetch_stores_nothing(tmp_path):
