@@ -162,7 +162,7 @@ def test_the_documented_worst_case_of_a_call():
 def test_the_repr_shows_every_setting_but_the_key():
     settings = ConnectionSettings(api_key=KEY, api_url='http://127.0.0.1:9', timeout=2, retries=1, validate_certs=False)
     assert repr(settings) == ("ConnectionSettings(api_url='http://127.0.0.1:9', api_version='v1', timeout=2.0, retries=1, "
-                              "validate_certs=False, ca_path=None)")
+                              "validate_certs=False, ca_path=None, rate_limit=(100, 10))")
 
 
 @pytest.mark.parametrize('length', [399, 400])
