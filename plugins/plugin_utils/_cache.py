@@ -17,8 +17,9 @@ per 10 s, then a 60 s lock-out).  This cache makes that one request:
   so the key is never on disk, not even as a plain hash;
 * a miss takes an exclusive ``flock`` on the entry's lock file, looks again, and only then asks
   the API: concurrent misses in forked workers coalesce into exactly one request;
-* the directory is 0700 and the files 0600; a directory that others can enter, or that belongs
-  to someone else, is not used (the lookup then reads without a cache);
+* the directory is created 0700 and the files 0600; a directory or a file of the cache that is
+  not ours, not private or not of the right kind (a FIFO, a link) is refused, never changed or
+  waited on (the lookup then warns and reads without a cache);
 * unreadable, corrupt, future-dated or expired entries are ignored and replaced.
 
 Standard library only: a cache hit never imports the HTTP stack.
@@ -67,26 +68,49 @@ class CacheUnavailable(Exception):
     """The cache directory cannot be used safely; the caller reads without a cache."""
 
 
+# O_NONBLOCK: opening a FIFO someone planted must not hang the lookup (fstat then refuses it).
+OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NONBLOCK', 0)
+
+
+def check_private(path, info, kind):
+    """Refuse ``path`` (its ``lstat``/``fstat`` in ``info``) unless it is a ``kind`` of ours that only we can use."""
+    is_kind = stat.S_ISDIR if kind == 'directory' else stat.S_ISREG
+    if not is_kind(info.st_mode):
+        raise CacheUnavailable('%s is not a %s' % (path, 'directory' if kind == 'directory' else 'regular file'))
+    if info.st_uid != os.geteuid():
+        raise CacheUnavailable('%s belongs to another user' % path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise CacheUnavailable('%s is open to other users (mode %04o); it is left as it is: give cache_dir a directory '
+                               'only you can use (mode 0700), or one that does not exist yet' % (path, stat.S_IMODE(info.st_mode)))
+
+
 def private_directory(path):
-    """Create ``path`` 0700 if needed and check that only the current user can use it."""
+    """Create ``path`` 0700 if it does not exist; use an existing one only if it is ours and private.
+
+    An existing directory is never changed: a shared one (``/tmp``, a team folder) pointed at by
+    mistake must keep its permissions, and what others may have planted in it is not trusted.
+    """
     try:
         os.makedirs(path, 0o700)
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             raise CacheUnavailable('cannot create the cache directory %s: %s' % (path, exc.strerror))
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise CacheUnavailable('the cache path %s is not a directory' % path)
-    if info.st_uid != os.geteuid():
-        raise CacheUnavailable('the cache directory %s belongs to another user' % path)
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+    check_private(path, os.lstat(path), 'directory')
     return path
 
 
-def open_private(path, flags):
-    """Open (creating 0600) a file that must be ours, not a link planted by someone else."""
-    return os.open(path, flags | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0), 0o600)
+def open_private(path, flags, create=True):
+    """Open a file of the cache without following a link or blocking, and check that it is ours, private and regular.
+
+    ``create``: create it 0600 if missing.  Anything else found in its place raises CacheUnavailable.
+    """
+    fd = os.open(path, flags | OPEN_FLAGS | (os.O_CREAT if create else 0), 0o600)
+    try:
+        check_private(path, os.fstat(fd), 'file')
+    except CacheUnavailable:
+        os.close(fd)
+        raise
+    return fd
 
 
 class BalanceCache(object):
@@ -111,9 +135,9 @@ class BalanceCache(object):
                 handle.write(os.urandom(SECRET_BYTES))
         for dummy in range(50):
             try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+                fd = open_private(path, os.O_RDONLY, create=False)
                 with os.fdopen(fd, 'rb') as handle:
-                    secret = handle.read()
+                    secret = handle.read(SECRET_BYTES + 1)
             except OSError as exc:
                 raise CacheUnavailable('cannot read %s: %s' % (path, exc.strerror))
             if len(secret) == SECRET_BYTES:
@@ -130,7 +154,12 @@ class BalanceCache(object):
         """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""
         now = time.time() if now is None else now
         try:
-            fd = os.open(stem + '.json', os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            fd = open_private(stem + '.json', os.O_RDONLY, create=False)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise CacheUnavailable('cannot open a cache entry: %s' % exc.strerror)
+        try:
             with os.fdopen(fd, 'rb') as handle:
                 entry = json.loads(handle.read(4096).decode('utf-8'))
             credits, stored = entry['credits'], entry['time']
