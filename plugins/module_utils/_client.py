@@ -20,6 +20,7 @@ import json
 import math
 import random
 import re
+import socket
 import threading
 import time
 import traceback
@@ -47,7 +48,10 @@ try:
     import requests
     import urllib3
     from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import InsecureRequestWarning
+    from urllib3.poolmanager import ProxyManager
     HAS_REQUESTS = True
 except ImportError:
     HAS_REQUESTS = False
@@ -211,6 +215,130 @@ class RequestBudget(object):
             time.sleep(slot - now)
 
 
+_CURRENT = threading.local()
+
+
+class _Attempt(object):
+    """One try of one request: its wall-clock deadline and the connection it runs on.
+
+    A socket time-out bounds each ``recv``, not the answer: a server that sends a byte a second
+    would keep a call alive for ever.  ``expire`` (called by the watchdog at the deadline) shuts
+    the socket down, so whatever urllib3 is waiting for ends at once.
+    """
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.expired = False
+        self._connection = None
+        self._sock = None
+        self._lock = threading.Lock()
+
+    def attach(self, connection):
+        """Follow ``connection``; its socket is kept too, as http.client lets go of it for an answer read until close."""
+        with self._lock:
+            self._connection = connection
+            self._sock = getattr(connection, 'sock', None) or self._sock
+            expired = self.expired
+        if expired:
+            raise socket.timeout('deadline passed')
+
+    def expire(self):
+        with self._lock:
+            self.expired = True
+            sock = getattr(self._connection, 'sock', None) or self._sock
+        if sock is not None:
+            try:
+                # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Watchdog(object):
+    """Expires attempts that outlive their deadline: one thread per client, started on first use."""
+
+    def __init__(self):
+        self._armed = set()
+        self._condition = threading.Condition()
+        self._thread = None
+        self._stopped = False
+
+    def arm(self, attempt):
+        with self._condition:
+            self._armed.add(attempt)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='stability-timeout', daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def disarm(self, attempt):
+        with self._condition:
+            self._armed.discard(attempt)
+
+    def stop(self):
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+
+    def _run(self):
+        with self._condition:
+            while not self._stopped:
+                now = time.monotonic()
+                for attempt in [attempt for attempt in self._armed if attempt.deadline <= now]:
+                    self._armed.discard(attempt)
+                    attempt.expire()
+                nearest = min((attempt.deadline for attempt in self._armed), default=None)
+                self._condition.wait(None if nearest is None else nearest - now)
+
+
+def _attach_current(connection):
+    attempt = getattr(_CURRENT, 'attempt', None)
+    if attempt is not None:
+        attempt.attach(connection)
+
+
+class _WatchedConnection(object):
+    """Mixin: hands the connection to the current attempt when it connects and when it sends."""
+
+    def connect(self):
+        _attach_current(self)
+        super(_WatchedConnection, self).connect()
+        _attach_current(self)
+
+    def request(self, *args, **kwargs):
+        _attach_current(self)
+        return super(_WatchedConnection, self).request(*args, **kwargs)
+
+
+if HAS_REQUESTS:
+    class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+        pass
+
+    class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+        pass
+
+    class _WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = _WatchedHTTPConnection
+
+    class _WatchedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _WatchedHTTPSConnection
+
+    class _WatchedAdapter(HTTPAdapter):
+        """The requests adapter whose connections the watchdog can cut at an attempt's deadline."""
+
+        pools = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
+
+        def init_poolmanager(self, *args, **kwargs):
+            super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = self.pools
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+            if isinstance(manager, ProxyManager):
+                manager.pool_classes_by_scheme = self.pools
+            return manager
+
+
 class StabilityClient(object):
     """Reads one Stability account through one keep-alive HTTP session."""
 
@@ -221,10 +349,13 @@ class StabilityClient(object):
         self._budget = RequestBudget()
         self._session = requests.Session()
         # No .netrc (it would replace the Authorization header) and no REQUESTS_CA_BUNDLE (ca_path
-        # says which CAs to trust), but the usual proxy variables, as air-gapped sites need them.
+        # says which CAs to trust), but the usual proxy variables for https, as air-gapped sites need
+        # them: a proxy sees only CONNECT.  Plain http (loopback only) never goes through a proxy,
+        # which would read the key in clear text.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self._base)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
+        self._session.proxies = requests.utils.get_environ_proxies(self._base) if self._base.startswith('https://') else {}
+        self._watchdog = _Watchdog()
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
         self._session.mount('https://', adapter)
         self._session.mount('http://', adapter)
         self._session.headers.clear()
@@ -244,6 +375,7 @@ class StabilityClient(object):
             self._session.verify = settings.ca_path
 
     def close(self):
+        self._watchdog.stop()
         self._session.close()
 
     def __enter__(self):
@@ -315,21 +447,39 @@ class StabilityClient(object):
             attempt += 1
 
     def _send(self, url, headers):
-        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer."""
+        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer, all within ``timeout``.
+
+        ``timeout`` bounds each socket read and, through the watchdog, the whole attempt from
+        connect to the last byte, however slowly the server sends its headers or its body.
+        """
         self._budget.wait()
-        deadline = time.monotonic() + self.settings.timeout
-        with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
-                               allow_redirects=False) as response:
-            chunks = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    break
-                if time.monotonic() > deadline:
-                    raise requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
-            return response.status_code, response.headers, b''.join(chunks)
+        attempt = _Attempt(time.monotonic() + self.settings.timeout)
+        _CURRENT.attempt = attempt
+        self._watchdog.arm(attempt)
+        try:
+            with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
+                                   allow_redirects=False) as response:
+                chunks = []
+                size = 0
+                for chunk in response.iter_content(chunk_size=65536):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        break
+                result = response.status_code, response.headers, b''.join(chunks)
+        except requests.exceptions.RequestException:
+            if attempt.expired:
+                raise self._attempt_timeout()
+            raise
+        finally:
+            self._watchdog.disarm(attempt)
+            _CURRENT.attempt = None
+        if attempt.expired:  # the cut can look like the end of a body sent until the connection closes
+            raise self._attempt_timeout()
+        return result
+
+    def _attempt_timeout(self):
+        return requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
 
     def _decode(self, what, status, headers, body):
         if len(body) > MAX_BODY_BYTES:
