@@ -117,31 +117,37 @@ def describe_network_error(exc, secret=None):
     return one_line(_OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)), 200) or type(reason).__name__
 
 
-def api_error_details(payload):
-    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None."""
+def api_error_details(payload, secret=None):
+    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None.
+
+    Each text is redacted before it is cut short, so no piece of an echoed ``secret`` survives.
+    """
     if not isinstance(payload, dict):
         return None
     message = payload.get('message')
     errors = payload.get('errors')
     if not message and isinstance(errors, list) and errors:
         message = '; '.join('%s' % item for item in errors)
+
+    def short(text, limit=400):
+        return one_line(redact('%s' % (text,), secret), limit) or None
     details = {
-        'id': one_line(payload['id'], 100) or None if isinstance(payload.get('id'), str) else None,
-        'name': one_line(payload['name'], 100) or None if isinstance(payload.get('name'), str) else None,
-        'message': one_line(message) or None if isinstance(message, (str, list)) and message else None,
+        'id': short(payload['id'], 100) if isinstance(payload.get('id'), str) else None,
+        'name': short(payload['name'], 100) if isinstance(payload.get('name'), str) else None,
+        'message': short(message) if isinstance(message, (str, list)) and message else None,
     }
     if not any(details.values()):
         return None
     return details
 
 
-def check_credits(payload):
+def check_credits(payload, secret=None):
     """The ``credits`` of a balance body: a finite, non-negative JSON number."""
     if not isinstance(payload, dict) or 'credits' not in payload:
         raise ValueError('has no "credits" field')
     credits = payload['credits']
     if isinstance(credits, bool) or not isinstance(credits, (int, float)):
-        raise ValueError('has a "credits" that is not a number: %s' % one_line(json.dumps(credits), 60))
+        raise ValueError('has a "credits" that is not a number: %s' % one_line(redact(json.dumps(credits), secret), 60))
     try:
         credits = float(credits)
     except OverflowError:  # an integer literal too large for a double
@@ -397,7 +403,7 @@ class StabilityClient(object):
         organization = clean_organization('organization', organization)
         payload = self._get_json('balance', organization)
         try:
-            return check_credits(payload)
+            return check_credits(payload, self.settings.api_key)
         except ValueError as exc:
             raise StabilityResponseError(self._scrub(self._describe('balance', organization) + ' returned a balance body that %s' % exc), status=200)
 
@@ -496,7 +502,7 @@ class StabilityClient(object):
         if len(body) <= MAX_BODY_BYTES:
             body = self._scrub_body(body)
             try:
-                error = api_error_details(json.loads(body.decode('utf-8')))
+                error = api_error_details(json.loads(body.decode('utf-8')), self.settings.api_key)
             except (UnicodeDecodeError, ValueError, RecursionError):
                 error = None
         parts = ['%s failed with HTTP %d' % (what, status)]
@@ -538,12 +544,17 @@ class StabilityClient(object):
             return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
         title = _TITLE.search(body[:4096].decode('utf-8', 'replace'))
         if title and title.group(1).strip():
-            return '%s: %s' % (content_type, one_line(title.group(1), 120))
+            return '%s: %s' % (content_type, one_line(self._scrub(title.group(1)), 120))
         return '%s body of %d bytes' % (content_type, len(body))
 
     def _scrub(self, text):
         return redact(text, self.settings.api_key)
 
     def _scrub_body(self, body):
-        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted."""
-        return body.replace(self.settings.api_key.encode('ascii'), b'********')
+        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted.
+
+        Latin-1 maps bytes to text one to one, so nothing else in the body changes.  An echo hidden
+        in JSON escapes is only seen once decoded: every text taken from a decoded body is
+        redacted again before it is cut.
+        """
+        return redact(body.decode('latin-1'), self.settings.api_key).encode('latin-1')
