@@ -30,6 +30,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityAPIError,
     StabilityConnectionError,
+    StabilityOptionError,
     StabilityResponseError,
     one_line,
     redact,
@@ -40,6 +41,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     RETRY_AFTER_MAX,
     VENDOR_REQUESTS_PER_WINDOW,
     VENDOR_WINDOW_SECONDS,
+    clean_header_value,
     clean_organization,
 )
 
@@ -159,8 +161,13 @@ def check_credits(payload, secret=None):
     return credits
 
 
-def check_account(payload):
-    """The account body reduced to the documented fields, all of them present and typed."""
+def check_account(payload, sendable_ids=False):
+    """The account body reduced to the documented fields, all of them present and typed.
+
+    ``sendable_ids``: the organization ids are about to be sent back as ``Organization`` headers,
+    so one that cannot travel in a header is the server's fault, reported as such (and not as a
+    bad option, of which nothing was sent).
+    """
     if not isinstance(payload, dict):
         raise ValueError('is not a JSON object')
     for field in ('id', 'email'):
@@ -178,6 +185,12 @@ def check_account(payload):
                 raise ValueError('organizations[%d] has no "%s" string' % (index, field))
         if not isinstance(membership.get('is_default'), bool):
             raise ValueError('organizations[%d] has no "is_default" boolean' % index)
+        if sendable_ids:
+            try:
+                clean_header_value('id', membership['id'])
+            except StabilityOptionError:
+                raise ValueError('organizations[%d] has an "id" that cannot be sent in an Organization header (empty, or with a '
+                                 'control character or a character that is not printable ASCII), so no balance was read' % index)
         memberships.append({key: membership[key] for key in ('id', 'name', 'role', 'is_default')})
     picture = payload.get('profile_picture')
     return {
@@ -390,11 +403,11 @@ class StabilityClient(object):
     def __exit__(self, *exc_info):
         self.close()
 
-    def fetch_account(self):
-        """GET /{version}/user/account, checked against the contract."""
+    def fetch_account(self, sendable_ids=False):
+        """GET /{version}/user/account, checked against the contract (see ``check_account``)."""
         payload = self._get_json('account')
         try:
-            return check_account(payload)
+            return check_account(payload, sendable_ids)
         except ValueError as exc:
             raise StabilityResponseError(self._scrub(self._describe('account') + ' returned an account body that %s' % exc), status=200)
 
