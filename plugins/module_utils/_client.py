@@ -486,8 +486,9 @@ class StabilityClient(object):
                     if size > MAX_BODY_BYTES:
                         break
                 result = response.status_code, response.headers, b''.join(chunks)
-        except requests.exceptions.RequestException:
-            if attempt.expired:
+        except requests.exceptions.RequestException as exc:
+            # The watchdog's cut and a read that timed out on its own say the same thing, whichever came first.
+            if attempt.expired or isinstance(exc, requests.exceptions.ReadTimeout):
                 raise self._attempt_timeout()
             raise
         finally:

@@ -293,6 +293,13 @@ class TestRetries:
         assert make_client().fetch_balance() == 2.0
         assert len(sleeps) == 1
 
+    def test_a_read_that_timed_out_on_its_own_is_worded_like_the_watchdog_cut(self, fake_api, sleeps):
+        """The socket time-out and the wall-clock cut fire at the same moment: one wording, whichever wins."""
+        fake_api.answer(exc=requests.exceptions.ReadTimeout('HTTPConnectionPool: Read timed out. (read timeout=2.5)'))
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client(retries=0, timeout=2.5).fetch_balance()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: the answer took longer than timeout (2.5 s)'
+
     def test_network_error_after_retries_names_the_reason(self, fake_api, sleeps):
         for dummy in range(3):
             fake_api.answer(exc=requests.exceptions.ConnectionError(OSError(111, 'Connection refused')))
