@@ -84,6 +84,11 @@ say "both modules and the lookup in every class"
 ansible-playbook hygiene.yml -vvvv -e "@${private}/keys.yml" -e "sim_url=${sim_url}" -e "scan_dir=${scan}" \
     >"${scan}/hygiene-output.txt" 2>&1 || { show "${scan}/hygiene-output.txt"; exit 1; }
 
+say "api_key as an option with pipelining: no module file, nothing printed (the guide's route for remote hosts)"
+ANSIBLE_PIPELINING=1 ansible-playbook control.yml --tags module -vvvv -e "@${private}/keys.yml" -e "sim_url=${sim_url}" \
+    >"${scan}/pipelining-output.txt" 2>&1 || { show "${scan}/pipelining-output.txt"; exit 1; }
+tr -s '\n ' '  ' <"${scan}/pipelining-output.txt" | grep -qF 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
 # preflight NAME pass|fail PATTERN MIN_CREDITS [VARIABLE=VALUE...]: run the preflight playbook with the
 # key in STABILITY_API_KEY (or as the variables say); it must pass or fail and print PATTERN.
 preflight() {
