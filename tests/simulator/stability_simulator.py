@@ -625,7 +625,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(head)
             for piece in pieces:
-                if time.monotonic() > stop or self.server.simulator.stopped():
+                if time.monotonic() > stop or self.server.simulator.stopped:
                     break
                 self.server.simulator.pause(TRICKLE_INTERVAL)
                 self.wfile.write(piece)

@@ -145,6 +145,7 @@ class TestDeadline:
                 connection.sendall(answer)
                 request = connection.recv(65536)
         server = loopback_server(keep_alive)
+
         def new_watchdogs():
             return [thread for thread in threading.enumerate() if thread.name == 'stability-timeout' and thread not in before]
         before = set(threading.enumerate())
