@@ -50,7 +50,7 @@ try:
     import requests
     import urllib3
     from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
+    import urllib3.connection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import InsecureRequestWarning
     from urllib3.poolmanager import ProxyManager
@@ -330,17 +330,18 @@ class _WatchedConnection(object):
 
 
 if HAS_REQUESTS:
-    class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    # Named like urllib3's own classes: the name shows in connection errors users read.
+    class HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
         pass
 
-    class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    class HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
         pass
 
     class _WatchedHTTPPool(HTTPConnectionPool):
-        ConnectionCls = _WatchedHTTPConnection
+        ConnectionCls = HTTPConnection
 
     class _WatchedHTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = _WatchedHTTPSConnection
+        ConnectionCls = HTTPSConnection
 
     class _WatchedAdapter(HTTPAdapter):
         """The requests adapter whose connections the watchdog can cut at an attempt's deadline."""

@@ -199,3 +199,13 @@ class TestProxies:
         assert len(proxy.seen) == 1
         assert proxy.seen[0].startswith(b'CONNECT api.example.test:443 ')
         assert KEY.encode() not in proxy.seen[0]
+
+
+def test_a_refused_connection_reads_as_urllib3_words_it():
+    """The connection classes that let the watchdog cut an attempt do not show up in messages."""
+    settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:1', timeout=2, retries=0)
+    with StabilityClient(settings) as client:
+        with pytest.raises(StabilityConnectionError) as caught:
+            client.fetch_balance()
+    assert caught.value.msg == ("GET http://127.0.0.1:1/v1/user/balance failed after 1 attempt: HTTPConnection(host='127.0.0.1', port=1): "
+                                "Failed to establish a new connection: [Errno 111] Connection refused")
