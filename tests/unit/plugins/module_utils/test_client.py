@@ -507,10 +507,10 @@ class TestAttemptWording:
         assert sleeps == []
 
     def test_two_network_failures_say_two_attempts(self, fake_api, sleeps):
-        fake_api.answer(exc=requests.exceptions.ReadTimeout('slow')).answer(exc=requests.exceptions.ReadTimeout('slow'))
+        fake_api.answer(exc=requests.exceptions.ConnectionError('reset')).answer(exc=requests.exceptions.ConnectionError('reset'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=1).fetch_balance()
-        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: slow'
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: reset'
         assert len(sleeps) == 1
 
     def test_a_tls_failure_names_the_two_ways_out(self, fake_api):
