@@ -170,14 +170,16 @@ def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_p
         wait_for_events(7)
         wait_for('the second playbook run', lambda: ''.join(output).count('PLAY RECAP') >= 2)
     finally:
+        # Ctrl-C, as a user stops it: ansible-rulebook exits 130 once every source has stopped.
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=60)
+            stopped_in_time = process.wait(timeout=30) is not None
         except subprocess.TimeoutExpired:
+            stopped_in_time = False
             process.kill()
             process.wait()
         reader.join(10)
-    text = ''.join(output)
+    text = re.sub(r'\x1b\[[0-9;]*m', '', ''.join(output))  # the playbooks' colours
 
     summary = [(event['kind'], event['gate'], event['credits'], event['previous'], event['threshold']) for event in events()]
     assert summary == [
@@ -200,8 +202,9 @@ def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_p
     # The example's own rules: the warning printed, the playbook run twice against the simulator.
     assert 'WARNING Stability AI: %s has 50 credits, below warn_below 100' % LABEL in text
     assert 'ERROR Stability AI balances unreadable: GET %s/v1/user/account failed' % simulator.url in text
-    assert text.count('Stability AI: %s has 5 credits, below min_credits 10; %s has 5.0 credits now' % (LABEL, ORG)) == 2, text
+    # (the first run reads 4 or 5 credits: the test spends on meanwhile)
+    assert text.count('Stability AI: %s has 5 credits, below min_credits 10; %s has ' % (LABEL, ORG)) == 2, text
     assert len(re.findall(r'localhost\s+: ok=2\s+changed=0\s+unreachable=0\s+failed=0', text)) == 2, text
     assert ALICE_KEY not in text
-    assert 'Traceback' not in text
-    assert process.returncode == 0, text
+    assert 'Traceback' not in text and 'Source error' not in text, text
+    assert stopped_in_time and process.returncode == 130, text
