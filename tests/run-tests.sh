@@ -69,14 +69,14 @@ define_steps() {
   # The preflight playbook against the simulator, as CI runs it (extensions/molecule/default).
   run_step molecule molecule test
   # The execution environment: `ansible-builder create` on docs/examples/execution-environment,
-  # its galaxy and builder stages replayed without a container (none is needed).
+  # its galaxy and builder stages replayed without a container (none is needed); and the same
+  # `ansible-builder create` check of the decision environment of docs/examples/eda.
   run_step ee python -m pytest -p no:cacheprovider tests/ee/test_execution_environment.py
   # The preflight playbook through ansible_runner.run(), as AWX runs a job template, with the
   # key injected by the credential type of docs/docsite/rst/awx.rst (simulator as the API).
   run_step runner python -m pytest -p no:cacheprovider tests/ee/test_runner.py
   # The credit_balance event source in a real ansible-rulebook run of docs/examples/eda against the
-  # simulator: crossings, a top-up, an outage, the playbook the rulebook runs (needs Java 17); and
-  # `ansible-builder create` on the decision environment of docs/examples/eda.
+  # simulator: crossings, a top-up, an outage, the playbook the rulebook runs (needs Java 17).
   run_step eda step_eda
   # The release tarball: ansible-galaxy collection build holds the product and nothing else, and
   # galaxy-importer (Galaxy's own upload checks, ansible-lint included) reports no warning or error.
@@ -104,7 +104,7 @@ step_eda() {
     echo "step eda: ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: $found" >&2
     return 1
   fi
-  python -m pytest -p no:cacheprovider tests/eda/
+  python -m pytest -p no:cacheprovider tests/eda/test_credit_balance_rulebook.py
 }
 
 # ---------------------------------------------------------------------------

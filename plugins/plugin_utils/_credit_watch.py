@@ -28,6 +28,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityError,
     StabilityOptionError,
@@ -158,20 +159,12 @@ class WatchOptions(object):
 
 def watched_memberships(account, organizations):
     """The memberships to read: the key's default one (None), every one (``all``), or those named."""
-    memberships = account['organizations']
-    if organizations == ALL_ORGANIZATIONS:
-        return memberships
     if organizations is None:
-        default = [membership for membership in memberships if membership['is_default']]
-        if not default:
+        default = default_membership(account)
+        if default is None:
             raise StabilityOptionError('organizations', 'is not set and the account has no default organization; name the organizations to watch')
-        return default
-    by_id = dict((membership['id'], membership) for membership in memberships)
-    unknown = [organization for organization in organizations if organization not in by_id]
-    if unknown:
-        raise StabilityOptionError('organizations', 'names %s, not an organization of this account (its organizations: %s)' % (
-            ', '.join(unknown), ', '.join(sorted(by_id)) or 'none'))
-    return [by_id[organization] for organization in organizations]
+        return [default]
+    return chosen_memberships(account, None if organizations == ALL_ORGANIZATIONS else organizations)
 
 
 def take_reading(client, options, now=None):

@@ -8,8 +8,8 @@
 The rulebook is docs/examples/eda/credit_thresholds.yml as shipped, with three changes for the
 test: the source reads one organization every second from the simulator without retries, and a
 first rule (``match_multiple_rules``) prints every event so the test sees them in order.  The
-test spends credits through the simulator's control API, tops them up, takes the API down and
-brings it back, and checks the events, the playbook the rulebook runs, and that the key is
+test spends credits through the simulator (in a thread of the test), tops them up, takes the API
+down and brings it back, and checks the events, the playbook the rulebook runs, and that the key is
 nowhere in the output.
 
 Run by ``tests/run-tests.sh eda`` (pytest from the collection root; ANSIBLE_COLLECTIONS_PATH
@@ -20,7 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ast
-import json
+import importlib.util
 import os
 import re
 import shutil
@@ -29,7 +29,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 import yaml
@@ -49,56 +48,26 @@ def tool(name):
     return candidate if os.path.exists(candidate) else (shutil.which(name) or name)
 
 
-def stop_process(pid, grace=10.0):
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(pid, signal.SIGKILL)
-
-
-class Simulator(object):
-    """The simulator as a daemon on a free loopback port, driven through its control API."""
-
-    def __init__(self, state):
-        port_file, pid_file = state / 'port', state / 'pid'
-        subprocess.run([sys.executable, SIMULATOR, '--daemon', '--port', '0', '--port-file', str(port_file),
-                        '--pid-file', str(pid_file), '--lifetime', '600', '--log-file', str(state / 'log')],
-                       check=True, stdout=subprocess.DEVNULL)
-        self.pid = int(pid_file.read_text())
-        self.url = 'http://127.0.0.1:%d' % int(port_file.read_text())
-
-    def control(self, method, path, document=None):
-        data = None if document is None else json.dumps(document).encode('utf-8')
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers={'Content-Type': 'application/json'})
-        with urllib.request.urlopen(request, timeout=10) as response:  # nosec: loopback simulator
-            return json.loads(response.read().decode('utf-8'))
-
-    def set_credits(self, credits):
-        self.control('POST', '/_sim/credits', {'organization': ORG, 'credits': credits})
-
-    def balance_answers(self, status=None):
-        return [entry for entry in self.control('GET', '/_sim/requests')
-                if entry['endpoint'] == 'balance' and (status is None or entry['status'] == status)]
-
-    def account_answers(self, status):
-        return [entry for entry in self.control('GET', '/_sim/requests') if entry['endpoint'] == 'account' and entry['status'] == status]
+def load_simulator():
+    """The simulator's Python API (it serves from a thread of this process)."""
+    spec = importlib.util.spec_from_file_location('stability_simulator', SIMULATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope='module')
-def simulator(tmp_path_factory):
-    sim = Simulator(tmp_path_factory.mktemp('simulator'))
-    try:
+def simulator():
+    with load_simulator().StabilitySimulator(lifetime=600) as sim:
         yield sim
-    finally:
-        stop_process(sim.pid)
+
+
+def balance_answers(sim, status=200):
+    return [entry for entry in sim.requests() if entry['endpoint'] == 'balance' and entry['status'] == status]
+
+
+def account_answers(sim, status):
+    return [entry for entry in sim.requests() if entry['endpoint'] == 'account' and entry['status'] == status]
 
 
 def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_path):
@@ -119,8 +88,8 @@ def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_p
     env = dict((name, value) for name, value in os.environ.items() if not name.startswith('STABILITY_'))
     env.update(STABILITY_API_KEY=ALICE_KEY, STABILITY_API_URL=simulator.url,
                PATH=os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', os.defpath))
-    simulator.set_credits(500)
-    simulator.control('DELETE', '/_sim/requests')
+    simulator.set_credits(ORG, 500)
+    simulator.clear_requests()
     output = []
     process = subprocess.Popen([tool('ansible-rulebook'), '-r', 'rules.yml', '-i', 'inventory.yml'], cwd=str(tmp_path), env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
@@ -148,25 +117,25 @@ def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_p
         wait_for('%d events' % count, lambda: len(events()) >= count)
 
     def wait_for_readings(more):
-        target = len(simulator.balance_answers(200)) + more
-        wait_for('%d more readings' % more, lambda: len(simulator.balance_answers(200)) >= target)
+        target = len(balance_answers(simulator)) + more
+        wait_for('%d more readings' % more, lambda: len(balance_answers(simulator)) >= target)
 
     try:
-        wait_for_readings(2)                       # 500 credits: above both thresholds, nothing to say
-        simulator.set_credits(50)                  # spent below warn_below
+        wait_for_readings(2)  # 500 credits: above both thresholds, nothing to say
+        simulator.set_credits(ORG, 50)  # spent below warn_below
         wait_for_events(1)
-        simulator.set_credits(5)                   # and below min_credits: the playbook runs
+        simulator.set_credits(ORG, 5)  # and below min_credits: the playbook runs
         wait_for_events(2)
-        simulator.set_credits(4)                   # still below: no new event
+        simulator.set_credits(ORG, 4)  # still below: no new event
         wait_for_readings(3)
-        simulator.set_credits(1000)                # a top-up
+        simulator.set_credits(ORG, 1000)  # a top-up
         wait_for_events(4)
-        simulator.control('POST', '/_sim/faults', [{'match': {'endpoint': 'account'}, 'status': 503, 'times': -1}])
-        wait_for_events(5)                         # the outage: one error event
-        wait_for('four failed readings', lambda: len(simulator.account_answers(503)) >= 4)
-        simulator.control('DELETE', '/_sim/faults')
-        wait_for_readings(1)                       # back, still 1000 credits: nothing to say
-        simulator.set_credits(5)                   # the source lived through the outage
+        simulator.add_faults([{'match': {'endpoint': 'account'}, 'status': 503, 'times': -1}])
+        wait_for_events(5)  # the outage: one error event
+        wait_for('four failed readings', lambda: len(account_answers(simulator, 503)) >= 4)
+        simulator.clear_faults()
+        wait_for_readings(1)  # back, still 1000 credits: nothing to say
+        simulator.set_credits(ORG, 5)  # the source lived through the outage
         wait_for_events(7)
         wait_for('the second playbook run', lambda: ''.join(output).count('PLAY RECAP') >= 2)
     finally:

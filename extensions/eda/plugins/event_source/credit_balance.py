@@ -11,7 +11,7 @@ events under one key, ``stability``, on the rulebook's queue::
     sources:
       - stabilityai.platform.credit_balance:
           organizations: all          # or a list of ids; default: the key's default organization
-          interval: 300               # seconds; at least 60 (a loopback api_url may go lower)
+          interval: 300               # at least 60 seconds; a loopback api_url may go lower
           warn_below: 1000
           min_credits: 250
           ledger_path: /var/lib/stability/ledger.jsonl   # optional: runway, min_days_left, min_runs_left
@@ -20,7 +20,7 @@ events under one key, ``stability``, on the rulebook's queue::
 ``event.stability.kind`` is ``below_warn_below``, ``below_min_credits``, ``below_min_days_left``,
 ``below_min_runs_left``, ``recovered``, ``reading`` (``emit: every``) or ``error``.  Crossings are
 edge-triggered: one event when a value goes below a threshold, none while it stays there, one
-``recovered`` once it is back 5 % above it.  A failed reading gives one ``error`` event per outage
+``recovered`` once it is back at least 5 % above it.  A failed reading gives one ``error`` event per outage
 and the source keeps reading, sooner at first (an eighth of ``interval``, doubling up to it).  A
 bad key is treated like an outage, since EDA would restart a source that exits into the same key.
 Arguments that are wrong stop the source at once with one line naming the argument.

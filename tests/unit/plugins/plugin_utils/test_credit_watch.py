@@ -283,6 +283,3 @@ def test_ledger_runway_says_why_when_the_data_is_thin(tmp_path):
     assert (thin['days_left'], thin['runs_left'], thin['runs_recorded']) == (None, None, 0)
     assert thin['reason'] == 'the ledger holds too little spend of org-a in the last 7 days to forecast days or runs'
 
-
-def test_constants_the_docs_repeat():
-    assert (_credit_watch.MIN_INTERVAL, _credit_watch.DEFAULT_INTERVAL, _credit_watch.RECOVERY_MARGIN) == (60.0, 300.0, 0.05)

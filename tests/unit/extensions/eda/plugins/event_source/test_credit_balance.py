@@ -138,4 +138,3 @@ def test_the_loop_stays_responsive_while_a_reading_blocks(source, monkeypatch, c
     finally:
         release.set()
     assert len(closed) == 1
-
