@@ -9,9 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityOptionError
@@ -283,3 +285,21 @@ def test_ledger_runway_says_why_when_the_data_is_thin(tmp_path):
     assert (thin['days_left'], thin['runs_left'], thin['runs_recorded']) == (None, None, 0)
     assert thin['reason'] == 'the ledger holds too little spend of org-a in the last 7 days to forecast days or runs'
 
+
+
+# --- the shipped examples -------------------------------------------------------------------------
+
+@pytest.mark.parametrize('name', ['credit_thresholds.yml', 'runway.yml'])
+def test_example_rulebooks_give_arguments_the_source_accepts(name):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(root, 'docs', 'examples', 'eda', name)) as handle:
+        rulebook = yaml.safe_load(handle)
+    sources = [source for ruleset in rulebook for source in ruleset['sources']]
+    assert len(sources) == 1
+    watch_options = WatchOptions(sources[0]['stabilityai.platform.credit_balance'], {'STABILITY_API_KEY': KEY})
+    assert watch_options.interval >= _credit_watch.MIN_INTERVAL
+    conditions = ' '.join(rule['condition'] for ruleset in rulebook for rule in ruleset['rules'])
+    for option, value in watch_options.thresholds.items():
+        if value is not None:
+            kind = dict((gate, event_kind) for gate, _measure, event_kind in _credit_watch.GATES)[option]
+            assert 'event.stability.kind == "%s"' % kind in conditions, 'a threshold is set but no rule reacts to it: %s' % option

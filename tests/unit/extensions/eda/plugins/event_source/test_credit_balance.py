@@ -119,7 +119,7 @@ def test_the_loop_stays_responsive_while_a_reading_blocks(source, monkeypatch, c
         started.set()
         release.wait(10)
         return []
-    monkeypatch.setitem(source['main'].__globals__['credit_watch'].__dict__, 'take_reading', slow_reading)
+    monkeypatch.setattr(source['credit_watch'], 'take_reading', slow_reading)
 
     async def scenario():
         task = asyncio.ensure_future(source['main'](asyncio.Queue(), dict(ARGS)))
