@@ -286,7 +286,6 @@ def test_ledger_runway_says_why_when_the_data_is_thin(tmp_path):
     assert thin['reason'] == 'the ledger holds too little spend of org-a in the last 7 days to forecast days or runs'
 
 
-
 # --- the shipped examples -------------------------------------------------------------------------
 
 @pytest.mark.parametrize('name', ['credit_thresholds.yml', 'runway.yml'])
