@@ -23,9 +23,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import difflib
-import json
-import math
-from datetime import datetime, timedelta, timezone
+import logging
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
@@ -36,6 +35,8 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     redact,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, organization_label
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import clean_runway_threshold, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -60,8 +61,6 @@ BACKOFF_STEPS = 3
 RECOVERY_MARGIN = 0.05
 EMIT_MODES = ('crossings', 'every')
 ALL_ORGANIZATIONS = 'all'
-# Runway window of the ledger adapter (design.md: "the window, default 7 days").
-RUNWAY_WINDOW_DAYS = 7
 
 # (option, what it is compared with, kind of the event when the value goes below it), in the
 # order a draining balance crosses them.
@@ -71,7 +70,7 @@ GATES = (
     ('min_days_left', 'days_left', 'below_min_days_left'),
     ('min_runs_left', 'runs_left', 'below_min_runs_left'),
 )
-UNITS = {'credits': 'credits', 'days_left': 'days of runway', 'runs_left': 'runs of runway'}
+logger = logging.getLogger('stabilityai.platform.credit_balance')
 
 CONNECTION_OPTIONS = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path')
 SOURCE_OPTIONS = CONNECTION_OPTIONS + (
@@ -140,7 +139,8 @@ class WatchOptions(object):
         self.connection = ConnectionSettings(**connection)
         self.organizations = clean_organizations(args.get('organizations'))
         self.interval = clean_interval(args.get('interval'), self.connection.api_url)
-        self.thresholds = dict((option, clean_gate(option, args.get(option))) for option, _value, _kind in GATES)
+        self.thresholds = dict((option, clean_gate(option, args.get(option))) for option in ('warn_below', 'min_credits'))
+        self.thresholds.update((option, clean_runway_threshold(option, args.get(option))) for option in ('min_days_left', 'min_runs_left'))
         self.ledger_path = clean_path_text('ledger_path', args.get('ledger_path'))
         for option in ('min_days_left', 'min_runs_left'):
             if self.thresholds[option] is not None and self.ledger_path is None:
@@ -170,19 +170,40 @@ def watched_memberships(account, organizations):
 def take_reading(client, options, now=None):
     """One reading: ``[{organization_id, organization_name, credits, runway}]``; blocking, run in a thread.
 
-    The account is read each time, so ``all`` follows organizations joining or leaving.
+    The account is read each time, so ``all`` follows organizations joining or leaving.  With
+    ``ledger_path`` each organization gets the shared ``runway`` forecast of ``_runway`` from
+    the ledger's readings plus this one.
     """
     now = datetime.now(timezone.utc) if now is None else now
     memberships = watched_memberships(client.fetch_account(), options.organizations)
-    ids = [membership['id'] for membership in memberships]
+    credits = client.fetch_balances([membership['id'] for membership in memberships])
+    history = None if options.ledger_path is None else ledger_history(options.ledger_path)
     readings = []
-    for membership, credits in zip(memberships, client.fetch_balances(ids)):
-        runway = None
-        if options.ledger_path is not None:
-            runway = ledger_runway(options.ledger_path, membership['id'], credits, now)
+    for membership, balance in zip(memberships, credits):
+        forecast = None
+        if history is not None:
+            forecast = runway(history_of(history, membership), membership['id'], balance, now=now)
         readings.append({'organization_id': membership['id'], 'organization_name': membership['name'],
-                         'credits': credits, 'runway': runway})
+                         'credits': balance, 'runway': forecast})
     return readings
+
+
+def ledger_history(path):
+    """The ledger's readings; lines it cannot read are skipped with a logged warning, as the module warns."""
+    try:
+        history, warnings = read_readings(path)
+    except LedgerError as exc:
+        raise StabilityError('ledger_path: %s' % exc)  # the module's wording
+    for warning in warnings:
+        logger.warning('%s', warning)
+    return history
+
+
+def history_of(history, membership):
+    """The credit_recap callback records the key's default organization without an id: count those lines for it."""
+    if not membership['is_default']:
+        return history
+    return [dict(line, organization_id=membership['id']) if line.get('organization_id') is None else line for line in history]
 
 
 def failure_message(exc, secret):
@@ -190,6 +211,15 @@ def failure_message(exc, secret):
     if isinstance(exc, StabilityError):
         return redact(exc.msg, secret)
     return redact(one_line('reading the balances failed: %s: %s' % (type(exc).__name__, exc)), secret)
+
+
+def describe(measure, value):
+    """``212.5 credits``, ``3.5 days of runway``, ``1 run of runway``."""
+    if measure == 'credits':
+        return '%s credits' % format_credits(value)
+    if measure == 'days_left':
+        return '%.1f days of runway' % value
+    return '%d run%s of runway' % (value, '' if value == 1 else 's')
 
 
 def _event(kind, **fields):
@@ -249,7 +279,7 @@ class CreditWatch(object):
             if threshold is None or value is None:
                 continue
             key = (organization, option)
-            described = '%s %s' % (format_credits(value), UNITS[measure])
+            described = describe(measure, value)
             if not self._below.get(key) and value < threshold:
                 self._below[key] = True
                 events.append(_event(kind, gate=option, threshold=threshold, message='%s has %s, below %s %s' % (
@@ -259,57 +289,3 @@ class CreditWatch(object):
                 events.append(_event('recovered', gate=option, threshold=threshold, message='%s has %s again, above %s %s' % (
                     label, described, option, format_credits(threshold)), **common))
         return events
-
-
-# ----------------------------------------------------------------------------------------------
-# RUNWAY ADAPTER: the one place the source reads the ledger.  Issue 12 brings the shared pure
-# ``runway()`` (plugins/module_utils/_runway.py) and the ledger reader (_ledger.py); when they
-# are merged, this function becomes a call to them with the same arguments and result keys.
-# ----------------------------------------------------------------------------------------------
-def ledger_runway(path, organization_id, credits, now, window_days=RUNWAY_WINDOW_DAYS):
-    """The runway of one organization from the JSON Lines ledger of design.md plus the reading now.
-
-    ``spent_per_day``: decreases between consecutive readings in the window (top-ups are not
-    negative spend) over the time they span; ``spent_per_run``: the median of complete runs
-    (``start`` and ``end`` of one ``run_id``); ``reason`` says why a figure is missing.
-    """
-    result = dict(spent_per_day=None, days_left=None, spent_per_run=None, runs_left=None, runs_recorded=0, reason=None)
-    since = now - timedelta(days=window_days)
-    points, runs = [], {}
-    try:
-        with open(path) as handle:
-            lines = handle.readlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        result['reason'] = one_line('the ledger %s cannot be read: %s' % (path, getattr(exc, 'strerror', None) or exc))
-        return result
-    for line in lines:
-        try:
-            entry = json.loads(line)
-            when = datetime.fromisoformat(entry['time'].replace('Z', '+00:00'))
-            value = float(entry['credits'])
-        except (ValueError, TypeError, KeyError, AttributeError):
-            continue  # a line it cannot read is skipped
-        if when.tzinfo is None or entry.get('organization_id') != organization_id or not math.isfinite(value) or when < since:
-            continue
-        points.append((when, value))
-        if entry.get('event') in ('start', 'end') and entry.get('run_id'):
-            runs.setdefault(entry['run_id'], {})[entry['event']] = value
-    points.sort(key=lambda point: point[0])
-    points.append((now, credits))
-    spent = sum(max(0.0, before[1] - after[1]) for before, after in zip(points, points[1:]))
-    span_days = (points[-1][0] - points[0][0]).total_seconds() / 86400.0
-    per_run = sorted(max(0.0, run['start'] - run['end']) for run in runs.values() if 'start' in run and 'end' in run)
-    result['runs_recorded'] = len(per_run)
-    if spent > 0 and span_days > 0:
-        result['spent_per_day'] = spent / span_days
-        result['days_left'] = credits / result['spent_per_day']
-    if per_run:
-        middle = len(per_run) // 2
-        result['spent_per_run'] = per_run[middle] if len(per_run) % 2 else (per_run[middle - 1] + per_run[middle]) / 2
-        if result['spent_per_run'] > 0:
-            result['runs_left'] = credits / result['spent_per_run']
-    if result['days_left'] is None or result['runs_left'] is None:
-        result['reason'] = 'the ledger holds too little spend of %s in the last %d days to forecast %s' % (
-            organization_id, window_days, 'days or runs' if result['days_left'] is None and result['runs_left'] is None
-            else 'days' if result['days_left'] is None else 'runs')
-    return result

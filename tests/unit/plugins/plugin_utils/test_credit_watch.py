@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import runway
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._credit_watch import (
     CreditWatch,
     WatchOptions,
     failure_message,
-    ledger_runway,
     take_reading,
 )
 
@@ -81,6 +81,7 @@ def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
     ({'min_credits': -1}, 'min_credits must be 0 or more, got -1'),
     ({'warn_below': 'lots'}, "warn_below must be a number of credits, got 'lots'"),
     ({'min_days_left': 3}, 'min_days_left needs ledger_path'),
+    ({'min_runs_left': -2, 'ledger_path': '/dev/null'}, 'min_runs_left must be a number of runs, 0 or more, got -2'),
     ({'min_credits': 1, 'emit': 'always'}, "emit must be one of crossings, every, got 'always'"),
     ({}, 'emit is crossings but no threshold is set'),
     ({'min_credits': 1, 'organizations': []}, 'organizations must be "all" or a non-empty list'),
@@ -173,7 +174,10 @@ def test_runway_gates_use_the_runway_and_skip_unknown_values():
     assert events[0]['stability']['message'] == 'org-a (A) has 3.5 days of runway, below min_days_left 7'
     assert events[0]['stability']['runway'] == {'days_left': 3.5, 'runs_left': 40.0}
     assert watch.record([reading(90, runway=thin)]) == []  # unknown: the gate keeps its state
-    assert kinds(watch.record([reading(90, runway={'days_left': 2, 'runs_left': 10})])) == [('below_min_runs_left', 'min_runs_left')]
+    runs = watch.record([reading(90, runway={'days_left': 2, 'runs_left': 10})])
+    assert kinds(runs) == [('below_min_runs_left', 'min_runs_left')]
+    assert runs[0]['stability']['message'] == 'org-a (A) has 10 runs of runway, below min_runs_left 20'
+    assert _credit_watch.describe('runs_left', 1) == '1 run of runway'
     assert kinds(watch.record([reading(900, runway={'days_left': 30, 'runs_left': 400})])) == [
         ('recovered', 'min_days_left'), ('recovered', 'min_runs_left')]
 
@@ -235,20 +239,6 @@ def test_take_reading_without_a_default_organization_says_what_to_set(fake_api):
             take_reading(client, options(emit='every'), NOW)
 
 
-def test_take_reading_adds_the_runway_from_the_ledger(fake_api, tmp_path):
-    ledger = tmp_path / 'ledger.jsonl'
-    write_ledger(ledger, [(NOW - timedelta(days=2), 'org-a', 110.0, 'r1', 'start'), (NOW - timedelta(days=1), 'org-a', 100.0, 'r1', 'end')])
-    fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
-    watch_options = options(min_days_left=3, ledger_path=str(ledger))
-    with StabilityClient(watch_options.connection) as client:
-        runway = take_reading(client, watch_options, NOW)[0]['runway']
-    assert runway['spent_per_day'] == pytest.approx(10.0)
-    assert runway['days_left'] == pytest.approx(9.0)
-    assert (runway['spent_per_run'], runway['runs_left'], runway['runs_recorded']) == (10.0, 9.0, 1)
-
-
-# --- the ledger adapter ----------------------------------------------------------------------------
-
 def write_ledger(path, rows, extra_lines=()):
     with open(str(path), 'w') as handle:
         for when, organization, credits, run_id, event in rows:
@@ -258,32 +248,44 @@ def write_ledger(path, rows, extra_lines=()):
             handle.write(line + '\n')
 
 
-def test_ledger_runway_spend_per_day_ignores_top_ups_other_organizations_and_old_readings(tmp_path):
-    ledger = tmp_path / 'ledger.jsonl'
-    write_ledger(ledger, [
-        (NOW - timedelta(days=30), 'org-a', 9000.0, 'r0', 'start'),   # outside the 7-day window
-        (NOW - timedelta(days=4), 'org-a', 100.0, 'r1', 'start'),
-        (NOW - timedelta(days=3), 'org-a', 80.0, 'r1', 'end'),
-        (NOW - timedelta(days=3), 'org-a', 500.0, 'r2', 'start'),    # a top-up between runs
-        (NOW - timedelta(days=2), 'org-a', 460.0, 'r2', 'end'),
-        (NOW - timedelta(days=2), 'org-b', 1.0, 'r3', 'start'),
-    ], extra_lines=['not json', '{"time": "yesterday", "organization_id": "org-a", "credits": 1}'])
-    runway = ledger_runway(str(ledger), 'org-a', 440.0, NOW)
-    # spent 20 + 40 + 20 over the 4 days from the first reading in the window to now
-    assert runway['spent_per_day'] == pytest.approx(20.0)
-    assert runway['days_left'] == pytest.approx(22.0)
-    assert (runway['spent_per_run'], runway['runs_recorded'], runway['runs_left']) == (30.0, 2, pytest.approx(440.0 / 30.0))
-    assert runway['reason'] is None
+LEDGER_ROWS = [
+    (NOW - timedelta(days=3), 'org-b', 300.0, 'r1', 'start'), (NOW - timedelta(days=3), 'org-b', 200.0, 'r1', 'end'),
+    # the credit_recap callback records the key's default organization (org-a here) without an id
+    (NOW - timedelta(days=2), None, 110.0, 'r2', 'start'), (NOW - timedelta(days=2), None, 100.0, 'r2', 'end'),
+]
 
 
-def test_ledger_runway_says_why_when_the_data_is_thin(tmp_path):
-    missing = ledger_runway(str(tmp_path / 'none.jsonl'), 'org-a', 10.0, NOW)
-    assert missing['days_left'] is None and 'cannot be read' in missing['reason']
+def test_take_reading_adds_the_shared_runway_forecast(fake_api, tmp_path, caplog):
     ledger = tmp_path / 'ledger.jsonl'
-    write_ledger(ledger, [(NOW - timedelta(days=1), 'org-a', 10.0, 'r1', 'start')])
-    thin = ledger_runway(str(ledger), 'org-a', 10.0, NOW)
-    assert (thin['days_left'], thin['runs_left'], thin['runs_recorded']) == (None, None, 0)
-    assert thin['reason'] == 'the ledger holds too little spend of org-a in the last 7 days to forecast days or runs'
+    write_ledger(ledger, LEDGER_ROWS, extra_lines=['not json'])
+    fake_api.serve({'org-a': 90.0, 'org-b': 150.0}, account=ACCOUNT)
+    watch_options = options(min_days_left=3, ledger_path=str(ledger), organizations='all')
+    with StabilityClient(watch_options.connection) as client:
+        readings = take_reading(client, watch_options, NOW)
+    history = [{'time': when.isoformat(), 'organization_id': organization or 'org-a', 'credits': credits, 'run_id': run_id, 'event': event}
+               for when, organization, credits, run_id, event in LEDGER_ROWS]
+    assert readings[0]['runway'] == runway(history, 'org-a', 90.0, now=NOW)
+    assert readings[1]['runway'] == runway(history, 'org-b', 150.0, now=NOW)
+    assert (readings[0]['runway']['spent_per_run'], readings[1]['runway']['spent_per_run']) == (10.0, 100.0)
+    assert 'skipped 1 line' in caplog.text
+
+
+def test_take_reading_without_a_ledger_file_forecasts_nothing_and_says_why(fake_api, tmp_path):
+    fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
+    watch_options = options(min_runs_left=3, ledger_path=str(tmp_path / 'none.jsonl'))
+    with StabilityClient(watch_options.connection) as client:
+        forecast = take_reading(client, watch_options, NOW)[0]['runway']
+    assert (forecast['days_left'], forecast['runs_left'], forecast['runs_recorded']) == (None, None, 0)
+    assert 'no complete run' in forecast['reason']
+
+
+def test_an_unreadable_ledger_fails_the_reading_naming_ledger_path(fake_api, tmp_path):
+    fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
+    watch_options = options(min_runs_left=3, ledger_path=str(tmp_path))  # a directory
+    with StabilityClient(watch_options.connection) as client:
+        with pytest.raises(StabilityError) as caught:
+            take_reading(client, watch_options, NOW)
+    assert caught.value.msg == 'ledger_path: ledger %s is not a regular file' % tmp_path
 
 
 # --- the shipped examples -------------------------------------------------------------------------
