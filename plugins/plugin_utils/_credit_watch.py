@@ -41,6 +41,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     API_KEY_ENV,
     API_URL_ENV,
     API_VERSION_ENV,
+    RATE_LIMIT_ENV,
     ConnectionSettings,
     clean_organization,
     clean_path_text,
@@ -72,7 +73,7 @@ GATES = (
 )
 logger = logging.getLogger('stabilityai.platform.credit_balance')
 
-CONNECTION_OPTIONS = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path')
+CONNECTION_OPTIONS = ('api_key', 'api_url', 'api_version', 'timeout', 'retries', 'validate_certs', 'ca_path', 'rate_limit')
 SOURCE_OPTIONS = CONNECTION_OPTIONS + (
     'organizations', 'interval', 'min_credits', 'warn_below', 'ledger_path', 'min_days_left', 'min_runs_left', 'emit')
 # Added to the arguments by ansible-rulebook itself, not by the user.
@@ -134,6 +135,7 @@ class WatchOptions(object):
         connection['api_key'] = _environment_default(args, environ, 'api_key', API_KEY_ENV)
         connection['api_url'] = _environment_default(args, environ, 'api_url', (API_URL_ENV,))
         connection['api_version'] = _environment_default(args, environ, 'api_version', (API_VERSION_ENV,))
+        connection['rate_limit'] = _environment_default(args, environ, 'rate_limit', (RATE_LIMIT_ENV,))
         if connection['validate_certs'] is None:
             connection['validate_certs'] = True
         self.connection = ConnectionSettings(**connection)

@@ -93,7 +93,8 @@ class RulebookRun(object):
         shutil.copy(os.path.join(EXAMPLES, 'low_credits.yml'), str(directory))
         shutil.copy(os.path.join(EXAMPLES, 'inventory.yml'), str(directory))
         env = dict((key, value) for key, value in os.environ.items() if not key.startswith('STABILITY_'))
-        env.update(STABILITY_API_KEY=ALICE_KEY, STABILITY_API_URL=simulator.url,
+        # The rate-limit guard's state of this run stays in the test's own folder.
+        env.update(STABILITY_API_KEY=ALICE_KEY, STABILITY_API_URL=simulator.url, XDG_CACHE_HOME=str(directory / 'cache'),
                    PATH=os.path.dirname(sys.executable) + os.pathsep + env.get('PATH', os.defpath))
         self.output = []
         self.process = subprocess.Popen([tool('ansible-rulebook'), '-r', 'rules.yml', '-i', 'inventory.yml'], cwd=str(directory),

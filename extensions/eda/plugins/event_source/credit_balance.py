@@ -27,7 +27,8 @@ Arguments that are wrong stop the source at once with one line naming the argume
 
 Connection arguments are those of the collection's modules (``api_key`` or env
 ``STABILITY_API_KEY`` / ``STABILITY_KEY``, ``api_url``, ``api_version``, ``timeout``, ``retries``,
-``validate_certs``, ``ca_path``).  See docs/docsite/rst/eda.rst.
+``validate_certs``, ``ca_path``, ``rate_limit``); readings go through the collection's one client,
+so the shared rate-limit guard and lock-out memory apply.  See docs/docsite/rst/eda.rst.
 """
 
 import asyncio

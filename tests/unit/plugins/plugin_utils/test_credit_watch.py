@@ -69,6 +69,12 @@ def test_key_and_url_from_the_environment_and_never_in_repr():
     assert WatchOptions({'min_credits': 1, 'api_key': 'sk-arg'}, {'STABILITY_API_KEY': 'sk-env'}).connection.api_key == 'sk-arg'
 
 
+def test_rate_limit_from_the_argument_or_the_environment():
+    assert options(min_credits=1).connection.rate_limit == (100, 10)
+    assert WatchOptions({'min_credits': 1, 'api_key': KEY}, {'STABILITY_RATE_LIMIT': '20/10'}).connection.rate_limit == (20, 10)
+    assert WatchOptions({'min_credits': 1, 'api_key': KEY, 'rate_limit': '0'}, {'STABILITY_RATE_LIMIT': '20/10'}).connection.rate_limit is None
+
+
 def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
     assert options(min_credits=1, eda_feedback_queue=object()).thresholds['min_credits'] == 1.0
 
