@@ -34,7 +34,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     one_line,
     redact,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, organization_label
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, format_threshold, organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import clean_runway_threshold, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
@@ -89,14 +89,6 @@ def _environment_default(args, environ, option, names):
     return None
 
 
-def clean_gate(option, value):
-    """A threshold: not set, or a finite number of 0 or more."""
-    number = clean_threshold(option, value)
-    if number is not None and number < 0:
-        raise StabilityOptionError(option, 'must be 0 or more, got %r' % (value,))
-    return number
-
-
 def clean_organizations(value):
     """None (the key's default organization), ``all``, or a list of organization ids."""
     if value is None:
@@ -115,9 +107,9 @@ def clean_interval(value, api_url):
     interval = DEFAULT_INTERVAL if value is None else clean_positive_number('interval', value)
     floor = MIN_LOOPBACK_INTERVAL if is_loopback_as_written(urlsplit(api_url).hostname or '') else MIN_INTERVAL
     if interval < floor:
-        raise StabilityOptionError('interval', 'must be at least %s seconds, got %r (so no rulebook polls the API too often; only '
-                                               'a loopback api_url such as the simulator may go down to %s)' % (
-                                                   format_credits(floor), value, format_credits(MIN_LOOPBACK_INTERVAL)))
+        raise StabilityOptionError('interval', 'must be at least %g seconds, got %r (so no rulebook polls the API too often; only '
+                                               'a loopback api_url such as the simulator may go down to %g)' % (
+                                                   floor, value, MIN_LOOPBACK_INTERVAL))
     return interval
 
 
@@ -141,7 +133,7 @@ class WatchOptions(object):
         self.connection = ConnectionSettings(**connection)
         self.organizations = clean_organizations(args.get('organizations'))
         self.interval = clean_interval(args.get('interval'), self.connection.api_url)
-        self.thresholds = dict((option, clean_gate(option, args.get(option))) for option in ('warn_below', 'min_credits'))
+        self.thresholds = dict((option, clean_threshold(option, args.get(option))) for option in ('warn_below', 'min_credits'))
         self.thresholds.update((option, clean_runway_threshold(option, args.get(option))) for option in ('min_days_left', 'min_runs_left'))
         self.ledger_path = clean_path_text('ledger_path', args.get('ledger_path'))
         for option in ('min_days_left', 'min_runs_left'):
@@ -215,12 +207,15 @@ def failure_message(exc, secret):
     return redact(one_line('reading the balances failed: %s: %s' % (type(exc).__name__, exc)), secret)
 
 
-def describe(measure, value):
-    """``212.5 credits``, ``3.5 days of runway``, ``1 run of runway``."""
+def describe(measure, value, threshold=None):
+    """``212.50 credits``, ``3.5 days of runway``, ``1 run of runway``; never rounded up to ``threshold``."""
     if measure == 'credits':
-        return '%s credits' % format_credits(value)
+        return '%s credits' % format_credits(value, threshold)
     if measure == 'days_left':
-        return '%.1f days of runway' % value
+        text = '%.1f' % value
+        if threshold is not None and value < threshold <= float(text):
+            text = repr(float(value))
+        return '%s days of runway' % text
     return '%d run%s of runway' % (value, '' if value == 1 else 's')
 
 
@@ -274,20 +269,20 @@ class CreditWatch(object):
                       credits=reading['credits'], previous=previous, runway=reading['runway'])
         events = []
         if self.options.emit == 'every':
-            events.append(_event('reading', message='%s has %s credits' % (label, format_credits(reading['credits'])), **common))
+            events.append(_event('reading', message='%s has %s' % (label, describe('credits', reading['credits'])), **common))
         for option, measure, kind in GATES:
             threshold = self.options.thresholds[option]
             value = reading['credits'] if measure == 'credits' else (reading['runway'] or {}).get(measure)
             if threshold is None or value is None:
                 continue
             key = (organization, option)
-            described = describe(measure, value)
+            described = describe(measure, value, threshold)
             if not self._below.get(key) and value < threshold:
                 self._below[key] = True
                 events.append(_event(kind, gate=option, threshold=threshold, message='%s has %s, below %s %s' % (
-                    label, described, option, format_credits(threshold)), **common))
+                    label, described, option, format_threshold(threshold)), **common))
             elif self._below.get(key) and value >= threshold * (1 + RECOVERY_MARGIN):
                 self._below[key] = False
                 events.append(_event('recovered', gate=option, threshold=threshold, message='%s has %s again, above %s %s' % (
-                    label, described, option, format_credits(threshold)), **common))
+                    label, described, option, format_threshold(threshold)), **common))
         return events

@@ -184,17 +184,17 @@ def test_example_rulebook_reacts_to_crossings_top_up_and_outage(simulator, tmp_p
         ('below_min_credits', 'min_credits', 5.0, 1000.0, 10.0),
     ], text
     assert all(event['organization_id'] == ORG and event['organization_name'] == 'Alice Lab' for event in found if event['kind'] != 'error')
-    assert found[1]['message'] == '%s has 5 credits, below min_credits 10' % LABEL
-    assert found[2]['message'] == '%s has 1000 credits again, above warn_below 100' % LABEL
+    assert found[1]['message'] == '%s has 5.00 credits, below min_credits 10.00' % LABEL
+    assert found[2]['message'] == '%s has 1000.00 credits again, above warn_below 100.00' % LABEL
     error = found[4]['message']
     assert error.startswith('GET %s/v1/user/account failed with HTTP 503 service_unavailable' % simulator.url), error
     assert '\n' not in error
 
     # The example's own rules: the warning printed, the playbook run twice against the simulator.
-    assert 'WARNING Stability AI: %s has 50 credits, below warn_below 100' % LABEL in text
+    assert 'WARNING Stability AI: %s has 50.00 credits, below warn_below 100.00' % LABEL in text
     assert 'ERROR Stability AI balances unreadable: GET %s/v1/user/account failed' % simulator.url in text
     # (the first run reads 4 or 5 credits: the test spends on meanwhile)
-    assert text.count('Stability AI: %s has 5 credits, below min_credits 10; %s has ' % (LABEL, ORG)) == 2, text
+    assert text.count('Stability AI: %s has 5.00 credits, below min_credits 10.00; %s has ' % (LABEL, ORG)) == 2, text
     assert playbook_recaps(text) == 2, text
     run.assert_clean_end(text)
 
@@ -222,8 +222,8 @@ def test_runway_example_warns_from_the_ledger(simulator, tmp_path):
     runway = found[0]['runway']
     assert runway['spent_per_day'] == pytest.approx(850.0 / 3, rel=0.01)
     assert (runway['spent_per_run'], runway['runs_left'], runway['runs_recorded']) == (100.0, 1, 2)
-    assert found[1]['message'] == '%s has 1 run of runway, below min_runs_left 20' % LABEL
-    assert re.search(r'WARNING Stability AI: %s has 0\.5 days of runway, below min_days_left 7 \(spending 283\.\d credits a day\)'
+    assert found[1]['message'] == '%s has 1 run of runway, below min_runs_left 20.00' % LABEL
+    assert re.search(r'WARNING Stability AI: %s has 0\.5 days of runway, below min_days_left 7\.00 \(spending 283\.\d credits a day\)'
                      % re.escape(LABEL), text), text
     assert playbook_recaps(text) == 1, text
     run.assert_clean_end(text)

@@ -84,8 +84,8 @@ def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
     ({'min_credits': 1, 'interval': 30, 'api_url': 'https://api.stability.ai'}, 'interval must be at least 60 seconds, got 30'),
     ({'min_credits': 1, 'interval': 0.1}, 'interval must be at least 0.5 seconds, got 0.1'),
     ({'min_credits': 1, 'interval': 'soon'}, "interval must be a number of seconds greater than 0, got 'soon'"),
-    ({'min_credits': -1}, 'min_credits must be 0 or more, got -1'),
-    ({'warn_below': 'lots'}, "warn_below must be a number of credits, got 'lots'"),
+    ({'min_credits': -1}, 'min_credits must be a number of credits, 0 or more, got -1'),
+    ({'warn_below': 'lots'}, "warn_below must be a number of credits, 0 or more, got 'lots'"),
     ({'min_days_left': 3}, 'min_days_left needs ledger_path'),
     ({'min_runs_left': -2, 'ledger_path': '/dev/null'}, 'min_runs_left must be a number of runs, 0 or more, got -2'),
     ({'min_credits': 1, 'emit': 'always'}, "emit must be one of crossings, every, got 'always'"),
@@ -122,13 +122,13 @@ def test_one_event_going_below_none_while_below_recovered_after_a_top_up():
     assert below[0]['stability'] == {
         'kind': 'below_min_credits', 'gate': 'min_credits', 'organization_id': 'org-a', 'organization_name': 'A',
         'credits': 90, 'previous': 500, 'threshold': 100.0, 'runway': None,
-        'message': 'org-a (A) has 90 credits, below min_credits 100'}
+        'message': 'org-a (A) has 90.00 credits, below min_credits 100.00'}
     for credits in (80, 50, 0, 99.99):
         assert watch.record([reading(credits)]) == []
     recovered = watch.record([reading(1000)])
     assert kinds(recovered) == [('recovered', 'min_credits')]
     assert recovered[0]['stability']['previous'] == 99.99
-    assert recovered[0]['stability']['message'] == 'org-a (A) has 1000 credits again, above min_credits 100'
+    assert recovered[0]['stability']['message'] == 'org-a (A) has 1000.00 credits again, above min_credits 100.00'
     assert watch.record([reading(1000)]) == []
     assert kinds(watch.record([reading(1)])) == [('below_min_credits', 'min_credits')]
 
@@ -167,7 +167,7 @@ def test_emit_every_adds_a_reading_event_per_organization():
     watch = CreditWatch(options(emit='every', min_credits=100, organizations='all'))
     events = watch.record([reading(500, 'org-a'), reading(50, 'org-b')])
     assert kinds(events) == [('reading', None), ('reading', None), ('below_min_credits', 'min_credits')]
-    assert events[0]['stability']['message'] == 'org-a (A) has 500 credits'
+    assert events[0]['stability']['message'] == 'org-a (A) has 500.00 credits'
     assert kinds(CreditWatch(options(emit='every')).record([reading(1)])) == [('reading', None)]
 
 
@@ -177,13 +177,15 @@ def test_runway_gates_use_the_runway_and_skip_unknown_values():
     assert watch.record([reading(100, runway=thin)]) == []
     events = watch.record([reading(100, runway={'days_left': 3.5, 'runs_left': 40.0})])
     assert kinds(events) == [('below_min_days_left', 'min_days_left')]
-    assert events[0]['stability']['message'] == 'org-a (A) has 3.5 days of runway, below min_days_left 7'
+    assert events[0]['stability']['message'] == 'org-a (A) has 3.5 days of runway, below min_days_left 7.00'
     assert events[0]['stability']['runway'] == {'days_left': 3.5, 'runs_left': 40.0}
     assert watch.record([reading(90, runway=thin)]) == []  # unknown: the gate keeps its state
     runs = watch.record([reading(90, runway={'days_left': 2, 'runs_left': 10})])
     assert kinds(runs) == [('below_min_runs_left', 'min_runs_left')]
-    assert runs[0]['stability']['message'] == 'org-a (A) has 10 runs of runway, below min_runs_left 20'
+    assert runs[0]['stability']['message'] == 'org-a (A) has 10 runs of runway, below min_runs_left 20.00'
     assert _credit_watch.describe('runs_left', 1) == '1 run of runway'
+    assert _credit_watch.describe('days_left', 6.98, 7) == '6.98 days of runway'  # never rounded up to the threshold
+    assert _credit_watch.describe('credits', 99.999, 100) == '99.999 credits'
     assert kinds(watch.record([reading(900, runway={'days_left': 30, 'runs_left': 400})])) == [
         ('recovered', 'min_days_left'), ('recovered', 'min_runs_left')]
 
