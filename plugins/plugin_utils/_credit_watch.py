@@ -169,7 +169,7 @@ def take_reading(client, options, now=None):
     the ledger's readings plus this one.
     """
     now = datetime.now(timezone.utc) if now is None else now
-    memberships = watched_memberships(client.fetch_account(), options.organizations)
+    memberships = watched_memberships(client.fetch_account(sendable_ids=True), options.organizations)
     credits = client.fetch_balances([membership['id'] for membership in memberships])
     history = None if options.ledger_path is None else ledger_history(options.ledger_path)
     readings = []
