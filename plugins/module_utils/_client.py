@@ -225,6 +225,7 @@ def chosen_memberships(account, organizations):
             ', '.join(unknown), ', '.join(sorted(by_id)) or 'none'))
     return [by_id[organization] for organization in organizations]
 
+
 _CURRENT = threading.local()
 
 
