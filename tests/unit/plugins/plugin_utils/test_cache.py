@@ -363,34 +363,25 @@ def test_a_directory_in_place_of_the_secret_is_refused(tmp_path):
     assert str(caught.value) == '%s is not a regular file' % (directory / 'secret')
 
 
-def test_a_secret_that_cannot_be_read_is_reported(tmp_path, monkeypatch):
-    directory = tmp_path / 'c'
-    make_cache(directory)
-    real_open = os.open
-
-    def refusing_open(path, flags, *args):
-        if not flags & os.O_CREAT:
-            raise OSError(errno.EACCES, 'Permission denied')
-        return real_open(path, flags, *args)
-    monkeypatch.setattr(os, 'open', refusing_open)
-    with pytest.raises(CacheUnavailable) as caught:
-        make_cache(directory)
-    assert str(caught.value) == 'cannot read %s: Permission denied' % (directory / 'secret')
-
-
-def test_a_secret_that_cannot_be_created_is_reported(tmp_path, monkeypatch):
+@pytest.mark.parametrize('creating, error, message', [
+    (True, errno.ENOSPC, 'cannot create %s: No space left on device'),
+    (False, errno.EACCES, 'cannot read %s: Permission denied'),
+])
+def test_a_secret_that_cannot_be_created_or_read_is_reported(tmp_path, monkeypatch, creating, error, message):
     directory = tmp_path / 'c'
     directory.mkdir(mode=0o700)
+    if not creating:
+        make_cache(directory)  # the secret exists: only reading it can fail
     real_open = os.open
 
     def refusing_open(path, flags, *args):
-        if flags & os.O_CREAT:
-            raise OSError(errno.ENOSPC, 'No space left on device')
+        if bool(flags & os.O_CREAT) == creating:
+            raise OSError(error, os.strerror(error))
         return real_open(path, flags, *args)
     monkeypatch.setattr(os, 'open', refusing_open)
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert str(caught.value) == 'cannot create %s: No space left on device' % (directory / 'secret')
+    assert str(caught.value) == message % (directory / 'secret')
 
 
 def test_the_secret_is_created_once_and_kept(tmp_path):
