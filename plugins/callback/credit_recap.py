@@ -97,6 +97,11 @@ import os
 
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
+    CONNECTION_CHECKS,
+    check_raw_options,
+    raw_option_value,
+)
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import CreditRecap
 
 
@@ -114,8 +119,12 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         name = os.path.basename(getattr(playbook, '_file_name', None) or '') or None
-        self._recap = CreditRecap(self.get_option, self._display.warning, name)
+        self._recap = CreditRecap(self.get_option, self._display.warning, name, check_raw=self._check_raw_options)
         self._recap.start()
+
+    def _check_raw_options(self):
+        """Refuse what Ansible's type conversion guessed at (``validate_certs = maybe`` in ansible.cfg is not false)."""
+        check_raw_options(lambda name: raw_option_value('callback', self._load_name, name, {}, None), CONNECTION_CHECKS)
 
     def v2_playbook_on_stats(self, stats):
         if self._recap is None:

@@ -53,8 +53,9 @@ def format_amount(credits):
 class CreditRecap(object):
     """One playbook run: balances at the start and the end, and what follows from them."""
 
-    def __init__(self, get_option, warn, playbook, now=None):
+    def __init__(self, get_option, warn, playbook, now=None, check_raw=None):
         self.get_option = get_option
+        self.check_raw = check_raw  # refuses options as the user wrote them, before Ansible's conversion
         self.warn = warn
         self.playbook = playbook
         self.run_id = uuid.uuid4().hex
@@ -109,6 +110,8 @@ class CreditRecap(object):
     def _make_client(self):
         key = self.get_option('api_key')
         self._secret = ('%s' % key).strip() or None if key else None
+        if self.check_raw is not None:
+            self.check_raw()
         settings = ConnectionSettings.from_options(self.get_option)
         from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
         if not _client.HAS_REQUESTS:

@@ -166,6 +166,20 @@ def test_a_missing_key_warns_once_for_both_ends(fake_api):
     assert fake_api.requests == []
 
 
+def test_an_option_refused_as_written_warns_once_and_sends_nothing(fake_api, tmp_path):
+    """``validate_certs = maybe`` in ansible.cfg reaches the recap as false: the raw check refuses it first."""
+    def refuse():
+        raise StabilityOptionError('validate_certs (set by [stabilityai_platform] validate_certs in ansible.cfg)',
+                                   "must be true or false, got 'maybe'")
+    warnings = []
+    run = CreditRecap(options(validate_certs=False), warnings.append, 'site.yml', check_raw=refuse)
+    run.start()
+    run.finish()
+    assert len(warnings) == 1 and "validate_certs (set by [stabilityai_platform] validate_certs in ansible.cfg) must be true or " \
+        "false, got 'maybe'" in warnings[0]
+    assert fake_api.requests == []
+
+
 def test_an_unexpected_error_never_escapes(fake_api, monkeypatch):
     fake_api.serve({None: 1.0})
     warnings = []

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The callback checks its options as written, from the environment and ansible.cfg, as the lookup does."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible import constants as C
+from ansible.plugins.loader import callback_loader
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+
+
+@pytest.fixture
+def callback():
+    plugin = callback_loader.get('stabilityai.platform.credit_recap')
+    assert plugin is not None
+    return plugin
+
+
+@pytest.fixture
+def ansible_cfg(tmp_path, monkeypatch):
+    def write(*lines):
+        path = tmp_path / 'ansible.cfg'
+        path.write_text(u'[stabilityai_platform]\n' + u''.join(line + u'\n' for line in lines))
+        monkeypatch.setattr(C.config, '_config_file', str(path))
+        return str(path)
+    return write
+
+
+@pytest.mark.parametrize('line, message', [
+    ('validate_certs = maybe', "validate_certs (set by [stabilityai_platform] validate_certs in {cfg}) must be true or false, got 'maybe'"),
+    ('retries = 1.5', "retries (set by [stabilityai_platform] retries in {cfg}) must be a whole number from 0 to 10, got '1.5'"),
+    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0, got 'soon'"),
+])
+def test_a_value_ansible_would_guess_at_is_refused_naming_its_source(callback, ansible_cfg, line, message):
+    cfg = ansible_cfg(line)
+    with pytest.raises(StabilityOptionError) as caught:
+        callback._check_raw_options()
+    assert caught.value.msg == message.format(cfg=cfg)
+
+
+def test_the_environment_is_named_as_the_source(callback, ansible_cfg, monkeypatch):
+    ansible_cfg()
+    monkeypatch.setenv('STABILITY_API_VERSION', 'v2')
+    with pytest.raises(StabilityOptionError) as caught:
+        callback._check_raw_options()
+    assert caught.value.msg == "api_version (set by the environment variable STABILITY_API_VERSION) must be one of v1, v1alpha, got 'v2'"
+
+
+def test_good_values_pass(callback, ansible_cfg, monkeypatch):
+    monkeypatch.delenv('STABILITY_API_VERSION', raising=False)
+    ansible_cfg('validate_certs = no', 'timeout = 7.5', 'retries = 2')
+    callback._check_raw_options()
