@@ -153,7 +153,7 @@ def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, me
      "organizations is not an option of stabilityai.platform.stability_balance: organizations are its terms, "
      "for example lookup('stabilityai.platform.stability_balance', 'org-x')"),
     ({'zzz': 1}, 'zzz is not an option of stabilityai.platform.stability_balance; its options are api_key, api_url, api_version, '
-                 'ca_path, cache_dir, cache_ttl, min_credits, retries, timeout, validate_certs, warn_below'),
+                 'ca_path, cache_dir, cache_ttl, min_credits, rate_limit, retries, timeout, validate_certs, warn_below'),
 ])
 def test_an_unknown_keyword_is_refused_naming_the_closest_option(api, lookup, options, message):
     """Ansible drops unknown keywords: organization= read the default organization, min_credit= never gated."""
