@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import datetime
 import random
-import time
 import types
 
 import pytest
@@ -28,17 +27,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._runway impor
 
 NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
 ORG = 'org-a'
-
-
-@pytest.fixture
-def local_zone(monkeypatch):
-    """Set the process's local time zone (a POSIX TZ string) for one test, and put it back."""
-    def set_zone(zone):
-        monkeypatch.setenv('TZ', zone)
-        time.tzset()
-    yield set_zone
-    monkeypatch.undo()
-    time.tzset()
 
 
 def at(days_ago, hours=0.0):
