@@ -48,7 +48,8 @@ options:
     choices: [v1, v1alpha]
   timeout:
     description:
-      - Seconds one request may take, from connecting to the last byte of the answer. Must be greater than 0.
+      - Seconds one request may take, from connecting to the last byte of the answer, by the wall clock; a server that
+        sends slowly (a byte at a time) is cut off after this long, like one that does not answer. Must be greater than 0.
     type: float
     default: 30
   retries:
@@ -91,8 +92,10 @@ requirements:
 notes:
   - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
     that identify this collection to Stability AI.
-  - The proxy environment variables E(HTTPS_PROXY), E(HTTP_PROXY) and E(NO_PROXY) are honoured. C(.netrc) and
-    E(REQUESTS_CA_BUNDLE) are not; use O(ca_path) for a private CA.
+  - The proxy environment variables E(HTTPS_PROXY), E(ALL_PROXY) and E(NO_PROXY) are honoured for an C(https://)
+    O(api_url); the proxy then sees only the host name (C(CONNECT)), never the key. A plain C(http://) O(api_url)
+    (loopback only) never goes through a proxy, whatever E(HTTP_PROXY) or E(ALL_PROXY) say, as the proxy would read
+    the key in clear text. C(.netrc) and E(REQUESTS_CA_BUNDLE) are not honoured; use O(ca_path) for a private CA.
   - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
 

@@ -62,7 +62,9 @@ options:
       - Directory of the cache, created with mode 0700; each entry is a 0600 file that holds only the credits and the
         time they were read, named by a keyed hash (HMAC-SHA256 under a random per-directory secret), so the key is never
         stored.
-      - A directory that belongs to another user is not used; the lookup then reads without a cache and warns.
+      - The directory is created only if it does not exist, and an existing one is never changed. A directory, or a file
+        in it, that belongs to another user, that others may read or write (such as a shared C(/tmp)), or that is not
+        of the right kind (a FIFO, a link) is not used; the lookup then reads without a cache and warns once.
       - If not set, C($XDG_CACHE_HOME/stabilityai.platform), or C(~/.cache/stabilityai.platform).
     type: path
     env:
@@ -160,12 +162,15 @@ class BalanceReader(object):
         self._client_lock = threading.Lock()
 
     def credits(self, organization):
-        if self.cache is not None:
+        cache = self.cache
+        if cache is not None:
             try:
-                return self.cache.get_or_fetch(organization, self.fetch)
+                return cache.get_or_fetch(organization, self.fetch)
             except CacheUnavailable as exc:
-                display.warning('stabilityai.platform.stability_balance reads without a cache: %s' % exc)
-                self.cache = None
+                with self._client_lock:  # several organizations read at once: one warning
+                    if self.cache is cache:
+                        display.warning('stabilityai.platform.stability_balance reads without a cache: %s' % exc)
+                        self.cache = None
         return self.fetch(organization)
 
     def fetch(self, organization):

@@ -19,6 +19,8 @@ import json
 import math
 import random
 import re
+import socket
+import threading
 import time
 import traceback
 from email.utils import parsedate_to_datetime
@@ -27,6 +29,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityAPIError,
     StabilityConnectionError,
+    StabilityOptionError,
     StabilityResponseError,
     one_line,
     redact,
@@ -36,6 +39,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     CLIENT_ID,
     COLLECTION_VERSION,
     RETRY_AFTER_MAX,
+    clean_header_value,
     clean_organization,
     max_total_seconds,
 )
@@ -45,7 +49,10 @@ try:
     import requests
     import urllib3
     from requests.adapters import HTTPAdapter
+    import urllib3.connection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import InsecureRequestWarning
+    from urllib3.poolmanager import ProxyManager
     HAS_REQUESTS = True
 except ImportError:
     HAS_REQUESTS = False
@@ -109,25 +116,31 @@ def describe_network_error(exc, secret=None):
     return one_line(_OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)), 200) or type(reason).__name__
 
 
-def api_error_details(payload):
-    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None."""
+def api_error_details(payload, secret=None):
+    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None.
+
+    Each text is redacted before it is cut short, so no piece of an echoed ``secret`` survives.
+    """
     if not isinstance(payload, dict):
         return None
     message = payload.get('message')
     errors = payload.get('errors')
     if not message and isinstance(errors, list) and errors:
         message = '; '.join('%s' % item for item in errors)
+
+    def short(text, limit=400):
+        return one_line(redact('%s' % (text,), secret), limit) or None
     details = {
-        'id': one_line(payload['id'], 100) or None if isinstance(payload.get('id'), str) else None,
-        'name': one_line(payload['name'], 100) or None if isinstance(payload.get('name'), str) else None,
-        'message': one_line(message) or None if isinstance(message, (str, list)) and message else None,
+        'id': short(payload['id'], 100) if isinstance(payload.get('id'), str) else None,
+        'name': short(payload['name'], 100) if isinstance(payload.get('name'), str) else None,
+        'message': short(message) if isinstance(message, (str, list)) and message else None,
     }
     if not any(details.values()):
         return None
     return details
 
 
-def check_credits(payload):
+def check_credits(payload, secret=None):
     """The ``credits`` of a balance body: a finite JSON number.
 
     A negative number is valid (the vendor's schema sets no minimum): the organization is
@@ -137,7 +150,7 @@ def check_credits(payload):
         raise ValueError('has no "credits" field')
     credits = payload['credits']
     if isinstance(credits, bool) or not isinstance(credits, (int, float)):
-        raise ValueError('has a "credits" that is not a number: %s' % one_line(json.dumps(credits), 60))
+        raise ValueError('has a "credits" that is not a number: %s' % one_line(redact(json.dumps(credits), secret), 60))
     try:
         credits = float(credits)
     except OverflowError:  # an integer literal too large for a double
@@ -147,8 +160,13 @@ def check_credits(payload):
     return credits
 
 
-def check_account(payload):
-    """The account body reduced to the documented fields, all of them present and typed."""
+def check_account(payload, sendable_ids=False):
+    """The account body reduced to the documented fields, all of them present and typed.
+
+    ``sendable_ids``: the organization ids are about to be sent back as ``Organization`` headers,
+    so one that cannot travel in a header is the server's fault, reported as such (and not as a
+    bad option, of which nothing was sent).
+    """
     if not isinstance(payload, dict):
         raise ValueError('is not a JSON object')
     for field in ('id', 'email'):
@@ -166,6 +184,12 @@ def check_account(payload):
                 raise ValueError('organizations[%d] has no "%s" string' % (index, field))
         if not isinstance(membership.get('is_default'), bool):
             raise ValueError('organizations[%d] has no "is_default" boolean' % index)
+        if sendable_ids:
+            try:
+                clean_header_value('id', membership['id'])
+            except StabilityOptionError:
+                raise ValueError('organizations[%d] has an "id" that cannot be sent in an Organization header (empty, or with a '
+                                 'control character or a character that is not printable ASCII), so no balance was read' % index)
         memberships.append({key: membership[key] for key in ('id', 'name', 'role', 'is_default')})
     picture = payload.get('profile_picture')
     return {
@@ -184,6 +208,131 @@ def default_membership(account):
     return None
 
 
+_CURRENT = threading.local()
+
+
+class _Attempt(object):
+    """One try of one request: its wall-clock deadline and the connection it runs on.
+
+    A socket time-out bounds each ``recv``, not the answer: a server that sends a byte a second
+    would keep a call alive for ever.  ``expire`` (called by the watchdog at the deadline) shuts
+    the socket down, so whatever urllib3 is waiting for ends at once.
+    """
+
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.expired = False
+        self._connection = None
+        self._sock = None
+        self._lock = threading.Lock()
+
+    def attach(self, connection):
+        """Follow ``connection``; its socket is kept too, as http.client lets go of it for an answer read until close."""
+        with self._lock:
+            self._connection = connection
+            self._sock = getattr(connection, 'sock', None) or self._sock
+            expired = self.expired
+        if expired:
+            raise socket.timeout('deadline passed')
+
+    def expire(self):
+        with self._lock:
+            self.expired = True
+            sock = getattr(self._connection, 'sock', None) or self._sock
+        if sock is not None:
+            try:
+                # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Watchdog(object):
+    """Expires attempts that outlive their deadline: one thread per client, started on first use."""
+
+    def __init__(self):
+        self._armed = set()
+        self._condition = threading.Condition()
+        self._thread = None
+        self._stopped = False
+
+    def arm(self, attempt):
+        with self._condition:
+            self._armed.add(attempt)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='stability-timeout', daemon=True)
+                self._thread.start()
+            self._condition.notify()
+
+    def disarm(self, attempt):
+        with self._condition:
+            self._armed.discard(attempt)
+
+    def stop(self):
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+
+    def _run(self):
+        with self._condition:
+            while not self._stopped:
+                now = time.monotonic()
+                for attempt in [attempt for attempt in self._armed if attempt.deadline <= now]:
+                    self._armed.discard(attempt)
+                    attempt.expire()
+                nearest = min((attempt.deadline for attempt in self._armed), default=None)
+                self._condition.wait(None if nearest is None else nearest - now)
+
+
+def _attach_current(connection):
+    attempt = getattr(_CURRENT, 'attempt', None)
+    if attempt is not None:
+        attempt.attach(connection)
+
+
+class _WatchedConnection(object):
+    """Mixin: hands the connection to the current attempt when it connects and when it sends."""
+
+    def connect(self):
+        _attach_current(self)
+        super(_WatchedConnection, self).connect()
+        _attach_current(self)
+
+    def request(self, *args, **kwargs):
+        _attach_current(self)
+        return super(_WatchedConnection, self).request(*args, **kwargs)
+
+
+if HAS_REQUESTS:
+    # Named like urllib3's own classes: the name shows in connection errors users read.
+    class HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
+        pass
+
+    class HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
+        pass
+
+    class _WatchedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = HTTPConnection
+
+    class _WatchedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = HTTPSConnection
+
+    class _WatchedAdapter(HTTPAdapter):
+        """The requests adapter whose connections the watchdog can cut at an attempt's deadline."""
+
+        pools = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
+
+        def init_poolmanager(self, *args, **kwargs):
+            super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = self.pools
+
+        def proxy_manager_for(self, proxy, **proxy_kwargs):
+            manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
+            if isinstance(manager, ProxyManager):
+                manager.pool_classes_by_scheme = self.pools
+            return manager
+
+
 class StabilityClient(object):
     """Reads one Stability account through one keep-alive HTTP session."""
 
@@ -194,10 +343,13 @@ class StabilityClient(object):
         self._guard = RateGuard(settings, self.warnings)
         self._session = requests.Session()
         # No .netrc (it would replace the Authorization header) and no REQUESTS_CA_BUNDLE (ca_path
-        # says which CAs to trust), but the usual proxy variables, as air-gapped sites need them.
+        # says which CAs to trust), but the usual proxy variables for https, as air-gapped sites need
+        # them: a proxy sees only CONNECT.  Plain http (loopback only) never goes through a proxy,
+        # which would read the key in clear text.
         self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self._base)
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
+        self._session.proxies = requests.utils.get_environ_proxies(self._base) if self._base.startswith('https://') else {}
+        self._watchdog = _Watchdog()
+        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
         self._session.mount('https://', adapter)
         self._session.mount('http://', adapter)
         self._session.headers.clear()
@@ -217,6 +369,7 @@ class StabilityClient(object):
             self._session.verify = settings.ca_path
 
     def close(self):
+        self._watchdog.stop()
         self._session.close()
 
     def __enter__(self):
@@ -225,11 +378,11 @@ class StabilityClient(object):
     def __exit__(self, *exc_info):
         self.close()
 
-    def fetch_account(self):
-        """GET /{version}/user/account, checked against the contract."""
+    def fetch_account(self, sendable_ids=False):
+        """GET /{version}/user/account, checked against the contract (see ``check_account``)."""
         payload = self._get_json('account')
         try:
-            return check_account(payload)
+            return check_account(payload, sendable_ids)
         except ValueError as exc:
             raise StabilityResponseError(self._scrub(self._describe('account') + ' returned an account body that %s' % exc), status=200)
 
@@ -238,7 +391,7 @@ class StabilityClient(object):
         organization = clean_organization('organization', organization)
         payload = self._get_json('balance', organization)
         try:
-            return check_credits(payload)
+            return check_credits(payload, self.settings.api_key)
         except ValueError as exc:
             raise StabilityResponseError(self._scrub(self._describe('balance', organization) + ' returned a balance body that %s' % exc), status=200)
 
@@ -292,20 +445,39 @@ class StabilityClient(object):
             attempt += 1
 
     def _send(self, url, headers):
-        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer."""
-        deadline = time.monotonic() + self.settings.timeout
-        with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
-                               allow_redirects=False) as response:
-            chunks = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=65536):
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > MAX_BODY_BYTES:
-                    break
-                if time.monotonic() > deadline:
-                    raise requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
-            return response.status_code, response.headers, b''.join(chunks)
+        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer, all within ``timeout``.
+
+        ``timeout`` bounds each socket read and, through the watchdog, the whole attempt from
+        connect to the last byte, however slowly the server sends its headers or its body.
+        """
+        attempt = _Attempt(time.monotonic() + self.settings.timeout)
+        _CURRENT.attempt = attempt
+        self._watchdog.arm(attempt)
+        try:
+            with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
+                                   allow_redirects=False) as response:
+                chunks = []
+                size = 0
+                for chunk in response.iter_content(chunk_size=65536):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        break
+                result = response.status_code, response.headers, b''.join(chunks)
+        except requests.exceptions.RequestException as exc:
+            # The watchdog's cut and a read that timed out on its own say the same thing, whichever came first.
+            if attempt.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+                raise self._attempt_timeout()
+            raise
+        finally:
+            self._watchdog.disarm(attempt)
+            _CURRENT.attempt = None
+        if attempt.expired:  # the cut can look like the end of a body sent until the connection closes
+            raise self._attempt_timeout()
+        return result
+
+    def _attempt_timeout(self):
+        return requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
 
     def _decode(self, what, status, headers, body):
         if len(body) > MAX_BODY_BYTES:
@@ -322,7 +494,7 @@ class StabilityClient(object):
         if len(body) <= MAX_BODY_BYTES:
             body = self._scrub_body(body)
             try:
-                error = api_error_details(json.loads(body.decode('utf-8')))
+                error = api_error_details(json.loads(body.decode('utf-8')), self.settings.api_key)
             except (UnicodeDecodeError, ValueError, RecursionError):
                 error = None
         parts = ['%s failed with HTTP %d' % (what, status)]
@@ -364,12 +536,17 @@ class StabilityClient(object):
             return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
         title = _TITLE.search(body[:4096].decode('utf-8', 'replace'))
         if title and title.group(1).strip():
-            return '%s: %s' % (content_type, one_line(title.group(1), 120))
+            return '%s: %s' % (content_type, one_line(self._scrub(title.group(1)), 120))
         return '%s body of %d bytes' % (content_type, len(body))
 
     def _scrub(self, text):
         return redact(text, self.settings.api_key)
 
     def _scrub_body(self, body):
-        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted."""
-        return body.replace(self.settings.api_key.encode('ascii'), b'********')
+        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted.
+
+        Latin-1 maps bytes to text one to one, so nothing else in the body changes.  An echo hidden
+        in JSON escapes is only seen once decoded: every text taken from a decoded body is
+        redacted again before it is cut.
+        """
+        return redact(body.decode('latin-1'), self.settings.api_key).encode('latin-1')

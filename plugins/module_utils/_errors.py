@@ -17,6 +17,7 @@ HTTP stack.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import re
 
 _WHITESPACE = re.compile(r'\s+')
@@ -31,10 +32,25 @@ def one_line(text, limit=400):
     return text
 
 
+def secret_forms(secret):
+    """``secret`` as a server might echo it: plain, and base64 of it and of ``Bearer <secret>`` (standard and URL-safe, padded or not)."""
+    forms = {secret}
+    for raw in (secret, 'Bearer ' + secret):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(raw.encode('utf-8')).decode('ascii')
+            forms.update((encoded, encoded.rstrip('=')))
+    return sorted(forms, key=len, reverse=True)
+
+
 def redact(text, secret):
-    """Replace every occurrence of ``secret`` in ``text``: a last guard, never the only one."""
+    """Replace every form of ``secret`` (see ``secret_forms``) in ``text``.
+
+    Call it on decoded text before any cut: a cut first would leave a fragment of the key that no
+    replacement finds any more.
+    """
     if secret and text:
-        return text.replace(secret, _REDACTED)
+        for form in secret_forms(secret):
+            text = text.replace(form, _REDACTED)
     return text
 
 

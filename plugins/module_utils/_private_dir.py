@@ -38,33 +38,57 @@ def default_cache_dir():
     return os.path.join(base, 'stabilityai.platform')
 
 
+# O_NONBLOCK: opening a FIFO someone planted must not hang the caller (fstat then refuses it).
+OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NONBLOCK', 0)
+
+
+def check_private(path, info, kind):
+    """Refuse ``path`` (its ``lstat``/``fstat`` in ``info``) unless it is a ``kind`` of ours that only we can use."""
+    is_kind = stat.S_ISDIR if kind == 'directory' else stat.S_ISREG
+    if not is_kind(info.st_mode):
+        raise PrivateDirectoryUnavailable('%s is not a %s' % (path, 'directory' if kind == 'directory' else 'regular file'))
+    if info.st_uid != os.geteuid():
+        raise PrivateDirectoryUnavailable('%s belongs to another user' % path)
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        raise PrivateDirectoryUnavailable(
+            '%s is open to other users (mode %04o); it is left as it is: use a directory only you can use (mode 0700), '
+            'or one that does not exist yet' % (path, stat.S_IMODE(info.st_mode)))
+
+
 def private_directory(path):
-    """Create ``path`` 0700 if needed and check that only the current user can use it."""
+    """Create ``path`` 0700 if it does not exist; use an existing one only if it is ours and private.
+
+    An existing directory is never changed: a shared one (``/tmp``, a team folder) pointed at by
+    mistake must keep its permissions, and what others may have planted in it is not trusted.
+    """
     try:
         os.makedirs(path, 0o700)
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             raise PrivateDirectoryUnavailable('cannot create the directory %s: %s' % (path, exc.strerror))
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode):
-        raise PrivateDirectoryUnavailable('the path %s is not a directory' % path)
-    if info.st_uid != os.geteuid():
-        raise PrivateDirectoryUnavailable('the directory %s belongs to another user' % path)
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+    check_private(path, os.lstat(path), 'directory')
     return path
 
 
-def open_private(path, flags):
-    """Open (creating 0600) a file that must be ours, not a link planted by someone else."""
-    return os.open(path, flags | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0), 0o600)
+def open_private(path, flags, create=True):
+    """Open a file of the directory without following a link or blocking, and check that it is ours, private and regular.
+
+    ``create``: create it 0600 if missing.  Anything else found in its place raises PrivateDirectoryUnavailable.
+    """
+    fd = os.open(path, flags | OPEN_FLAGS | (os.O_CREAT if create else 0), 0o600)
+    try:
+        check_private(path, os.fstat(fd), 'file')
+    except PrivateDirectoryUnavailable:
+        os.close(fd)
+        raise
+    return fd
 
 
 def load_secret(directory):
     """The directory's random secret, created on first use; the same for every process."""
     path = os.path.join(directory, SECRET_FILE)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             raise PrivateDirectoryUnavailable('cannot create %s: %s' % (path, exc.strerror))
@@ -73,9 +97,9 @@ def load_secret(directory):
             handle.write(os.urandom(SECRET_BYTES))
     for dummy in range(50):
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            fd = open_private(path, os.O_RDONLY, create=False)
             with os.fdopen(fd, 'rb') as handle:
-                secret = handle.read()
+                secret = handle.read(SECRET_BYTES + 1)
         except OSError as exc:
             raise PrivateDirectoryUnavailable('cannot read %s: %s' % (path, exc.strerror))
         if len(secret) == SECRET_BYTES:

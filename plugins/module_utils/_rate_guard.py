@@ -190,6 +190,8 @@ class RateGuard(object):
                 fd = open_private(path, os.O_RDWR)
             except OSError as exc:
                 raise StateUnusable('cannot open %s: %s' % (path, exc.strerror))
+            except PrivateDirectoryUnavailable as exc:
+                raise StateUnusable('%s' % exc)
             try:
                 self._lock(fd, path)
                 now = time.time()

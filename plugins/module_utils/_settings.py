@@ -88,8 +88,18 @@ def is_loopback_as_written(host):
         return False
 
 
+# What may stand between ``//`` and the path once credentials are refused: a host name or a
+# bracketed IPv6 address, and an optional port.
+_HOST_AND_PORT = re.compile(r'^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)(?::[0-9]*)?$')
+
+
 def clean_api_url(value):
-    """Return the base URL without a trailing slash, or refuse it with the reason."""
+    """Return the base URL, scheme and host in lower case, without a trailing slash; or refuse it with the reason.
+
+    Lower case first, so that every later check (``https`` for the certificate warning and the
+    proxy, loopback for plain http) sees one spelling; a host part that is not a plain name or
+    a bracketed address (``[::1]evil.invalid``) is refused here rather than by the HTTP stack.
+    """
     value = value.strip()
     if not value:
         raise StabilityOptionError('api_url', 'is empty')
@@ -110,11 +120,14 @@ def clean_api_url(value):
         raise StabilityOptionError('api_url', 'must not contain credentials; use api_key')
     if parts.query or parts.fragment:
         raise StabilityOptionError('api_url', 'must not contain a query or a fragment')
+    netloc = parts.netloc.lower()
+    if not _HOST_AND_PORT.match(netloc):
+        raise StabilityOptionError('api_url', 'has a malformed host %r: give a host name or a bracketed IPv6 address, and an optional port' % netloc)
     if parts.scheme == 'http' and not is_loopback_as_written(host):
         raise StabilityOptionError(
             'api_url', 'uses plain http:// to %s, which would send the API key in clear text; use https:// '
             '(http:// is accepted only for localhost, 127.x.x.x and [::1])' % host)
-    return value.rstrip('/')
+    return ('%s://%s%s' % (parts.scheme, netloc, parts.path)).rstrip('/')
 
 
 def drop_version_path(api_url, api_version):

@@ -292,7 +292,7 @@ def chosen_memberships(account, organizations):
 
 def read_balances(client, organization, organizations):
     """``credits`` of ``organization`` plus a ``balances`` entry per chosen membership, fetched together."""
-    account = client.fetch_account()
+    account = client.fetch_account(sendable_ids=True)
     memberships = chosen_memberships(account, organizations)
     targets = [membership['id'] for membership in memberships]
     if organization is None:

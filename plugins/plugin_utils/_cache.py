@@ -17,8 +17,9 @@ per 10 s, then a 60 s lock-out).  This cache makes that one request:
   so the key is never on disk, not even as a plain hash;
 * a miss takes an exclusive ``flock`` on the entry's lock file, looks again, and only then asks
   the API: concurrent misses in forked workers coalesce into exactly one request;
-* the directory is 0700 and the files 0600; a directory that others can enter, or that belongs
-  to someone else, is not used (the lookup then reads without a cache);
+* the directory is created 0700 and the files 0600; a directory or a file of the cache that is
+  not ours, not private or not of the right kind (a FIFO, a link) is refused, never changed or
+  waited on (the lookup then warns and reads without a cache);
 * unreadable, corrupt, future-dated or expired entries are ignored and replaced.
 
 Standard library only: a cache hit never imports the HTTP stack.
@@ -81,7 +82,12 @@ class BalanceCache(object):
         """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""
         now = time.time() if now is None else now
         try:
-            fd = os.open(stem + '.json', os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+            fd = open_private(stem + '.json', os.O_RDONLY, create=False)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise CacheUnavailable('cannot open a cache entry: %s' % exc.strerror)
+        try:
             with os.fdopen(fd, 'rb') as handle:
                 entry = json.loads(handle.read(4096).decode('utf-8'))
             credits, stored = entry['credits'], entry['time']

@@ -90,7 +90,12 @@ DEFAULT_LIFETIME = 900.0
 API_VERSIONS = ('v1', 'v1alpha')
 ENDPOINTS = {'/user/account': 'account', '/user/balance': 'balance'}
 FAULT_BODIES = ('error', 'html', 'empty', 'notjson', 'huge', 'payload', 'raw')
-FAULT_KEYS = ('match', 'times', 'status', 'body', 'retry_after', 'latency', 'drop', 'payload', 'raw')
+FAULT_KEYS = ('match', 'times', 'status', 'body', 'retry_after', 'latency', 'drop', 'payload', 'raw', 'trickle')
+# A trickle fault answers 200 one piece every TRICKLE_INTERVAL s: its header block, its body, one big
+# chunk, or chunks without end; it stops when the client hangs up or after TRICKLE_LIMIT s.
+TRICKLE_MODES = ('headers', 'body', 'chunk', 'chunks')
+TRICKLE_INTERVAL = 0.25
+TRICKLE_LIMIT = 60.0
 MATCH_KEYS = ('endpoint', 'organization', 'version')
 
 MAX_REQUEST_BODY = 1024 * 1024
@@ -240,6 +245,10 @@ def normalize_fault(spec):
     if not isinstance(drop, bool):
         raise ValueError('fault "drop" must be a boolean')
 
+    trickle = spec.get('trickle')
+    if trickle is not None and trickle not in TRICKLE_MODES:
+        raise ValueError('fault "trickle" must be one of %s' % ', '.join(TRICKLE_MODES))
+
     if not drop and body is None:
         if 'payload' in spec:
             body = 'payload'
@@ -262,6 +271,8 @@ def normalize_fault(spec):
         fault['payload'] = copy.deepcopy(spec['payload'])
     if 'raw' in spec:
         fault['raw'] = spec['raw']
+    if trickle is not None:
+        fault['trickle'] = trickle
     return fault
 
 
@@ -597,6 +608,9 @@ class _Handler(BaseHTTPRequestHandler):
                 extra_headers.append(('Retry-After', fault['retry_after']))
             if fault['drop']:
                 self._drop()
+            if fault.get('trickle'):
+                self._trickle(fault['trickle'])
+                return
             if fault['body'] is not None:
                 self._answer_fault(fault, version, extra_headers)
                 return
@@ -624,6 +638,30 @@ class _Handler(BaseHTTPRequestHandler):
         if status != 200:
             document = error_body(version, status, document)
         self._send_json(status, document, extra_headers)
+
+    def _trickle(self, mode):
+        """Answer 200 one piece every TRICKLE_INTERVAL s (see TRICKLE_MODES) until the client hangs up."""
+        self.close_connection = True
+        self._record(200)
+        head = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n'
+        body = b'{"credits": 1' + b' ' * 4096 + b'}'
+        pieces = {
+            'headers': (head + b'X-Trickle: ', [b'a'] * 100000),
+            'body': (head + b'Content-Length: %d\r\n\r\n' % len(body), [body[i:i + 1] for i in range(len(body))]),
+            'chunk': (head + b'Transfer-Encoding: chunked\r\n\r\n%x\r\n' % len(body), [body[i:i + 1] for i in range(len(body))]),
+            'chunks': (head + b'Transfer-Encoding: chunked\r\n\r\n', [b'1\r\n \r\n'] * 100000),
+        }
+        head, pieces = pieces[mode]
+        stop = time.monotonic() + TRICKLE_LIMIT
+        try:
+            self.wfile.write(head)
+            for piece in pieces:
+                if time.monotonic() > stop or self.server.simulator.stopped:
+                    break
+                self.server.simulator.pause(TRICKLE_INTERVAL)
+                self.wfile.write(piece)
+        except OSError:
+            pass
 
     def _answer_fault(self, fault, version, headers):
         status, kind = fault['status'], fault['body']

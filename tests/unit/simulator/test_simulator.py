@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -351,6 +352,24 @@ def test_drop_fault_closes_the_connection_without_an_answer(sim):
         call(sim, 'v1', 'balance')
     assert sim.requests()[-1]['status'] == 0
     assert call(sim, 'v1', 'balance').status_code == 200
+
+
+@pytest.mark.parametrize('mode', ['headers', 'body', 'chunk', 'chunks'])
+def test_trickle_fault_sends_a_piece_at_a_time_until_the_client_hangs_up(sim, mode):
+    sim.add_faults([{'trickle': mode}])
+    with socket.create_connection(('127.0.0.1', sim.port), timeout=2) as connection:
+        connection.sendall(b'GET /v1/user/balance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n' % ALICE.encode())
+        first = connection.recv(65536)
+        assert first.startswith(b'HTTP/1.1 200 OK\r\n')
+        later = [connection.recv(65536) for dummy in range(3)]
+    assert 1 <= len(later[0]) <= 8 and [len(piece) for piece in later] == [len(later[0])] * 3, 'one small piece per interval'
+    assert sim.requests()[-1]['status'] == 200
+    assert call(sim, 'v1', 'balance').status_code == 200
+
+
+def test_trickle_fault_mode_is_checked(sim):
+    with pytest.raises(ValueError, match='trickle'):
+        sim.add_faults([{'trickle': 'slowly'}])
 
 
 def test_html_fault_is_a_gateway_page(sim):

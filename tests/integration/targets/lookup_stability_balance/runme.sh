@@ -21,6 +21,17 @@ env -u STABILITY_API_URL -u STABILITY_API_KEY -u STABILITY_CACHE_DIR \
     ansible-playbook templated_vars.yml -e "simulator_url_file=${work_dir}/url" "$@"
 ansible-playbook count_requests.yml -e expected_balance_requests=1 "$@"
 
+# A shared (1777) cache_dir is never changed: the lookup warns (Ansible shows a repeated warning once)
+# and reads without a cache.
+shared_dir="${work_dir}/shared"
+mkdir "${shared_dir}"
+chmod 1777 "${shared_dir}"
+ansible-playbook shared_cache_dir.yml -e "shared_dir=${shared_dir}" "$@" >"${work_dir}/shared-output.txt" 2>&1 \
+    || { cat "${work_dir}/shared-output.txt"; exit 1; }
+test "$(tr -s '\n ' '  ' <"${work_dir}/shared-output.txt" \
+    | grep -oF "reads without a cache: ${shared_dir} is open to other users (mode 1777); it is left as it is" | wc -l)" -ge 1
+ansible-playbook count_requests.yml -e expected_balance_requests=2 "$@"
+
 rm -rf "${STABILITY_CACHE_DIR}"
 ansible-playbook -i inventory_200.ini gate_200_hosts.yml "$@"
 ansible-playbook count_requests.yml -e expected_balance_requests=1 "$@"

@@ -7,7 +7,7 @@
 
 Usage: python make_keys.py DEFAULT_FIXTURE DIR. Writes, in DIR (which the scan never reads):
 fixture.json (the default fixture plus the good key, for user-alice), keys.yml (extra vars
-hygiene_key and hygiene_bad_key, the second unknown to the simulator), good.key, bad.key and
+hygiene_key and hygiene_bad_key, the second unknown to the simulator, and hygiene_key_escaped), good.key, bad.key and
 needles (the random part of each key, one a line: what the scan looks for).
 """
 
@@ -28,7 +28,9 @@ def main(default_fixture, directory):
     fixture['keys'][good] = 'user-alice'
     files = {
         'fixture.json': json.dumps(fixture),
-        'keys.yml': json.dumps({'hygiene_key': good, 'hygiene_bad_key': bad}),
+        # hygiene_key_escaped: the good key as JSON \u escapes, for a server that echoes it that way
+        'keys.yml': json.dumps({'hygiene_key': good, 'hygiene_bad_key': bad,
+                                'hygiene_key_escaped': ''.join('\\u%04x' % ord(char) for char in good)}),
         'good.key': good,
         'bad.key': bad,
         'needles': '\n'.join(needles) + '\n',

@@ -18,7 +18,14 @@ set -eu
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
 source ../setup_simulator/files/simulator.sh
-trap 'stop_simulator "${work_dir}"' EXIT
+proxy_dir="${work_dir}/proxy"
+stop_all() {
+    if [ -s "${proxy_dir}/pid" ]; then
+        kill "$(cat "${proxy_dir}/pid")" 2>/dev/null || true
+    fi
+    stop_simulator "${work_dir}"
+}
+trap stop_all EXIT
 
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
 collection_root="${ANSIBLE_COLLECTIONS_PATH%%:*}/ansible_collections/stabilityai/platform"
@@ -77,6 +84,11 @@ say "both modules and the lookup in every class"
 ansible-playbook hygiene.yml -vvvv -e "@${private}/keys.yml" -e "sim_url=${sim_url}" -e "scan_dir=${scan}" \
     >"${scan}/hygiene-output.txt" 2>&1 || { show "${scan}/hygiene-output.txt"; exit 1; }
 
+say "api_key as an option with pipelining: no module file, nothing printed (the guide's route for remote hosts)"
+ANSIBLE_PIPELINING=1 ansible-playbook control.yml --tags module -vvvv -e "@${private}/keys.yml" -e "sim_url=${sim_url}" \
+    >"${scan}/pipelining-output.txt" 2>&1 || { show "${scan}/pipelining-output.txt"; exit 1; }
+tr -s '\n ' '  ' <"${scan}/pipelining-output.txt" | grep -qF 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
+
 # preflight NAME pass|fail PATTERN MIN_CREDITS [VARIABLE=VALUE...]: run the preflight playbook with the
 # key in STABILITY_API_KEY (or as the variables say); it must pass or fail and print PATTERN.
 preflight() {
@@ -112,6 +124,28 @@ fault '' DELETE
 preflight refused fail 'pre-flight failed: .*failed after 4 attempts: .*Connection refused' 100 STABILITY_API_URL=http://127.0.0.1:1
 preflight tls fail 'pre-flight failed: .*TLS error' 100 STABILITY_API_URL="${sim_url/http:/https:}"
 preflight bad-input fail 'pre-flight failed: api_key contains a control character' 100 STABILITY_API_KEY="${good_key}"$'\r\nX-Injected: 1'
+
+# --- proxies: plain http never goes through one; https does, and the proxy sees only CONNECT --------
+mkdir -m 0700 "${proxy_dir}"
+"${python}" record_proxy.py "${proxy_dir}"
+for dummy in $(seq 50); do [ -s "${proxy_dir}/port" ] && break; sleep 0.1; done
+proxy_url="http://127.0.0.1:$(cat "${proxy_dir}/port")"
+with_proxy() {
+    env HTTP_PROXY="${proxy_url}" HTTPS_PROXY="${proxy_url}" ALL_PROXY="${proxy_url}" \
+        http_proxy="${proxy_url}" https_proxy="${proxy_url}" all_proxy="${proxy_url}" "$@"
+}
+
+say "control: an https api_url goes through the proxy, which sees CONNECT and no key"
+if with_proxy ansible-playbook control.yml --tags module -e "@${private}/keys.yml" -e sim_url=https://api.example.test \
+    >"${control}/proxy-output.txt" 2>&1; then show "${control}/proxy-output.txt"; exit 1; fi
+grep -qF 'CONNECT api.example.test:443 ' "${proxy_dir}/requests"
+test -z "$(leaks "${proxy_dir}")"
+rm "${proxy_dir}/requests"
+
+say "plain http to the loopback simulator never goes through a proxy"
+with_proxy ansible-playbook proxy.yml -vvvv -e "@${private}/keys.yml" -e "sim_url=${sim_url}" \
+    >"${scan}/proxy-output.txt" 2>&1 || { show "${scan}/proxy-output.txt"; exit 1; }
+test ! -e "${proxy_dir}/requests"
 
 # --- the scan ---------------------------------------------------------------------------------------
 say "scan $(find "${scan}" -type f | wc -l) files for the keys"

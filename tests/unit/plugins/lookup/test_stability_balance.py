@@ -8,6 +8,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+import stat
+
 import pytest
 
 from ansible.errors import AnsibleLookupError
@@ -258,3 +261,24 @@ def test_an_unusable_cache_directory_warns_and_reads_live(api, lookup, warnings,
     assert lookup.run([], api_key=KEY, cache_dir=str(blocker)) == [demo_credits[None]]
     assert len(api.requests) == 2
     assert warnings and 'reads without a cache' in warnings[0]
+
+
+def test_a_shared_cache_directory_is_left_as_it_is_with_one_warning(api, lookup, warnings, tmp_path):
+    shared = tmp_path / 'shared'
+    shared.mkdir()
+    os.chmod(str(shared), 0o1777)
+    assert lookup.run(['org-studio', 'org-lab', 'org-farm'], api_key=KEY, cache_dir=str(shared)) == [1532.5, 12.5, 0.0]
+    assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o1777
+    assert os.listdir(str(shared)) == []
+    assert len(warnings) == 1 and 'reads without a cache: %s is open to other users (mode 1777)' % shared in warnings[0]
+
+
+def test_a_planted_entry_warns_once_and_the_lookup_reads_live(api, lookup, warnings, tmp_path):
+    directory = tmp_path / 'cache'
+    organizations_read = ['org-studio', 'org-lab', 'org-farm']
+    assert lookup.run(organizations_read, api_key=KEY, cache_dir=str(directory)) == [1532.5, 12.5, 0.0]
+    for entry in directory.glob('*.json'):
+        os.chmod(str(entry), 0o644)
+    assert lookup.run(organizations_read, api_key=KEY, cache_dir=str(directory)) == [1532.5, 12.5, 0.0]
+    assert len(api.requests) == 6
+    assert len(warnings) == 1 and 'is open to other users (mode 0644)' in warnings[0]

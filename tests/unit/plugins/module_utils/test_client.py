@@ -8,6 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import json
 from email.utils import formatdate
 
@@ -179,6 +180,53 @@ class TestErrors:
         assert KEY not in json.dumps(caught.value.to_result())
         assert 'bad key ********' in caught.value.msg
 
+    @staticmethod
+    def assert_no_piece_of_the_key(text, length=8):
+        pieces = [KEY[start:start + length] for start in range(len(KEY) - length + 1)]
+        assert not [piece for piece in pieces if piece in text], text
+
+    @pytest.mark.parametrize('field, cut', [('name', 100), ('message', 400)])
+    def test_a_key_echoed_as_json_escapes_is_redacted_before_the_cut(self, fake_api, field, cut):
+        """Decoded, the escapes are the key: it must be blanked before the field is cut to length."""
+        escaped = ''.join('\\u%04x' % ord(char) for char in KEY)
+        padding = 'x' * (cut - 3 - len(KEY) // 2)  # the cut falls in the middle of the key
+        body = {'id': 'e9', 'name': 'unauthorized', 'message': 'bad key'}
+        body[field] = padding + '@@KEY@@ is not valid'
+        fake_api.answer(status=401, body=json.dumps(body).replace('@@KEY@@', escaped).encode(), headers={'Content-Type': 'application/json'})
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client().fetch_balance()
+        result = json.dumps(caught.value.to_result())
+        self.assert_no_piece_of_the_key(result)
+        assert caught.value.error[field].startswith(padding + '********')
+
+    @pytest.mark.parametrize('form', [
+        pytest.param(base64.b64encode(KEY.encode()).decode(), id='base64 of the key'),
+        pytest.param(base64.b64encode(b'Bearer ' + KEY.encode()).decode(), id='base64 of Bearer key'),
+        pytest.param(base64.urlsafe_b64encode(b'Bearer ' + KEY.encode()).decode().rstrip('='), id='URL-safe base64 of Bearer key, unpadded'),
+    ])
+    def test_a_key_echoed_in_base64_is_redacted(self, fake_api, form):
+        fake_api.answer(status=401, payload={'id': 'x', 'name': 'unauthorized', 'message': 'bad authorization %s' % form})
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client().fetch_balance()
+        assert form not in json.dumps(caught.value.to_result())
+        assert caught.value.error['message'] == 'bad authorization ********'
+
+    def test_a_key_in_a_credits_value_is_redacted_before_the_cut(self, fake_api):
+        escaped = ''.join('\\u%04x' % ord(char) for char in KEY)
+        fake_api.answer(body=b'{"credits": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx%s"}' % escaped.encode(), headers={'Content-Type': 'application/json'})
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_balance()
+        self.assert_no_piece_of_the_key(caught.value.msg)
+
+    def test_an_unreadable_answer_is_described_without_the_key(self, fake_api):
+        cause = requests.exceptions.ContentDecodingError('x' * 180 + ' token ' + KEY + ' could not be decoded')
+        fake_api.answer(exc=cause)
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client().fetch_balance()
+        assert 'the answer could not be read (' in caught.value.msg
+        self.assert_no_piece_of_the_key(caught.value.msg)
+        assert 'token ********' in caught.value.msg
+
 
 class TestRetries:
     @pytest.mark.parametrize('status', [429, 500, 502, 503, 504])
@@ -238,6 +286,13 @@ class TestRetries:
         fake_api.answer(exc=exc).answer(payload={'credits': 2})
         assert make_client().fetch_balance() == 2.0
         assert len(sleeps) == 1
+
+    def test_a_read_that_timed_out_on_its_own_is_worded_like_the_watchdog_cut(self, fake_api, sleeps):
+        """The socket time-out and the wall-clock cut fire at the same moment: one wording, whichever wins."""
+        fake_api.answer(exc=requests.exceptions.ReadTimeout('HTTPConnectionPool: Read timed out. (read timeout=2.5)'))
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client(retries=0, timeout=2.5).fetch_balance()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: the answer took longer than timeout (2.5 s)'
 
     def test_network_error_after_retries_names_the_reason(self, fake_api, sleeps):
         for dummy in range(3):
@@ -452,10 +507,10 @@ class TestAttemptWording:
         assert sleeps == []
 
     def test_two_network_failures_say_two_attempts(self, fake_api, sleeps):
-        fake_api.answer(exc=requests.exceptions.ReadTimeout('slow')).answer(exc=requests.exceptions.ReadTimeout('slow'))
+        fake_api.answer(exc=requests.exceptions.ConnectionError('reset')).answer(exc=requests.exceptions.ConnectionError('reset'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=1).fetch_balance()
-        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: slow'
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: reset'
         assert len(sleeps) == 1
 
     def test_a_tls_failure_names_the_two_ways_out(self, fake_api):

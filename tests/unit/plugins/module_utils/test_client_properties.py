@@ -24,6 +24,7 @@ that content decoding, Content-Length checks and mid-body failures behave as ove
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import datetime
 import email.utils
 import gzip
@@ -456,16 +457,36 @@ def carrier_answers(carrier, text):
                   None, 0, None)
 
 
+# How a server may echo the key: as it is, in base64 (of the key, or of the whole Authorization
+# value), or, in a JSON body, as \u escapes that only decoding turns back into the key.
+KEY_FORMS = {
+    'plain': KEY,
+    'json escapes': KEY,
+    'base64': base64.b64encode(KEY.encode()).decode(),
+    'base64 of Bearer': base64.b64encode(b'Bearer ' + KEY.encode()).decode(),
+}
+
+
 @PROPERTY_SETTINGS
 @given(carrier=st.sampled_from(['message', 'errors', 'id', 'name', 'title', 'content-type', 'credits', 'network', 'tls', 'unreadable']),
-       offset=st.integers(0, 450), filler=st.sampled_from(['x', 'é', ' ', '"', '\n']))
+       offset=st.integers(0, 450), filler=st.sampled_from(['x', 'é', ' ', '"', '\n']), form=st.sampled_from(sorted(KEY_FORMS)))
 # The key across the 200-character cut of a network reason: redacted before the cut, on every path.
-@example(carrier='network', offset=170, filler='x')
-@example(carrier='tls', offset=170, filler='x')
-@example(carrier='unreadable', offset=170, filler='x')
-def test_an_echoed_key_is_never_left_half_cut(fake_api, checked_sleeps, carrier, offset, filler):
+@example(carrier='network', offset=170, filler='x', form='plain')
+@example(carrier='tls', offset=170, filler='x', form='plain')
+@example(carrier='unreadable', offset=170, filler='x', form='plain')
+# The red-team finding: decoded, then cut at 100 (name) or 400 (message) characters, then redacted too late.
+@example(carrier='name', offset=80, filler='x', form='json escapes')
+@example(carrier='message', offset=380, filler='x', form='json escapes')
+@example(carrier='message', offset=380, filler='x', form='base64 of Bearer')
+def test_an_echoed_key_is_never_left_half_cut(fake_api, checked_sleeps, carrier, offset, filler, form):
     """Wherever the client quotes the server and cuts the quote short, the key is gone before the cut."""
-    text = filler * offset + KEY + ' and more'
-    value, error, dummy = run_client(fake_api, [carrier_answers(carrier, text)], 0, lambda client: client.fetch_balance())
+    echoed = KEY_FORMS[form]
+    answer = carrier_answers(carrier, filler * offset + echoed + ' and more')
+    if form == 'json escapes' and isinstance(answer, Answer):
+        answer.body = answer.body.replace(KEY.encode(), ''.join('\\u%04x' % ord(char) for char in KEY).encode())
+    value, error, dummy = run_client(fake_api, [answer], 0, lambda client: client.fetch_balance())
     assert value is None
     assert_clean_error(error)
+    shown = ' '.join([error.msg] + [value for value in (getattr(error, 'error', None) or {}).values() if value])
+    pieces = [echoed[start:start + FRAGMENT] for start in range(len(echoed) - FRAGMENT + 1)]
+    assert not [piece for piece in pieces if piece in shown], shown

@@ -100,7 +100,7 @@ def test_booleans_as_ansible_spells_them(value, expected):
 
 @pytest.mark.parametrize('url, expected', [
     ('http://localhost:8080', 'http://localhost:8080'),
-    ('http://LOCALHOST/', 'http://LOCALHOST'),
+    ('http://LOCALHOST/', 'http://localhost'),
     ('http://127.0.0.1:1234/', 'http://127.0.0.1:1234'),
     ('http://127.9.8.7', 'http://127.9.8.7'),
     ('http://[::1]:8080', 'http://[::1]:8080'),
@@ -140,6 +140,34 @@ def test_thresholds_refuse_anything_else_showing_the_value(value):
     with pytest.raises(StabilityOptionError) as caught:
         clean_threshold('warn_below', value)
     assert caught.value.msg == 'warn_below must be a number of credits, 0 or more, got %r' % (value,)
+
+
+@pytest.mark.parametrize('url, expected', [
+    ('HTTPS://API.Stability.AI/', 'https://api.stability.ai'),
+    ('Http://[::1]:8080/Path/', 'http://[::1]:8080/Path'),
+])
+def test_scheme_and_host_are_written_in_lower_case(url, expected):
+    assert ConnectionSettings(api_key=KEY, api_url=url).api_url == expected
+
+
+def test_https_in_capitals_still_warns_that_certificates_are_not_checked():
+    client = StabilityClient(ConnectionSettings(api_key=KEY, api_url='HTTPS://api.stability.ai', validate_certs=False))
+    assert client.warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']
+
+
+@pytest.mark.parametrize('url, host', [
+    ('http://[::1]evil.invalid', '[::1]evil.invalid'),
+    ('https://[::1]evil.invalid:443/v1', '[::1]evil.invalid:443'),
+    ('https://-api.example.com', '-api.example.com'),
+    ('https://api.example.com:44x3', None),
+])
+def test_a_malformed_host_is_refused_up_front(url, host):
+    with pytest.raises(StabilityOptionError) as caught:
+        ConnectionSettings(api_key=KEY, api_url=url)
+    assert caught.value.option == 'api_url' and len(caught.value.msg.splitlines()) == 1
+    if host:
+        assert caught.value.msg == ("api_url has a malformed host %r: give a host name or a bracketed IPv6 address, "
+                                    "and an optional port" % host)
 
 
 def test_option_adapter_reads_any_get_option():

@@ -22,7 +22,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     clean_path_text,
     clean_positive_number,
     clean_retries,
-    clean_threshold,
     is_loopback_as_written,
     max_total_seconds,
 )
@@ -92,24 +91,6 @@ def test_a_directory_is_refused_as_ca_path(tmp_path):
 
 def test_ca_path_unset_means_the_system_store():
     assert ConnectionSettings(api_key=KEY).ca_path is None
-
-
-@pytest.mark.parametrize('value, words', [
-    ('lots', "must be a number of credits, got 'lots'"),
-    ([100], 'must be a number of credits, got [100]'),
-    (True, 'must be a number of credits, got True'),
-    (float('inf'), 'must be a finite number of credits, got inf'),
-    ('nan', "must be a finite number of credits, got 'nan'"),
-])
-def test_a_threshold_that_is_not_a_finite_number_is_an_option_error(value, words):
-    with pytest.raises(StabilityOptionError) as caught:
-        clean_threshold('min_credits', value)
-    assert caught.value.msg == 'min_credits ' + words
-
-
-@pytest.mark.parametrize('value, expected', [(None, None), ('250', 250.0), (0, 0.0), (-5, -5.0), (' 0.5 ', 0.5)])
-def test_thresholds_accept_any_finite_number(value, expected):
-    assert clean_threshold('warn_below', value) == expected
 
 
 @pytest.mark.parametrize('value', ['\x7f', 'a\x1fb', '\t'])

@@ -72,6 +72,21 @@ def test_a_negative_balance_fails_min_credits_like_any_balance_below_it(fake_api
     assert result['msg'].startswith("Credits are below min_credits ")
 
 
+@pytest.mark.parametrize('bad_id', ['org-x\r\nInjected: yes', 'org-\u00e9', ''])
+def test_an_organization_id_the_server_sent_that_cannot_be_sent_back_is_the_server_s_fault(fake_api, run_module, bad_id,
+                                                                                             demo_account, demo_credits):
+    demo_account['organizations'][1]['id'] = bad_id
+    fake_api.serve(demo_credits, account=demo_account)
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True})
+    assert failed and result['status'] == 200
+    assert result['msg'] == (
+        'GET https://api.stability.ai/v1/user/account returned an account body that organizations[1] has an "id" that cannot be '
+        'sent in an Organization header (empty, or with a control character or a character that is not printable ASCII), '
+        'so no balance was read')
+    assert 'nothing was sent' not in result['msg']
+    assert balance_requests(fake_api) == []
+
+
 def test_organizations_in_the_order_given_with_duplicates_removed(fake_account_api, run_module):
     args = {'api_key': KEY, 'organizations': ['org-render-farm', 'org-alice-lab', 'org-render-farm'], 'organization': 'org-alice-lab',
             'all_organizations': False}

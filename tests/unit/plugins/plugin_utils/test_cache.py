@@ -80,12 +80,100 @@ def test_directory_and_files_are_private_and_hold_no_key(tmp_path):
     assert sorted(entry) == ['credits', 'time'] and entry['credits'] == 1.25
 
 
-def test_a_loose_directory_is_tightened(tmp_path):
-    directory = tmp_path / 'c'
-    directory.mkdir(mode=0o755)
-    os.chmod(str(directory), 0o755)
-    make_cache(directory)
-    assert stat.S_IMODE(os.stat(str(directory)).st_mode) == 0o700
+@pytest.mark.parametrize('mode', [0o755, 0o750, 0o1777, 0o701])
+def test_an_existing_directory_open_to_others_is_refused_and_left_as_it_is(tmp_path, mode):
+    directory = tmp_path / 'shared'
+    directory.mkdir()
+    os.chmod(str(directory), mode)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert 'is open to other users (mode %04o); it is left as it is' % mode in str(caught.value)
+    assert stat.S_IMODE(os.stat(str(directory)).st_mode) == mode
+    assert os.listdir(str(directory)) == [], 'nothing is written into it'
+
+
+def test_a_missing_directory_is_created_0700_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        make_cache(tmp_path / 'new')
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(str(tmp_path / 'new')).st_mode) == 0o700
+
+
+def entry_path(cache, which):
+    return os.path.join(cache.directory, 'secret') if which == 'secret' else cache.entry_stem('org-a') + '.' + which
+
+
+def use(cache, which):
+    """What touches the file ``which``: a new cache over the directory for the secret, a read for the others."""
+    if which == 'secret':
+        return make_cache(cache.directory)
+    return cache.get_or_fetch('org-a', lambda organization: 1.0)
+
+
+@pytest.mark.parametrize('which', ['secret', 'json', 'lock'])
+def test_a_planted_fifo_is_refused_without_blocking(tmp_path, which):
+    cache = make_cache(tmp_path / 'c')
+    path = entry_path(cache, which)
+    if which == 'secret':
+        os.unlink(path)
+    os.mkfifo(path, 0o600)
+    outcome = []
+
+    def attempt():
+        try:
+            use(cache, which)
+        except CacheUnavailable as exc:
+            outcome.append(str(exc))
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # unblock the hung open before failing
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    assert not worker.is_alive(), 'opening the FIFO blocked'
+    assert outcome == ['%s is not a regular file' % path]
+
+
+@pytest.mark.parametrize('which', ['secret', 'json', 'lock'])
+def test_a_file_open_to_others_is_refused(tmp_path, which):
+    cache = make_cache(tmp_path / 'c')
+    cache.get_or_fetch('org-a', lambda organization: 1.0)
+    cache.ttl = 0  # the entry must be read, not only its freshness judged
+    os.chmod(entry_path(cache, which), 0o644)
+    with pytest.raises(CacheUnavailable) as caught:
+        use(cache, which)
+    assert 'is open to other users (mode 0644)' in str(caught.value)
+
+
+@pytest.mark.parametrize('which', ['secret', 'json', 'lock'])
+def test_a_file_of_another_user_is_refused(tmp_path, monkeypatch, which):
+    cache = make_cache(tmp_path / 'c')
+    cache.get_or_fetch('org-a', lambda organization: 1.0)
+    cache.ttl = 0
+    planted = os.stat(entry_path(cache, which)).st_ino
+    real_fstat = os.fstat
+
+    def fstat(fd):
+        info = real_fstat(fd)
+        if info.st_ino != planted:
+            return info
+        fields = list(info)
+        fields[stat.ST_UID] += 1
+        return os.stat_result(fields)
+    monkeypatch.setattr(os, 'fstat', fstat)
+    with pytest.raises(CacheUnavailable) as caught:
+        use(cache, which)
+    assert str(caught.value) == '%s belongs to another user' % entry_path(cache, which)
+
+
+def test_a_planted_symlink_entry_is_refused(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    target = tmp_path / 'elsewhere.json'
+    target.write_text(u'{"credits": 5, "time": %f}' % time.time())
+    os.symlink(str(target), cache.entry_stem('org-a') + '.json')
+    with pytest.raises(CacheUnavailable):
+        cache.get_or_fetch('org-a', lambda organization: 1.0)
 
 
 def test_a_directory_of_another_user_is_refused(tmp_path, monkeypatch):
@@ -154,7 +242,7 @@ def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
     content = content.replace(b'IN_AN_HOUR', b'%d' % (now + 3600)).replace(b'NOW', b'%d' % now)
     cache = make_cache(tmp_path / 'c')
     path = cache.entry_stem('org-a')
-    with open(path + '.json', 'wb') as handle:
+    with os.fdopen(os.open(path + '.json', os.O_WRONLY | os.O_CREAT, 0o600), 'wb') as handle:
         handle.write(content)
     assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0
     assert cache.read(path) == 7.0

@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The client against real loopback sockets: a server that trickles its answer, and proxies.
+
+These need a socket, not the fake transport: what is specified here happens below requests'
+adapter (a time-out that must cut a read in progress, a connection that must not go to a proxy).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityConnectionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, max_total_seconds
+
+KEY = 'sk-unit-test-0123456789abcdef'
+BODY = b'{"credits": 1' + b' ' * 4096 + b'}'
+HEAD = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+# What a trickling server sends first, and then a byte (or a tiny chunk) every TRICKLE_EVERY seconds.
+TRICKLES = {
+    'headers': (HEAD + b'X-Slow: ', b'a'),
+    'body': (HEAD + b'Content-Length: %d\r\n\r\n' % len(BODY), b' '),
+    'body until close': (HEAD + b'Connection: close\r\n\r\n{"credits": 1', b' '),
+    'one big chunk': (HEAD + b'Transfer-Encoding: chunked\r\n\r\n100000\r\n', b' '),
+    'endless chunks': (HEAD + b'Transfer-Encoding: chunked\r\n\r\n', b'1\r\n \r\n'),
+}
+TRICKLE_EVERY = 0.1
+SERVER_LIFETIME = 20.0
+
+
+class LoopbackServer(object):
+    """Accepts connections on 127.0.0.1 and hands each to ``handle(connection, request_bytes)``; stops by itself."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.connections = 0
+        self._listener = socket.socket()
+        self._listener.bind(('127.0.0.1', 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.2)
+        self._stop = time.monotonic() + SERVER_LIFETIME
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while time.monotonic() < self._stop:
+            try:
+                connection, dummy = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(connection,), daemon=True).start()
+
+    def _one(self, connection):
+        with connection:
+            connection.settimeout(5)
+            try:
+                self.handle(connection, connection.recv(65536))
+            except OSError:
+                pass
+
+    def stop(self):
+        self._stop = 0
+        self._listener.close()
+
+
+@pytest.fixture
+def loopback_server():
+    servers = []
+
+    def start(handle):
+        servers.append(LoopbackServer(handle))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def trickle(first, piece):
+    def handle(connection, dummy):
+        connection.sendall(first)
+        stop = time.monotonic() + SERVER_LIFETIME
+        while time.monotonic() < stop:
+            time.sleep(TRICKLE_EVERY)
+            connection.sendall(piece)
+    return handle
+
+
+def timed_fetch(port, **options):
+    settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % port, **options)
+    with StabilityClient(settings) as client:
+        started = time.monotonic()
+        with pytest.raises(StabilityConnectionError) as caught:
+            client.fetch_balance()
+        return time.monotonic() - started, caught.value.msg
+
+
+class TestDeadline:
+    """``timeout`` bounds each attempt by the wall clock, however the server sends."""
+
+    @pytest.mark.parametrize('mode', sorted(TRICKLES))
+    def test_a_trickled_answer_is_cut_at_the_timeout(self, loopback_server, mode):
+        server = loopback_server(trickle(*TRICKLES[mode]))
+        elapsed, msg = timed_fetch(server.port, timeout=0.5, retries=0)
+        assert 0.5 <= elapsed < 1.0
+        assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.5 s)')
+
+    def test_every_attempt_is_cut_and_the_documented_total_holds(self, loopback_server, monkeypatch):
+        monkeypatch.setattr('random.uniform', lambda low, high: high)
+        server = loopback_server(trickle(*TRICKLES['headers']))
+        elapsed, msg = timed_fetch(server.port, timeout=0.5, retries=2)
+        assert server.connections == 3
+        assert 'failed after 3 attempts: the answer took longer than timeout (0.5 s)' in msg
+        # three cut attempts and back-offs of 0.5 and 1 s: far under the documented worst case
+        assert 3 * 0.5 + 1.5 <= elapsed < 3 * 0.5 + 1.5 + 1.0 <= max_total_seconds(0.5, 2)
+
+    def test_an_answer_within_the_timeout_is_read_whole(self, loopback_server):
+        def slow_but_in_time(connection, dummy):
+            connection.sendall(TRICKLES['body'][0])
+            for index in range(len(BODY)):
+                if index % 1024 == 0:
+                    time.sleep(0.05)
+                connection.sendall(BODY[index:index + 1])
+        server = loopback_server(slow_but_in_time)
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 1.0
+
+    def test_one_watchdog_thread_per_client_started_on_first_use(self, loopback_server):
+        answer = HEAD + b'Content-Length: 16\r\n\r\n{"credits": 2.5}'
+
+        def keep_alive(connection, request):
+            while request:
+                connection.sendall(answer)
+                request = connection.recv(65536)
+        server = loopback_server(keep_alive)
+
+        def new_watchdogs():
+            return [thread for thread in threading.enumerate() if thread.name == 'stability-timeout' and thread not in before]
+        before = set(threading.enumerate())
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert new_watchdogs() == []
+            assert [client.fetch_balance() for dummy in range(3)] == [2.5, 2.5, 2.5]
+            watchdogs = new_watchdogs()
+            assert len(watchdogs) == 1
+        watchdogs[0].join(2)
+        assert not watchdogs[0].is_alive(), 'close() stops the watchdog'
+        assert server.connections == 1
+
+
+class TestProxies:
+    """A proxy may carry https (it sees only CONNECT), never plain http (it would read the key)."""
+
+    @pytest.fixture
+    def proxy(self, loopback_server, monkeypatch):
+        seen = []
+
+        def refuse(connection, request):
+            seen.append(request)
+            connection.sendall(b'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+        server = loopback_server(refuse)
+        server.seen = seen
+        for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
+            monkeypatch.setenv(name, 'http://127.0.0.1:%d' % server.port)
+        for name in ('NO_PROXY', 'no_proxy'):
+            monkeypatch.delenv(name, raising=False)
+        return server
+
+    @pytest.mark.parametrize('variable', ['HTTP_PROXY', 'ALL_PROXY', 'all_proxy'])
+    def test_plain_http_goes_straight_to_the_server_whatever_proxy_is_set(self, loopback_server, proxy, monkeypatch, variable):
+        for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
+            if name != variable:
+                monkeypatch.delenv(name)
+        api = loopback_server(lambda connection, request: connection.sendall(
+            HEAD + b'Content-Length: 16\r\nConnection: close\r\n\r\n{"credits": 2.5}'))
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % api.port, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+        assert proxy.seen == []
+        assert api.connections == 1
+
+    def test_https_goes_through_the_proxy_which_sees_only_connect(self, proxy):
+        settings = ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            with pytest.raises(StabilityConnectionError):
+                client.fetch_balance()
+        assert len(proxy.seen) == 1
+        assert proxy.seen[0].startswith(b'CONNECT api.example.test:443 ')
+        assert KEY.encode() not in proxy.seen[0]
+
+
+def test_a_refused_connection_reads_as_urllib3_words_it():
+    """The connection classes that let the watchdog cut an attempt do not show up in messages."""
+    settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:1', timeout=2, retries=0)
+    with StabilityClient(settings) as client:
+        with pytest.raises(StabilityConnectionError) as caught:
+            client.fetch_balance()
+    assert caught.value.msg == ("GET http://127.0.0.1:1/v1/user/balance failed after 1 attempt: HTTPConnection(host='127.0.0.1', port=1): "
+                                "Failed to establish a new connection: [Errno 111] Connection refused")
