@@ -617,3 +617,11 @@ def test_the_lockout_is_only_read_again_after_a_sleep(tmp_path, clock):
     shared.wait(far_deadline(clock), WHAT)
     with open(state_path(tmp_path), 'rb') as handle:
         assert [handle.read()] == seen
+
+
+def test_a_state_file_open_to_other_users_falls_back_naming_it(tmp_path, clock):
+    guard(tmp_path)
+    os.chmod(state_path(tmp_path), 0o644)
+    warnings = []
+    assert not guard(tmp_path, warnings=warnings).shared
+    assert len(warnings) == 1 and warnings[0].startswith(fallback_warning('%s is open to other users' % state_path(tmp_path)).split(')')[0])
