@@ -69,11 +69,15 @@ define_steps() {
   # The preflight playbook against the simulator, as CI runs it (extensions/molecule/default).
   run_step molecule molecule test
   # The execution environment: `ansible-builder create` on docs/examples/execution-environment,
-  # its galaxy and builder stages replayed without a container (none is needed).
+  # its galaxy and builder stages replayed without a container (none is needed); and the same
+  # `ansible-builder create` check of the decision environment of docs/examples/eda.
   run_step ee python -m pytest -p no:cacheprovider tests/ee/test_execution_environment.py
   # The preflight playbook through ansible_runner.run(), as AWX runs a job template, with the
   # key injected by the credential type of docs/docsite/rst/awx.rst (simulator as the API).
   run_step runner python -m pytest -p no:cacheprovider tests/ee/test_runner.py
+  # The credit_balance event source in a real ansible-rulebook run of docs/examples/eda against the
+  # simulator: crossings, a top-up, an outage, the playbook the rulebook runs (needs Java 17).
+  run_step eda step_eda
   # The release tarball: ansible-galaxy collection build holds the product and nothing else, and
   # galaxy-importer (Galaxy's own upload checks, ansible-lint included) reports no warning or error.
   run_step build python -m pytest -p no:cacheprovider tests/build/test_build.py
@@ -88,6 +92,19 @@ step_changelog() {
   # Regenerating must change nothing: CHANGELOG.md is never edited by hand.
   antsibull-changelog generate
   git diff --exit-code -- CHANGELOG.md changelogs/changelog.yaml
+}
+
+step_eda() {
+  local found=none major=0
+  if command -v java >/dev/null 2>&1; then
+    found=$(java -version 2>&1 | head -n1)
+    major=$(sed -n 's/.* version "\(1\.\)\{0,1\}\([0-9]*\).*/\2/p' <<<"$found")
+  fi
+  if ((${major:-0} < 17)); then
+    echo "step eda: ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: $found" >&2
+    return 1
+  fi
+  python -m pytest -p no:cacheprovider tests/eda/test_credit_balance_rulebook.py
 }
 
 # ---------------------------------------------------------------------------

@@ -208,6 +208,24 @@ def default_membership(account):
     return None
 
 
+def chosen_memberships(account, organizations):
+    """The account's memberships named in ``organizations`` (all when None), or a clear refusal.
+
+    Each organization comes once even when the account lists a membership twice (the vendor's own
+    v1alpha example does), so each balance is read once.
+    """
+    by_id = {}
+    for membership in account['organizations']:
+        by_id.setdefault(membership['id'], membership)
+    if organizations is None:
+        return list(by_id.values())
+    unknown = [organization for organization in organizations if organization not in by_id]
+    if unknown:
+        raise StabilityOptionError('organizations', 'names %s, not an organization of this account (its organizations: %s)' % (
+            ', '.join(unknown), ', '.join(sorted(by_id)) or 'none'))
+    return [by_id[organization] for organization in organizations]
+
+
 _CURRENT = threading.local()
 
 

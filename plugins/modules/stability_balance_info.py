@@ -263,31 +263,13 @@ import datetime
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import RUNWAY_GATES, clean_runway_threshold, runway, runway_gate
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text, clean_threshold
-
-
-def chosen_memberships(account, organizations):
-    """The account's memberships named in ``organizations`` (all when None), or a clear refusal.
-
-    Each organization comes once even when the account lists a membership twice (the vendor's own
-    v1alpha example does), so each balance is read once.
-    """
-    by_id = {}
-    for membership in account['organizations']:
-        by_id.setdefault(membership['id'], membership)
-    if organizations is None:
-        return list(by_id.values())
-    unknown = [organization for organization in organizations if organization not in by_id]
-    if unknown:
-        raise StabilityOptionError('organizations', 'names %s, not an organization of this account (its organizations: %s)' % (
-            ', '.join(unknown), ', '.join(sorted(by_id)) or 'none'))
-    return [by_id[organization] for organization in organizations]
 
 
 def read_balances(client, organization, organizations):

@@ -55,6 +55,7 @@ FORBIDDEN = [
         r'\.tar\.gz$',
         r'^changelogs/\.plugin-cache\.yaml$',
         r'^docs/examples/execution-environment/context/',
+        r'^docs/examples/eda/context/',
     )
 ]
 
@@ -77,6 +78,8 @@ REQUIRED = [
     'plugins/doc_fragments/_attributes.py',
     'plugins/module_utils/_client.py',
     'plugins/plugin_utils/_cache.py',
+    'plugins/plugin_utils/_credit_watch.py',
+    'extensions/eda/plugins/event_source/credit_balance.py',
     'playbooks/preflight.yml',
     'docs/docsite/extra-docs.yml',
     'docs/docsite/links.yml',
@@ -85,6 +88,9 @@ REQUIRED = [
     'docs/docsite/rst/credits.rst',
     'docs/examples/ci/github-actions.yml',
     'docs/examples/ci/gitlab-ci.yml',
+    'docs/docsite/rst/eda.rst',
+    'docs/examples/eda/credit_thresholds.yml',
+    'docs/examples/eda/decision-environment.yml',
     'tests/simulator/stability_simulator.py',
     'tests/simulator/launcher.py',
     'tests/simulator/fixtures/default.json',

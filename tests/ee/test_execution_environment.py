@@ -11,6 +11,10 @@ Containerfile, and replay its galaxy and builder stages outside a container: ins
 collection from ``_build/requirements.yml`` exactly as the galaxy stage does, and run the
 context's own ``introspect.py`` on the result, which is what decides the image's Python packages.
 
+The decision environment of ``docs/examples/eda`` (ansible-rulebook, Java 17 and the collection,
+for the ``credit_balance`` event source in the EDA controller) gets the same ``ansible-builder
+create`` check.
+
 Run by ``tests/run-tests.sh ee`` (pytest from the collection root).
 """
 
@@ -33,6 +37,8 @@ from packaging.specifiers import SpecifierSet
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLE_DIR = os.path.join(COLLECTION_ROOT, 'docs', 'examples', 'execution-environment')
 EXAMPLE_EE = os.path.join(EXAMPLE_DIR, 'execution-environment.yml')
+DE_DIR = os.path.join(COLLECTION_ROOT, 'docs', 'examples', 'eda')
+EXAMPLE_DE = os.path.join(DE_DIR, 'decision-environment.yml')
 FROM_COLLECTION = '  # from collection stabilityai.platform'
 
 
@@ -69,18 +75,26 @@ def tarball_name(galaxy):
     return '%s-%s-%s.tar.gz' % (galaxy['namespace'], galaxy['name'], galaxy['version'])
 
 
-@pytest.fixture(scope='module')
-def context(tmp_path_factory, tarball_name):
-    """``ansible-builder create`` on a copy of the example directory with a freshly built tarball."""
-    work = tmp_path_factory.mktemp('ee')
+def builder_create(work, example_dir, definition, tarball_name):
+    """``ansible-builder create`` on a copy of an example directory with a freshly built tarball."""
     example = work / 'example'
-    shutil.copytree(EXAMPLE_DIR, str(example))
+    shutil.copytree(example_dir, str(example))
     run([tool('ansible-galaxy'), 'collection', 'build', '--output-path', str(example), COLLECTION_ROOT])
     assert (example / tarball_name).is_file()
-    output = run([tool('ansible-builder'), 'create', '--file', str(example / 'execution-environment.yml'),
+    output = run([tool('ansible-builder'), 'create', '--file', str(example / definition),
                   '--context', str(work / 'context'), '--output-filename', 'Containerfile', '-v', '3'])
     assert 'Complete! The build context can be found at' in output, output
     return work / 'context'
+
+
+@pytest.fixture(scope='module')
+def context(tmp_path_factory, tarball_name):
+    return builder_create(tmp_path_factory.mktemp('ee'), EXAMPLE_DIR, 'execution-environment.yml', tarball_name)
+
+
+@pytest.fixture(scope='module')
+def de_context(tmp_path_factory, tarball_name):
+    return builder_create(tmp_path_factory.mktemp('de'), DE_DIR, 'decision-environment.yml', tarball_name)
 
 
 @pytest.fixture(scope='module')
@@ -218,3 +232,31 @@ def test_ansible_builder_introspect_sanitize_on_the_collections_path():
     report = yaml.safe_load(output)
     expected = [line + FROM_COLLECTION for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))]
     assert report == {'python': expected, 'system': []}
+
+
+# --- the decision environment of docs/examples/eda -----------------------------------------------
+
+def test_decision_environment_takes_this_collection_rulebook_and_java(tarball_name):
+    definition = load_yaml(EXAMPLE_DE)
+    deps = definition['dependencies']
+    assert deps['galaxy'] == {'collections': [{'name': 'collections/' + tarball_name, 'type': 'file'}]}, (
+        'the decision environment must name the tarball of the version in galaxy.yml')
+    assert definition['additional_build_files'] == [{'src': tarball_name, 'dest': 'collections'}]
+    assert deps['python'] == ['ansible-rulebook==1.3.2']
+    assert 'ansible-rulebook==1.3.2' in requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements-dev.txt')), (
+        'the decision environment and the eda tests must use the same ansible-rulebook')
+    assert deps['ansible_core'] == load_yaml(EXAMPLE_EE)['dependencies']['ansible_core']
+    assert any(package.startswith('java-17-openjdk') for package in deps['system'])
+
+
+def test_decision_environment_context_installs_rulebook_java_and_the_collection(de_context, tarball_name):
+    containerfile = (de_context / 'Containerfile').read_text()
+    build = de_context / '_build'
+    assert load_yaml(str(build / 'requirements.yml')) == {'collections': [{'name': 'collections/' + tarball_name, 'type': 'file'}]}
+    assert (build / 'collections' / tarball_name).is_file()
+    assert (build / 'requirements.txt').read_text().split() == ['ansible-rulebook==1.3.2']
+    assert 'java-17-openjdk-headless [platform:rpm]' in (build / 'bindep.txt').read_text()
+    for line in ('COPY _build/requirements.txt requirements.txt', 'COPY _build/bindep.txt bindep.txt',
+                 'ENV JAVA_HOME=/usr/lib/jvm/jre-17-openjdk', 'RUN /output/scripts/install-from-bindep && rm -rf /output/wheels'):
+        assert line in containerfile, line
+    assert containerfile.index('ENV JAVA_HOME') > containerfile.index('FROM base AS final')

@@ -125,8 +125,8 @@ def spend(work, url):
 def preflight(work):
     output = read(os.path.join(work, 'preflight.txt'))
     check(re.search(r'"organization +name +credits +status  runway left"', output), 'no runway column', output)
-    check(re.search(r'"org-alice-studio +Alice Studio +1507\.6336833840314  ok      \d+\.\d days, 60 runs"', output), 'studio row', output)
-    check(re.search(r'"org-alice-lab +Alice Lab +12\.5  ok      \? days, \? runs"', output), 'lab row', output)
+    check(re.search(r'"org-alice-studio +Alice Studio +1507\.63  ok      \d+\.\d days, 60 runs"', output), 'studio row', output)
+    check(re.search(r'"org-alice-lab +Alice Lab +12\.50  ok      \? days, \? runs"', output), 'lab row', output)
     check('Stability AI pre-flight failed: Runway below min_runs_left 100: org-alice-studio (Alice Studio) has 60 runs left' in output,
           'the failure', output)
     check('min_runs_left 100 not checked, too little data in the ledger: org-alice-lab (Alice Lab)' in re.sub(r'\s+', ' ', output),

@@ -128,7 +128,7 @@ preflight bad-input fail 'pre-flight failed: api_key contains a control characte
 # --- proxies: plain http never goes through one; https does, and the proxy sees only CONNECT --------
 mkdir -m 0700 "${proxy_dir}"
 "${python}" record_proxy.py "${proxy_dir}"
-for dummy in $(seq 50); do [ -s "${proxy_dir}/port" ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ -s "${proxy_dir}/port" ] && break; sleep 0.1; done
 proxy_url="http://127.0.0.1:$(cat "${proxy_dir}/port")"
 with_proxy() {
     env HTTP_PROXY="${proxy_url}" HTTPS_PROXY="${proxy_url}" ALL_PROXY="${proxy_url}" \

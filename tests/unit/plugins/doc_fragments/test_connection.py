@@ -25,6 +25,7 @@ from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
@@ -82,7 +83,8 @@ def test_module_descriptions_name_the_environment_variables_and_defaults():
 def user_docs():
     """Every text a user reads: plugin sources (their docs), the doc fragments, the guides, the README."""
     paths = [os.path.join(COLLECTION_ROOT, 'README.md')]
-    for folder in ('plugins/modules', 'plugins/lookup', 'plugins/callback', 'plugins/doc_fragments', 'docs/docsite/rst'):
+    for folder in ('plugins/modules', 'plugins/lookup', 'plugins/callback', 'plugins/doc_fragments', 'docs/docsite/rst',
+                   'extensions/eda/plugins/event_source'):
         directory = os.path.join(COLLECTION_ROOT, folder)
         paths.extend(os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(('.py', '.rst')))
     texts = {}
@@ -111,6 +113,9 @@ FACTS = [
      (_ledger.LEDGER_MAX_BYTES // 1048576, _ledger.LEDGER_KEEP_BYTES // 1048576)),
     ('runway window', r'the forecast looks at the last (\w+) days', (_runway.RUNWAY_WINDOW_DAYS,)),
     ('worst case of one call', r'\(retries \+ 1\) [x×] timeout \+ retries [x×] (\d+)', (int(_settings.RETRY_AFTER_MAX),)),
+    ('event source interval floor', r'(?:below|at least) (\d+) seconds(?: is refused|; a loopback)', (int(_credit_watch.MIN_INTERVAL),)),
+    ('event source interval default', r'Seconds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
+    ('event source recovery margin', r'back at least (\d+) % above', (int(_credit_watch.RECOVERY_MARGIN * 100),)),
 ]
 
 

@@ -263,22 +263,26 @@ def test_an_unusable_cache_directory_warns_and_reads_live(api, lookup, warnings,
     assert warnings and 'reads without a cache' in warnings[0]
 
 
-def test_a_shared_cache_directory_is_left_as_it_is_with_one_warning(api, lookup, warnings, tmp_path):
+DEMO_ORGANIZATIONS = ['org-alice-studio', 'org-alice-lab', 'org-render-farm']
+
+
+def test_a_shared_cache_directory_is_left_as_it_is_with_one_warning(api, lookup, warnings, tmp_path, demo_credits):
     shared = tmp_path / 'shared'
     shared.mkdir()
     os.chmod(str(shared), 0o1777)
-    assert lookup.run(['org-studio', 'org-lab', 'org-farm'], api_key=KEY, cache_dir=str(shared)) == [1532.5, 12.5, 0.0]
+    expected = [demo_credits[organization] for organization in DEMO_ORGANIZATIONS]
+    assert lookup.run(DEMO_ORGANIZATIONS, api_key=KEY, cache_dir=str(shared)) == expected
     assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o1777
     assert os.listdir(str(shared)) == []
     assert len(warnings) == 1 and 'reads without a cache: %s is open to other users (mode 1777)' % shared in warnings[0]
 
 
-def test_a_planted_entry_warns_once_and_the_lookup_reads_live(api, lookup, warnings, tmp_path):
+def test_a_planted_entry_warns_once_and_the_lookup_reads_live(api, lookup, warnings, tmp_path, demo_credits):
     directory = tmp_path / 'cache'
-    organizations_read = ['org-studio', 'org-lab', 'org-farm']
-    assert lookup.run(organizations_read, api_key=KEY, cache_dir=str(directory)) == [1532.5, 12.5, 0.0]
+    expected = [demo_credits[organization] for organization in DEMO_ORGANIZATIONS]
+    assert lookup.run(DEMO_ORGANIZATIONS, api_key=KEY, cache_dir=str(directory)) == expected
     for entry in directory.glob('*.json'):
         os.chmod(str(entry), 0o644)
-    assert lookup.run(organizations_read, api_key=KEY, cache_dir=str(directory)) == [1532.5, 12.5, 0.0]
+    assert lookup.run(DEMO_ORGANIZATIONS, api_key=KEY, cache_dir=str(directory)) == expected
     assert len(api.requests) == 6
     assert len(warnings) == 1 and 'is open to other users (mode 0644)' in warnings[0]

@@ -73,8 +73,8 @@ def test_a_negative_balance_fails_min_credits_like_any_balance_below_it(fake_api
 
 
 @pytest.mark.parametrize('bad_id', ['org-x\r\nInjected: yes', 'org-\u00e9', ''])
-def test_an_organization_id_the_server_sent_that_cannot_be_sent_back_is_the_server_s_fault(fake_api, run_module, bad_id,
-                                                                                             demo_account, demo_credits):
+def test_an_organization_id_the_server_sent_that_cannot_be_sent_back_is_the_server_s_fault(
+        fake_api, run_module, bad_id, demo_account, demo_credits):
     demo_account['organizations'][1]['id'] = bad_id
     fake_api.serve(demo_credits, account=demo_account)
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True})

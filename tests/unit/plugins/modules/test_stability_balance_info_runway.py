@@ -10,6 +10,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import math
 
 import pytest
 
@@ -17,18 +18,16 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._runway impor
 from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
 
 KEY = 'sk-unit-runway-key-3'
-ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [
-    {'id': 'org-studio', 'name': 'Alice Studio', 'role': 'OWNER', 'is_default': True},
-    {'id': 'org-lab', 'name': 'Alice Lab', 'role': 'MEMBER', 'is_default': False},
-]}
-CREDITS = {None: 100.0, 'org-studio': 100.0, 'org-lab': 12.5}
+STUDIO = 'org-alice-studio'  # the demo account's default organization
+SPENT_PER_RUN = 10.0
+DAYS_RECORDED = 3 + 5 / 1440.0  # from the first run's start to the last run's end
 
 
-def history(organization):
-    """Three daily runs that spent 10 each, the last one ending a day ago, 100 credits left after them."""
+def history(organization, left):
+    """Three daily runs that spent 10 each, the last one ending a day ago with ``left`` credits."""
     now = datetime.datetime.now(datetime.timezone.utc)
     lines = []
-    for days_ago, before in ((3, 130.0), (2, 120.0), (1, 110.0)):
+    for days_ago, before in ((3, left + 30), (2, left + 20), (1, left + 10)):
         end = now - datetime.timedelta(days=days_ago)
         for event, when, credits in (('start', end - datetime.timedelta(minutes=5), before), ('end', end, before - 10)):
             lines.append(json.dumps(dict(time=format_time(when), organization_id=organization, credits=credits,
@@ -36,29 +35,40 @@ def history(organization):
     return '\n'.join(lines) + '\n'
 
 
+def runs_left(credits):
+    return int(math.floor(credits / SPENT_PER_RUN))
+
+
+def days_left(credits):
+    return credits / (3 * SPENT_PER_RUN / DAYS_RECORDED)
+
+
 @pytest.fixture
-def ledger(tmp_path):
+def ledger(tmp_path, demo_credits):
+    """The default organization's runs, recorded once under its id and once without (a reading of the key's default)."""
     path = tmp_path / 'ledger.jsonl'
-    path.write_text(history('org-studio') + history(None))
+    path.write_text(history(STUDIO, demo_credits[STUDIO]) + history(None, demo_credits[None]))
     return str(path)
 
 
-def test_runway_at_the_top_and_in_each_balance(fake_api, run_module, ledger):
-    fake_api.serve(CREDITS, account=ACCOUNT)
+def test_runway_at_the_top_and_in_each_balance(fake_api, run_module, ledger, demo_account, demo_credits):
+    fake_api.serve(demo_credits, account=demo_account)
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'all_organizations': True, 'ledger_path': ledger})
     assert not failed
-    studio, lab = result['balances']
+    studio, lab, farm = result['balances']
+    assert studio['organization_id'] == STUDIO
     assert result['runway'] == studio['runway']  # credits are the default organization's, whose id the account told
-    assert studio['runway']['runs_left'] == 10 and studio['runway']['runs_recorded'] == 3
-    assert studio['runway']['days_left'] == pytest.approx(100 / (30 / (3 + 5 / 1440.0)), rel=1e-3)
-    assert lab['runway']['runs_left'] is None and 'no complete run' in lab['runway']['reason']
+    assert studio['runway']['runs_left'] == runs_left(demo_credits[STUDIO]) and studio['runway']['runs_recorded'] == 3
+    assert studio['runway']['days_left'] == pytest.approx(days_left(demo_credits[STUDIO]), rel=1e-3)
+    for other in (lab, farm):
+        assert other['runway']['runs_left'] is None and 'no complete run' in other['runway']['reason']
     assert warnings == []
 
 
-def test_the_default_organization_without_the_account_matches_readings_without_an_id(fake_api, run_module, ledger):
-    fake_api.answer(payload={'credits': 100.0})
+def test_the_default_organization_without_the_account_matches_readings_without_an_id(fake_api, run_module, ledger, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
-    assert not failed and result['runway']['runs_left'] == 10 and result['runway']['runs_recorded'] == 3
+    assert not failed and result['runway']['runs_left'] == runs_left(demo_credits[None]) and result['runway']['runs_recorded'] == 3
 
 
 def test_without_a_ledger_there_is_no_runway(fake_api, run_module):
@@ -67,55 +77,60 @@ def test_without_a_ledger_there_is_no_runway(fake_api, run_module):
     assert not failed and 'runway' not in result
 
 
-def test_min_runs_left_fails_naming_the_organization_its_runway_and_the_threshold(fake_api, run_module, ledger):
-    fake_api.serve(CREDITS, account=ACCOUNT)
+def test_min_runs_left_fails_naming_the_organization_its_runway_and_the_threshold(fake_api, run_module, ledger, demo_account, demo_credits):
+    fake_api.serve(demo_credits, account=demo_account)
+    runs = runs_left(demo_credits[STUDIO])
     result, failed, warnings = run_module(stability_balance_info, {
-        'api_key': KEY, 'organizations': ['org-studio'], 'ledger_path': ledger, 'min_runs_left': 12})
+        'api_key': KEY, 'organizations': [STUDIO], 'ledger_path': ledger, 'min_runs_left': runs + 1})
     assert failed
-    assert result['msg'] == 'Runway below min_runs_left 12: org-studio (Alice Studio) has 10 runs left at 10.00 credits a run'
-    assert result['balances'][0]['runway']['runs_left'] == 10
+    assert result['msg'] == 'Runway below min_runs_left %d: %s (Alice Studio) has %d runs left at 10.00 credits a run' % (runs + 1, STUDIO, runs)
+    assert result['balances'][0]['runway']['runs_left'] == runs
 
 
-def test_min_days_left_fails_and_min_credits_is_reported_with_it(fake_api, run_module, ledger):
-    fake_api.answer(payload={'credits': 100.0})
+def test_min_days_left_fails_and_min_credits_is_reported_with_it(fake_api, run_module, ledger, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits[None]})
+    days = days_left(demo_credits[None])
+    threshold = int(days) + 1
     result, failed, warnings = run_module(stability_balance_info, {
-        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': 30, 'min_credits': 500})
+        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': threshold, 'min_credits': demo_credits[None] + 1})
     assert failed
     credits_failure, runway_failure = result['msg'].split('; ')
-    assert credits_failure.startswith('Credits are below min_credits 500')
-    assert runway_failure == "Runway below min_days_left 30: the key's default organization has 10.0 days left, spending 9.99 credits a day"
+    assert credits_failure.startswith('Credits are below min_credits %.2f' % (demo_credits[None] + 1))
+    assert runway_failure == ("Runway below min_days_left %d: the key's default organization has %.1f days left, "
+                              "spending 9.99 credits a day" % (threshold, days))
     assert 'runway' in result
 
 
-def test_gates_pass_when_the_runway_is_long_enough(fake_api, run_module, ledger):
-    fake_api.answer(payload={'credits': 100.0})
+def test_gates_pass_when_the_runway_is_just_long_enough(fake_api, run_module, ledger, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, warnings = run_module(stability_balance_info, {
-        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': 9, 'min_runs_left': 10})
+        'api_key': KEY, 'ledger_path': ledger, 'min_days_left': int(days_left(demo_credits[None])),
+        'min_runs_left': runs_left(demo_credits[None])})
     assert not failed and warnings == []
 
 
-def test_a_gate_without_data_warns_and_passes(fake_api, run_module, tmp_path):
-    fake_api.answer(payload={'credits': 12.5})
+def test_a_gate_without_data_warns_and_passes(fake_api, run_module, tmp_path, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits['org-alice-lab']})
     result, failed, warnings = run_module(stability_balance_info, {
-        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': str(tmp_path / 'none.jsonl'), 'min_runs_left': 5})
+        'api_key': KEY, 'organization': 'org-alice-lab', 'ledger_path': str(tmp_path / 'none.jsonl'), 'min_runs_left': 5})
     assert not failed
-    assert warnings == ['min_runs_left 5 not checked, too little data in the ledger: org-lab: the ledger holds less than a day of '
+    assert warnings == ['min_runs_left 5 not checked, too little data in the ledger: org-alice-lab: the ledger holds less than a day of '
                         'readings in the last 7 days; no complete run (a start and an end reading) in the last 7 days']
 
 
-def test_a_damaged_line_is_a_warning(fake_api, run_module, ledger):
+def test_a_damaged_line_is_a_warning(fake_api, run_module, ledger, demo_credits):
     with open(ledger, 'a') as handle:
         handle.write('{"broken\n')
-    fake_api.answer(payload={'credits': 100.0})
+    fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
-    assert not failed and result['runway']['runs_left'] == 10
+    assert not failed and result['runway']['runs_left'] == runs_left(demo_credits[None])
     assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading (first: line 13, ' % ledger)
 
 
-def test_a_ledger_that_is_a_link_fails_naming_the_option(fake_api, run_module, tmp_path, ledger):
+def test_a_ledger_that_is_a_link_fails_naming_the_option(fake_api, run_module, tmp_path, ledger, demo_credits):
     link = tmp_path / 'link.jsonl'
     link.symlink_to(ledger)
-    fake_api.answer(payload={'credits': 100.0})
+    fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': str(link)})
     assert failed and result['msg'] == 'ledger_path: ledger %s is a symbolic link; refusing to follow it' % link
 

@@ -42,6 +42,12 @@ def make_cache(directory, ttl=60.0, **options):
     return BalanceCache(str(directory), ttl, settings(**options), lock_timeout=5.0)
 
 
+def write_private(path, content):
+    """Plant ``content`` at ``path`` as the cache's own files are: 0600, so that only the content is on trial."""
+    with os.fdopen(os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'wb') as handle:
+        handle.write(content)
+
+
 def every_file(directory):
     for root, dirs, files in os.walk(str(directory)):
         for name in files:
@@ -167,22 +173,28 @@ def test_a_file_of_another_user_is_refused(tmp_path, monkeypatch, which):
     assert str(caught.value) == '%s belongs to another user' % entry_path(cache, which)
 
 
-def test_a_planted_symlink_entry_is_refused(tmp_path):
+def test_a_planted_symlink_entry_is_refused_and_neither_read_nor_replaced(tmp_path):
     cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
     target = tmp_path / 'elsewhere.json'
-    target.write_text(u'{"credits": 5, "time": %f}' % time.time())
-    os.symlink(str(target), cache.entry_stem('org-a') + '.json')
+    planted = u'{"credits": 1000000, "time": %f}' % time.time()
+    target.write_text(planted)
+    os.symlink(str(target), stem + '.json')
+    with pytest.raises(CacheUnavailable) as caught:
+        cache.read(stem)
+    assert str(caught.value) == 'cannot open a cache entry: Too many levels of symbolic links'
     with pytest.raises(CacheUnavailable):
-        cache.get_or_fetch('org-a', lambda organization: 1.0)
+        cache.get_or_fetch('org-a', lambda organization: pytest.fail('a refused cache must not fetch'))
+    assert os.path.islink(stem + '.json') and target.read_text() == planted
 
 
 def test_a_directory_of_another_user_is_refused(tmp_path, monkeypatch):
     directory = tmp_path / 'c'
-    directory.mkdir()
+    directory.mkdir(mode=0o700)
     monkeypatch.setattr(os, 'geteuid', lambda: os.stat(str(directory)).st_uid + 1)
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert str(caught.value) == 'the cache directory %s belongs to another user' % directory
+    assert str(caught.value) == '%s belongs to another user' % directory
 
 
 def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
@@ -190,7 +202,7 @@ def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
     path.write_text(u'')
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(path)
-    assert str(caught.value) == 'the cache path %s is not a directory' % path
+    assert str(caught.value) == '%s is not a directory' % path
 
 
 def test_a_planted_symlink_lock_is_refused(tmp_path):
@@ -242,8 +254,7 @@ def test_damaged_or_future_entries_are_ignored_and_replaced(tmp_path, content):
     content = content.replace(b'IN_AN_HOUR', b'%d' % (now + 3600)).replace(b'NOW', b'%d' % now)
     cache = make_cache(tmp_path / 'c')
     path = cache.entry_stem('org-a')
-    with os.fdopen(os.open(path + '.json', os.O_WRONLY | os.O_CREAT, 0o600), 'wb') as handle:
-        handle.write(content)
+    write_private(path + '.json', content)
     assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0
     assert cache.read(path) == 7.0
 
@@ -324,8 +335,7 @@ def test_a_balance_below_one_is_served_from_the_cache(tmp_path, credits):
 def test_an_entry_is_fresh_until_its_ttl_and_within_the_clock_skew(tmp_path):
     cache = make_cache(tmp_path / 'c', ttl=10.0)
     stem = cache.entry_stem('org-a')
-    with open(stem + '.json', 'w') as handle:
-        json.dump({'credits': 4, 'time': 1000.0}, handle)
+    write_private(stem + '.json', b'{"credits": 4, "time": 1000.0}')
     assert cache.read(stem, now=1009.9) == 4.0
     assert isinstance(cache.read(stem, now=1009.9), float)
     assert cache.read(stem, now=1010.0) is None
@@ -344,27 +354,34 @@ def test_a_symlinked_secret_is_refused(tmp_path):
     assert 'cannot read' in str(caught.value)
 
 
-def test_a_secret_that_cannot_be_read_is_reported(tmp_path):
-    directory = tmp_path / 'c'
-    (directory / 'secret').mkdir(parents=True)
-    with pytest.raises(CacheUnavailable) as caught:
-        make_cache(directory)
-    assert str(caught.value).startswith('cannot read %s: ' % (directory / 'secret'))
-
-
-def test_a_secret_that_cannot_be_created_is_reported(tmp_path, monkeypatch):
+def test_a_directory_in_place_of_the_secret_is_refused(tmp_path):
     directory = tmp_path / 'c'
     directory.mkdir(mode=0o700)
+    (directory / 'secret').mkdir(mode=0o700)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(directory)
+    assert str(caught.value) == '%s is not a regular file' % (directory / 'secret')
+
+
+@pytest.mark.parametrize('creating, error, message', [
+    (True, errno.ENOSPC, 'cannot create %s: No space left on device'),
+    (False, errno.EACCES, 'cannot read %s: Permission denied'),
+])
+def test_a_secret_that_cannot_be_created_or_read_is_reported(tmp_path, monkeypatch, creating, error, message):
+    directory = tmp_path / 'c'
+    directory.mkdir(mode=0o700)
+    if not creating:
+        make_cache(directory)  # the secret exists: only reading it can fail
     real_open = os.open
 
     def refusing_open(path, flags, *args):
-        if flags & os.O_CREAT:
-            raise OSError(errno.ENOSPC, 'No space left on device')
+        if bool(flags & os.O_CREAT) == creating:
+            raise OSError(error, os.strerror(error))
         return real_open(path, flags, *args)
     monkeypatch.setattr(os, 'open', refusing_open)
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert str(caught.value) == 'cannot create %s: No space left on device' % (directory / 'secret')
+    assert str(caught.value) == message % (directory / 'secret')
 
 
 def test_the_secret_is_created_once_and_kept(tmp_path):
@@ -392,30 +409,33 @@ def test_a_secret_still_being_written_is_waited_for(tmp_path, monkeypatch):
     assert make_cache(directory)._secret == b'k' * 32
 
 
-def test_a_symlinked_entry_is_a_miss(tmp_path):
-    cache = make_cache(tmp_path / 'c')
-    stem = cache.entry_stem('org-a')
-    planted = tmp_path / 'planted.json'
-    planted.write_text(u'{"credits": 1000000, "time": %f}' % time.time())
-    os.symlink(str(planted), stem + '.json')
-    assert cache.read(stem) is None
-    assert cache.get_or_fetch('org-a', lambda organization: 2.0) == 2.0
-
-
 def test_a_cache_directory_that_cannot_be_created_is_reported(tmp_path):
     blocker = tmp_path / 'file'
     blocker.write_text(u'')
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(blocker / 'c')
-    assert str(caught.value).startswith('cannot create the cache directory %s: ' % (blocker / 'c'))
+    assert str(caught.value) == 'cannot create the directory %s: Not a directory' % (blocker / 'c')
 
 
-def test_a_failed_write_leaves_no_temporary_file_and_costs_only_a_request(tmp_path):
+def test_a_failed_write_leaves_no_temporary_file_and_costs_only_a_request(tmp_path, monkeypatch):
     cache = make_cache(tmp_path / 'c')
     stem = cache.entry_stem('org-a')
-    os.mkdir(stem + '.json')  # os.replace cannot put a file there
+
+    def failing_replace(source, destination):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(os, 'replace', failing_replace)
     assert cache.get_or_fetch('org-a', lambda organization: 6.0) == 6.0
     assert [name for name in os.listdir(str(tmp_path / 'c')) if name.startswith('.tmp-')] == []
+    assert not os.path.exists(stem + '.json')
+
+
+def test_a_directory_in_place_of_an_entry_is_refused(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    os.mkdir(stem + '.json', 0o700)
+    with pytest.raises(CacheUnavailable) as caught:
+        cache.get_or_fetch('org-a', lambda organization: pytest.fail('a refused cache must not fetch'))
+    assert str(caught.value) == '%s.json is not a regular file' % stem
 
 
 def test_an_entry_lock_that_cannot_be_opened_is_reported(tmp_path):
@@ -496,8 +516,7 @@ def test_a_hit_never_waits_for_a_fetch_in_progress(tmp_path):
 def test_an_entry_larger_than_any_we_write_is_a_miss(tmp_path):
     cache = make_cache(tmp_path / 'c')
     stem = cache.entry_stem('org-a')
-    with open(stem + '.json', 'w') as handle:
-        json.dump({'credits': 5, 'time': time.time(), 'padding': 'x' * 5000}, handle)
+    write_private(stem + '.json', json.dumps({'credits': 5, 'time': time.time(), 'padding': 'x' * 5000}).encode('utf-8'))
     assert cache.read(stem) is None
 
 

@@ -27,10 +27,7 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import
 )
 
 KEY = 'sk-unit-recap-0123456789abcdef'
-ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [
-    {'id': 'org-a', 'name': 'Studio', 'role': 'OWNER', 'is_default': True},
-    {'id': 'org-b', 'name': 'Lab', 'role': 'MEMBER', 'is_default': False},
-]}
+STUDIO, LAB, FARM = 'org-alice-studio', 'org-alice-lab', 'org-render-farm'  # the demo account's organizations
 T0 = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
 
 
@@ -74,40 +71,43 @@ def test_all_with_ids_is_refused():
         watched_organizations(['all', 'org-a'])
 
 
-def test_one_request_per_organization_at_each_end_plus_the_account_once_for_all(fake_api, tmp_path):
-    credits = {'org-a': 100.0, 'org-b': 50.0}
-    fake_api.serve(credits, ACCOUNT)
+def test_one_request_per_organization_at_each_end_plus_the_account_once_for_all(fake_api, tmp_path, demo_account, demo_credits):
+    credits = dict(demo_credits)  # 1532.63, 12.50 and 0.00
+    fake_api.serve(credits, demo_account)
     warnings = []
     run = recap(warnings, organizations=['all'], report_path=str(tmp_path / 'r.json'))
     run.start()
-    assert sorted(balance_requests(fake_api)) == [('account', None), ('balance', 'org-a'), ('balance', 'org-b')]
-    credits.update({'org-a': 80.5, 'org-b': 150.0})
+    assert sorted(balance_requests(fake_api)) == [('account', None), ('balance', LAB), ('balance', STUDIO), ('balance', FARM)]
+    credits[STUDIO] -= 19.5
+    credits[LAB] += 100.0
     del fake_api.requests[:]
     lines = run.finish()
-    assert sorted(balance_requests(fake_api)) == [('balance', 'org-a'), ('balance', 'org-b')]
+    assert sorted(balance_requests(fake_api)) == [('balance', LAB), ('balance', STUDIO), ('balance', FARM)]
     assert warnings == []
     assert lines == [
-        'org-a (Studio) : before 100.00  after 80.50  spent 19.50  runway -',
-        'org-b (Lab) : before 50.00  after 150.00  spent -100.00 (topped up)  runway -',
+        'org-alice-studio (Alice Studio) : before 1532.63  after 1513.13  spent 19.50  runway -',
+        'org-alice-lab (Alice Lab) : before 12.50  after 112.50  spent -100.00 (topped up)  runway -',
+        'org-render-farm (Render Farm) : before 0.00  after 0.00  spent 0.00  runway -',
         'total spent: -80.50 credits (includes a top-up)',
     ]
     report = json.loads((tmp_path / 'r.json').read_text())
     assert stat.S_IMODE(os.stat(str(tmp_path / 'r.json')).st_mode) == 0o600
     assert report['complete'] is True and report['problem'] is None
-    assert report['spent'] == -80.5
+    assert report['spent'] == pytest.approx(-80.5)
     assert report['playbook'] == 'site.yml'
-    assert report['organizations'][0] == dict(organization_id='org-a', organization_name='Studio', before=100.0, after=80.5, spent=19.5)
+    assert report['organizations'][0] == dict(organization_id=STUDIO, organization_name='Alice Studio', before=demo_credits[STUDIO],
+                                              after=demo_credits[STUDIO] - 19.5, spent=pytest.approx(19.5))
     assert report['started'] and report['finished']
 
 
-def test_the_default_organization_is_read_without_the_account(fake_api):
-    credits = {None: 10.0}
+def test_the_default_organization_is_read_without_the_account(fake_api, demo_credits):
+    credits = dict(demo_credits)
     fake_api.serve(credits)
     warnings = []
     run = recap(warnings)
     run.start()
-    credits[None] = 7.5
-    assert run.finish() == ["the key's default organization : before 10.00  after 7.50  spent 2.50  runway -",
+    credits[None] -= 2.5
+    assert run.finish() == ["the key's default organization : before 1532.63  after 1530.13  spent 2.50  runway -",
                             'total spent: 2.50 credits']
     assert balance_requests(fake_api) == [('balance', None), ('balance', None)]
 

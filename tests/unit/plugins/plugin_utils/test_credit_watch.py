@@ -1,0 +1,314 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The decisions of the credit_balance event source: arguments, crossings, outages, runway."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import yaml
+
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import runway
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._credit_watch import (
+    CreditWatch,
+    WatchOptions,
+    failure_message,
+    take_reading,
+)
+
+KEY = 'sk-unit-credit-watch-000000'
+SIM = 'http://127.0.0.1:8080'
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=timezone.utc)
+ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [
+    {'id': 'org-a', 'name': 'A', 'role': 'OWNER', 'is_default': True},
+    {'id': 'org-b', 'name': 'B', 'role': 'MEMBER', 'is_default': False},
+]}
+
+
+def options(**args):
+    args.setdefault('api_key', KEY)
+    args.setdefault('api_url', SIM)
+    return WatchOptions(args, {})
+
+
+def reading(credits, organization='org-a', runway=None):
+    return {'organization_id': organization, 'organization_name': organization.upper()[-1], 'credits': credits, 'runway': runway}
+
+
+def kinds(events):
+    return [(event['stability']['kind'], event['stability']['gate']) for event in events]
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+def test_defaults():
+    watch_options = options(min_credits=10)
+    assert watch_options.interval == 300.0
+    assert watch_options.organizations is None
+    assert watch_options.emit == 'crossings'
+    assert watch_options.connection.api_url == SIM
+    assert watch_options.thresholds == {'warn_below': None, 'min_credits': 10.0, 'min_days_left': None, 'min_runs_left': None}
+
+
+def test_key_and_url_from_the_environment_and_never_in_repr():
+    watch_options = WatchOptions({'min_credits': 1}, {'STABILITY_KEY': KEY, 'STABILITY_API_URL': SIM, 'STABILITY_API_VERSION': 'v1alpha'})
+    assert (watch_options.connection.api_key, watch_options.connection.api_url, watch_options.connection.api_version) == (KEY, SIM, 'v1alpha')
+    assert KEY not in repr(watch_options)
+    first = WatchOptions({'min_credits': 1}, {'STABILITY_API_KEY': 'sk-first', 'STABILITY_KEY': 'sk-second'})
+    assert first.connection.api_key == 'sk-first'
+    assert WatchOptions({'min_credits': 1, 'api_key': 'sk-arg'}, {'STABILITY_API_KEY': 'sk-env'}).connection.api_key == 'sk-arg'
+
+
+def test_rate_limit_from_the_argument_or_the_environment():
+    assert options(min_credits=1).connection.rate_limit == (100, 10)
+    assert WatchOptions({'min_credits': 1, 'api_key': KEY}, {'STABILITY_RATE_LIMIT': '20/10'}).connection.rate_limit == (20, 10)
+    assert WatchOptions({'min_credits': 1, 'api_key': KEY, 'rate_limit': '0'}, {'STABILITY_RATE_LIMIT': '20/10'}).connection.rate_limit is None
+
+
+def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
+    assert options(min_credits=1, eda_feedback_queue=object()).thresholds['min_credits'] == 1.0
+
+
+@pytest.mark.parametrize('args, expected', [
+    ({'min_credit': 1}, "min_credit is not an argument of stabilityai.platform.credit_balance; did you mean min_credits?"),
+    ({'min_credits': 1, 'interval': 30, 'api_url': 'https://api.stability.ai'}, 'interval must be at least 60 seconds, got 30'),
+    ({'min_credits': 1, 'interval': 0.1}, 'interval must be at least 0.5 seconds, got 0.1'),
+    ({'min_credits': 1, 'interval': 'soon'}, "interval must be a number of seconds greater than 0, got 'soon'"),
+    ({'min_credits': -1}, 'min_credits must be a number of credits, 0 or more, got -1'),
+    ({'warn_below': 'lots'}, "warn_below must be a number of credits, 0 or more, got 'lots'"),
+    ({'min_days_left': 3}, 'min_days_left needs ledger_path'),
+    ({'min_runs_left': -2, 'ledger_path': '/dev/null'}, 'min_runs_left must be a number of runs, 0 or more, got -2'),
+    ({'min_credits': 1, 'emit': 'always'}, "emit must be one of crossings, every, got 'always'"),
+    ({}, 'emit is crossings but no threshold is set'),
+    ({'min_credits': 1, 'organizations': []}, 'organizations must be "all" or a non-empty list'),
+    ({'min_credits': 1, 'organizations': ['org-a\r\nX: y']}, 'organizations contains a control character'),
+    ({'min_credits': 1, 'api_url': 'http://example.com'}, 'api_url uses plain http://'),
+])
+def test_refusals_name_the_argument(args, expected):
+    with pytest.raises(StabilityOptionError) as caught:
+        options(**args)
+    assert caught.value.msg.startswith(expected), caught.value.msg
+
+
+def test_no_key_names_the_option_and_the_variable():
+    with pytest.raises(StabilityOptionError, match='api_key is not set.*STABILITY_API_KEY'):
+        WatchOptions({'min_credits': 1}, {})
+
+
+def test_floor_applies_to_remote_apis_and_loopback_may_go_lower():
+    assert options(min_credits=1, interval=60, api_url='https://api.stability.ai').interval == 60.0
+    assert options(min_credits=1, interval='0.5').interval == 0.5
+    assert options(emit='every', organizations='ALL').organizations == 'all'
+    assert options(emit='every', organizations=' org-a ').organizations == ['org-a']
+
+
+# --- crossings ---------------------------------------------------------------------------------
+
+def test_one_event_going_below_none_while_below_recovered_after_a_top_up():
+    watch = CreditWatch(options(min_credits=100))
+    assert watch.record([reading(500)]) == []
+    below = watch.record([reading(90)])
+    assert kinds(below) == [('below_min_credits', 'min_credits')]
+    assert below[0]['stability'] == {
+        'kind': 'below_min_credits', 'gate': 'min_credits', 'organization_id': 'org-a', 'organization_name': 'A',
+        'credits': 90, 'previous': 500, 'threshold': 100.0, 'runway': None,
+        'message': 'org-a (A) has 90.00 credits, below min_credits 100.00'}
+    for credits in (80, 50, 0, 99.99):
+        assert watch.record([reading(credits)]) == []
+    recovered = watch.record([reading(1000)])
+    assert kinds(recovered) == [('recovered', 'min_credits')]
+    assert recovered[0]['stability']['previous'] == 99.99
+    assert recovered[0]['stability']['message'] == 'org-a (A) has 1000.00 credits again, above min_credits 100.00'
+    assert watch.record([reading(1000)]) == []
+    assert kinds(watch.record([reading(1)])) == [('below_min_credits', 'min_credits')]
+
+
+def test_the_first_reading_below_emits_once():
+    watch = CreditWatch(options(min_credits=100))
+    assert kinds(watch.record([reading(5)])) == [('below_min_credits', 'min_credits')]
+    assert watch.record([reading(5)]) == []
+
+
+def test_hysteresis_a_value_hovering_at_the_threshold_does_not_flap():
+    watch = CreditWatch(options(min_credits=100))
+    assert kinds(watch.record([reading(99)])) == [('below_min_credits', 'min_credits')]
+    for credits in (100, 104.9, 99, 100.5, 104):
+        assert watch.record([reading(credits)]) == [], credits
+    assert kinds(watch.record([reading(105)])) == [('recovered', 'min_credits')]
+    assert watch.record([reading(100)]) == []  # at the threshold is not below it
+
+
+def test_gates_fire_in_the_order_a_draining_balance_crosses_them_and_recover_each():
+    watch = CreditWatch(options(min_credits=100, warn_below=500))
+    assert kinds(watch.record([reading(50)])) == [('below_warn_below', 'warn_below'), ('below_min_credits', 'min_credits')]
+    assert kinds(watch.record([reading(300)])) == [('recovered', 'min_credits')]
+    assert kinds(watch.record([reading(90)])) == [('below_min_credits', 'min_credits')]
+    assert kinds(watch.record([reading(9000)])) == [('recovered', 'warn_below'), ('recovered', 'min_credits')]
+
+
+def test_organizations_are_tracked_apart():
+    watch = CreditWatch(options(min_credits=100, organizations='all'))
+    assert kinds(watch.record([reading(50, 'org-a'), reading(500, 'org-b')])) == [('below_min_credits', 'min_credits')]
+    events = watch.record([reading(50, 'org-a'), reading(60, 'org-b')])
+    assert [(event['stability']['organization_id'], event['stability']['previous']) for event in events] == [('org-b', 500)]
+
+
+def test_emit_every_adds_a_reading_event_per_organization():
+    watch = CreditWatch(options(emit='every', min_credits=100, organizations='all'))
+    events = watch.record([reading(500, 'org-a'), reading(50, 'org-b')])
+    assert kinds(events) == [('reading', None), ('reading', None), ('below_min_credits', 'min_credits')]
+    assert events[0]['stability']['message'] == 'org-a (A) has 500.00 credits'
+    assert kinds(CreditWatch(options(emit='every')).record([reading(1)])) == [('reading', None)]
+
+
+def test_runway_gates_use_the_runway_and_skip_unknown_values():
+    watch = CreditWatch(options(min_days_left=7, min_runs_left=20, ledger_path='/dev/null'))
+    thin = {'days_left': None, 'runs_left': None, 'reason': 'too little'}
+    assert watch.record([reading(100, runway=thin)]) == []
+    events = watch.record([reading(100, runway={'days_left': 3.5, 'runs_left': 40.0})])
+    assert kinds(events) == [('below_min_days_left', 'min_days_left')]
+    assert events[0]['stability']['message'] == 'org-a (A) has 3.5 days of runway, below min_days_left 7.00'
+    assert events[0]['stability']['runway'] == {'days_left': 3.5, 'runs_left': 40.0}
+    assert watch.record([reading(90, runway=thin)]) == []  # unknown: the gate keeps its state
+    runs = watch.record([reading(90, runway={'days_left': 2, 'runs_left': 10})])
+    assert kinds(runs) == [('below_min_runs_left', 'min_runs_left')]
+    assert runs[0]['stability']['message'] == 'org-a (A) has 10 runs of runway, below min_runs_left 20.00'
+    assert _credit_watch.describe('runs_left', 1) == '1 run of runway'
+    assert _credit_watch.describe('days_left', 6.98, 7) == '6.98 days of runway'  # never rounded up to the threshold
+    assert _credit_watch.describe('credits', 99.999, 100) == '99.999 credits'
+    assert kinds(watch.record([reading(900, runway={'days_left': 30, 'runs_left': 400})])) == [
+        ('recovered', 'min_days_left'), ('recovered', 'min_runs_left')]
+
+
+# --- outages -----------------------------------------------------------------------------------
+
+def test_one_error_event_per_outage_and_backoff_bounded_by_the_interval():
+    watch = CreditWatch(options(min_credits=100, interval=80, api_url='https://api.stability.ai'))
+    assert watch.next_delay() == 80
+    events = watch.fail('GET x failed with HTTP 503')
+    assert events == [{'stability': {'kind': 'error', 'gate': None, 'organization_id': None, 'organization_name': None,
+                                     'credits': None, 'previous': None, 'threshold': None, 'runway': None,
+                                     'message': 'GET x failed with HTTP 503'}}]
+    delays = [watch.next_delay()]
+    for dummy in range(5):
+        assert watch.fail('GET x failed with HTTP 503') == []
+        delays.append(watch.next_delay())
+    assert delays == [10, 20, 40, 80, 80, 80]
+    assert watch.record([reading(500)]) == []
+    assert watch.next_delay() == 80
+    assert kinds(watch.fail('again')) == [('error', None)]
+
+
+def test_an_outage_keeps_the_crossing_state():
+    watch = CreditWatch(options(min_credits=100))
+    watch.record([reading(50)])
+    watch.fail('down')
+    assert watch.record([reading(50)]) == []
+    assert [event['stability']['previous'] for event in watch.record([reading(500)])] == [50]
+
+
+def test_failure_message_is_the_collection_line_without_the_key():
+    assert failure_message(StabilityAPIError('GET u failed with HTTP 401 unauthorized; check api_key', status=401), KEY) == (
+        'GET u failed with HTTP 401 unauthorized; check api_key')
+    assert failure_message(StabilityAPIError('echo %s' % KEY), KEY) == 'echo ********'
+    assert failure_message(ValueError('odd\n%s' % KEY), KEY) == 'reading the balances failed: ValueError: odd ********'
+
+
+# --- one reading through the client -------------------------------------------------------------
+
+def test_take_reading_default_all_and_named(fake_api):
+    credits = {None: 1.0, 'org-a': 10.0, 'org-b': 20.0}
+    fake_api.serve(credits, account=ACCOUNT)
+    with StabilityClient(options(emit='every').connection) as client:
+        assert take_reading(client, options(emit='every'), NOW) == [
+            {'organization_id': 'org-a', 'organization_name': 'A', 'credits': 10.0, 'runway': None}]
+        assert [row['credits'] for row in take_reading(client, options(emit='every', organizations='all'), NOW)] == [10.0, 20.0]
+        assert [row['organization_id'] for row in take_reading(client, options(emit='every', organizations=['org-b']), NOW)] == ['org-b']
+        with pytest.raises(StabilityOptionError, match='organizations names org-x, not an organization of this account'):
+            take_reading(client, options(emit='every', organizations=['org-x']), NOW)
+    assert all(request.headers['Authorization'] == 'Bearer %s' % KEY for request in fake_api.requests)
+
+
+def test_take_reading_without_a_default_organization_says_what_to_set(fake_api):
+    account = dict(ACCOUNT, organizations=[dict(ACCOUNT['organizations'][1])])
+    fake_api.serve({}, account=account)
+    with StabilityClient(options(emit='every').connection) as client:
+        with pytest.raises(StabilityOptionError, match='organizations is not set and the account has no default organization'):
+            take_reading(client, options(emit='every'), NOW)
+
+
+def write_ledger(path, rows, extra_lines=()):
+    with open(str(path), 'w') as handle:
+        for when, organization, credits, run_id, event in rows:
+            handle.write(json.dumps({'time': when.isoformat().replace('+00:00', 'Z'), 'organization_id': organization,
+                                     'credits': credits, 'run_id': run_id, 'event': event, 'playbook': 'site.yml'}) + '\n')
+        for line in extra_lines:
+            handle.write(line + '\n')
+
+
+LEDGER_ROWS = [
+    (NOW - timedelta(days=3), 'org-b', 300.0, 'r1', 'start'), (NOW - timedelta(days=3), 'org-b', 200.0, 'r1', 'end'),
+    # the credit_recap callback records the key's default organization (org-a here) without an id
+    (NOW - timedelta(days=2), None, 110.0, 'r2', 'start'), (NOW - timedelta(days=2), None, 100.0, 'r2', 'end'),
+]
+
+
+def test_take_reading_adds_the_shared_runway_forecast(fake_api, tmp_path, caplog):
+    ledger = tmp_path / 'ledger.jsonl'
+    write_ledger(ledger, LEDGER_ROWS, extra_lines=['not json'])
+    fake_api.serve({'org-a': 90.0, 'org-b': 150.0}, account=ACCOUNT)
+    watch_options = options(min_days_left=3, ledger_path=str(ledger), organizations='all')
+    with StabilityClient(watch_options.connection) as client:
+        readings = take_reading(client, watch_options, NOW)
+    history = [{'time': when.isoformat(), 'organization_id': organization or 'org-a', 'credits': credits, 'run_id': run_id, 'event': event}
+               for when, organization, credits, run_id, event in LEDGER_ROWS]
+    assert readings[0]['runway'] == runway(history, 'org-a', 90.0, now=NOW)
+    assert readings[1]['runway'] == runway(history, 'org-b', 150.0, now=NOW)
+    assert (readings[0]['runway']['spent_per_run'], readings[1]['runway']['spent_per_run']) == (10.0, 100.0)
+    assert 'skipped 1 line' in caplog.text
+
+
+def test_take_reading_without_a_ledger_file_forecasts_nothing_and_says_why(fake_api, tmp_path):
+    fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
+    watch_options = options(min_runs_left=3, ledger_path=str(tmp_path / 'none.jsonl'))
+    with StabilityClient(watch_options.connection) as client:
+        forecast = take_reading(client, watch_options, NOW)[0]['runway']
+    assert (forecast['days_left'], forecast['runs_left'], forecast['runs_recorded']) == (None, None, 0)
+    assert 'no complete run' in forecast['reason']
+
+
+def test_an_unreadable_ledger_fails_the_reading_naming_ledger_path(fake_api, tmp_path):
+    fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
+    watch_options = options(min_runs_left=3, ledger_path=str(tmp_path))  # a directory
+    with StabilityClient(watch_options.connection) as client:
+        with pytest.raises(StabilityError) as caught:
+            take_reading(client, watch_options, NOW)
+    assert caught.value.msg == 'ledger_path: ledger %s is not a regular file' % tmp_path
+
+
+# --- the shipped examples -------------------------------------------------------------------------
+
+@pytest.mark.parametrize('name', ['credit_thresholds.yml', 'runway.yml'])
+def test_example_rulebooks_give_arguments_the_source_accepts(name):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    with open(os.path.join(root, 'docs', 'examples', 'eda', name)) as handle:
+        rulebook = yaml.safe_load(handle)
+    sources = [source for ruleset in rulebook for source in ruleset['sources']]
+    assert len(sources) == 1
+    watch_options = WatchOptions(sources[0]['stabilityai.platform.credit_balance'], {'STABILITY_API_KEY': KEY})
+    assert watch_options.interval >= _credit_watch.MIN_INTERVAL
+    conditions = ' '.join(rule['condition'] for ruleset in rulebook for rule in ruleset['rules'])
+    for option, value in watch_options.thresholds.items():
+        if value is not None:
+            kind = dict((gate, event_kind) for gate, _measure, event_kind in _credit_watch.GATES)[option]
+            assert 'event.stability.kind == "%s"' % kind in conditions, 'a threshold is set but no rule reacts to it: %s' % option
