@@ -347,8 +347,8 @@ def test_a_recap_that_only_saw_the_end_still_reports(fake_api, tmp_path):
     assert report['complete'] is False
 
 
-def test_a_recap_with_nothing_to_read_is_not_complete(fake_api, tmp_path):
-    fake_api.serve({}, dict(ACCOUNT, organizations=[]))
+def test_a_recap_with_nothing_to_read_is_not_complete(fake_api, tmp_path, demo_account):
+    fake_api.serve({}, dict(demo_account, organizations=[]))
     warnings = []
     run = recap(warnings, organizations=['all'], report_path=str(tmp_path / 'r.json'))
     run.start()
