@@ -542,22 +542,17 @@ def test_a_lockout_that_ends_exactly_at_the_time_bound_is_waited_for(tmp_path, c
     assert clock.sleeps == [60.0]
 
 
-def test_a_turn_just_over_a_window_after_the_last_waits_for_the_margin(tmp_path, clock):
+@pytest.mark.parametrize('later, pause', [
+    (10.125, MARGIN - 0.125),  # just over a window after the last turn: the send margin is still kept
+    (9.75, 0.5),  # a turn less than a second away is still waited for
+])
+def test_a_turn_close_to_the_end_of_a_window_waits_for_the_rest(tmp_path, clock, later, pause):
     shared = guard(tmp_path, '1/10')
     shared.wait(far_deadline(clock), WHAT)
-    clock.wall += 10.125
-    clock.mono += 10.125
+    clock.wall += later
+    clock.mono += later
     shared.wait(far_deadline(clock), WHAT)
-    assert clock.sleeps == [pytest.approx(MARGIN - 0.125)]
-
-
-def test_a_turn_less_than_a_second_away_is_still_waited_for(tmp_path, clock):
-    shared = guard(tmp_path, '1/10')
-    shared.wait(far_deadline(clock), WHAT)
-    clock.wall += 9.75
-    clock.mono += 9.75
-    shared.wait(far_deadline(clock), WHAT)
-    assert clock.sleeps == [pytest.approx(0.5)]
+    assert clock.sleeps == [pytest.approx(pause)]
 
 
 def test_a_lockout_this_process_met_holds_even_if_the_shared_state_lost_it(tmp_path, clock):

@@ -186,7 +186,8 @@ def test_a_ledger_that_cannot_be_written_is_one_warning_and_the_recap_goes_on(fa
     run = recap(warnings, ledger_path=str(link))
     run.start()
     lines = run.finish()
-    assert len(warnings) == 1 and 'is a symbolic link; refusing to follow it' in warnings[0]
+    assert warnings == ['stabilityai.platform.credit_recap: ledger %s is a symbolic link; refusing to follow it; the run itself is not affected'
+                        % link]
     assert lines[0] == "the key's default organization : before 5.00  after 5.00  spent 0.00  runway -"
 
 
@@ -314,17 +315,6 @@ def test_a_ledger_that_cannot_be_read_is_one_warning_and_the_recap_goes_on(fake_
     assert warnings == ['stabilityai.platform.credit_recap: ledger %s cannot be opened: Permission denied; the run itself is not affected'
                         % (tmp_path / 'ledger.jsonl')]
     assert lines[0] == "the key's default organization : before 2.00  after 2.00  spent 0.00  runway -"
-
-
-def test_a_ledger_that_cannot_be_written_is_named_in_the_warning(fake_api, tmp_path):
-    fake_api.serve({None: 5.0})
-    link = tmp_path / 'ledger.jsonl'
-    link.symlink_to(tmp_path / 'target')
-    warnings = []
-    run = recap(warnings, ledger_path=str(link))
-    run.start()
-    assert warnings == ['stabilityai.platform.credit_recap: ledger %s is a symbolic link; refusing to follow it; the run itself is not affected'
-                        % link]
 
 
 def test_the_ledger_s_warnings_reach_the_callback(fake_api, tmp_path):
