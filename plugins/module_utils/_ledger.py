@@ -26,9 +26,9 @@ __metaclass__ = type
 import errno
 import fcntl
 import json
-import math
 import os
 import stat
+import sys
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import parse_time
 
@@ -55,17 +55,18 @@ def check_reading(reading):
     if reading.get('organization_id') is not None and not isinstance(reading['organization_id'], str):
         raise ValueError('organization_id is not a string or null')
     credits = reading.get('credits')
-    if isinstance(credits, bool) or not isinstance(credits, (int, float)) or not math.isfinite(credits):
+    # Compared, not math.isfinite(): an integer too large for a float makes that raise OverflowError.
+    if isinstance(credits, bool) or not isinstance(credits, (int, float)) or not -sys.float_info.max <= credits <= sys.float_info.max:
         raise ValueError('credits is not a finite number')
     if reading.get('event') not in LEDGER_EVENTS:
         raise ValueError('event is not start or end')
     if not isinstance(reading.get('run_id'), str) or not reading['run_id']:
-        raise ValueError('run_id is not a string')
+        raise ValueError('run_id is not a non-empty string')
 
 
 def _open(path, flags):
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, 'O_CLOEXEC', 0), 0o600)
+        fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)  # not inherited by children without O_CLOEXEC: PEP 446
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LedgerError('ledger %s is a symbolic link; refusing to follow it' % path)

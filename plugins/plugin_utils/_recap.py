@@ -149,24 +149,28 @@ class CreditRecap(object):
                 readings[organization] = result
         return readings
 
+    def _ledger_path(self):
+        path = clean_path_text('ledger_path', self.get_option('ledger_path'))
+        return os.path.expanduser(path) if path else None
+
     def _record(self, event, when, readings):
-        ledger_path = clean_path_text('ledger_path', self.get_option('ledger_path'))
+        ledger_path = self._ledger_path()
         if not ledger_path or not readings:
             return
         lines = [dict(time=format_time(when), organization_id=organization, credits=credits, run_id=self.run_id,
                       event=event, playbook=self.playbook)
                  for organization, credits in readings.items()]
         try:
-            append_readings(os.path.expanduser(ledger_path), lines)
+            append_readings(ledger_path, lines)
         except LedgerError as exc:
             self._note('%s' % exc)
 
     def _history(self):
-        ledger_path = clean_path_text('ledger_path', self.get_option('ledger_path'))
+        ledger_path = self._ledger_path()
         if not ledger_path:
             return None
         try:
-            readings, warnings = read_readings(os.path.expanduser(ledger_path))
+            readings, warnings = read_readings(ledger_path)
         except LedgerError as exc:
             self._note('%s' % exc)
             return None

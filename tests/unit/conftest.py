@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import threading
+import time
 
 import pytest
 import requests
@@ -189,3 +190,14 @@ def run_module(monkeypatch):
                 module.main()
         return caught.value.result, caught.value.failed, list(warnings)
     return run
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Set the process's local time zone (a POSIX TZ string) for one test, and put it back."""
+    def set_zone(zone):
+        monkeypatch.setenv('TZ', zone)
+        time.tzset()
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()

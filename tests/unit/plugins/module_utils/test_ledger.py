@@ -8,13 +8,16 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import fcntl
 import json
 import multiprocessing
 import os
 import stat
+import sys
 import threading
 import time
+import types
 
 import pytest
 
@@ -155,3 +158,86 @@ def test_concurrent_processes_never_interleave_lines(tmp_path):
     readings, warnings = read_readings(path)
     assert warnings == []
     assert len(readings) == 4 * 200 * 2
+
+
+def test_a_line_is_json_with_sorted_keys(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    append_readings(str(path), [reading()])
+    assert path.read_text() == ('{"credits": 10.5, "event": "start", "organization_id": "org-a", "playbook": "site.yml", '
+                                '"run_id": "run-1", "time": "2026-03-10T12:00:00.000000Z"}\n')
+
+
+@pytest.mark.parametrize('line, reason', [
+    ('[1, 2]', 'not a JSON object'),
+    (json.dumps(reading(time=5)), 'time is not a string'),
+    (json.dumps(reading(organization=5)), 'organization_id is not a string or null'),
+    (json.dumps(reading(credits='12')), 'credits is not a finite number'),
+    (json.dumps(reading(credits=float('inf'))), 'credits is not a finite number'),
+    (json.dumps(reading(credits=10 ** 400)), 'credits is not a finite number'),
+    (json.dumps(reading(event='middle')), 'event is not start or end'),
+    (json.dumps(reading(run_id='')), 'run_id is not a non-empty string'),
+    (json.dumps(reading(run_id=5)), 'run_id is not a non-empty string'),
+    (json.dumps(reading(time='x' * 200)), "Invalid isoformat string: '%s" % ('x' * 93)),
+])
+def test_the_warning_says_why_the_first_bad_line_is_not_a_reading(tmp_path, line, reason):
+    path = tmp_path / 'ledger.jsonl'
+    path.write_text(line + '\n')
+    assert read_readings(str(path)) == ([], ['ledger %s: skipped 1 line that is not a reading (first: line 1, %s)' % (path, reason)])
+
+
+def test_the_largest_float_is_still_a_reading(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    append_readings(str(path), [reading(credits=sys.float_info.max), reading(credits=-sys.float_info.max)])
+    assert [item['credits'] for item in read_readings(str(path))[0]] == [sys.float_info.max, -sys.float_info.max]
+
+
+def test_a_reason_without_words_is_named_by_its_type(tmp_path, monkeypatch):
+    def refuse(reading):
+        raise ValueError()
+    monkeypatch.setattr(_ledger, 'check_reading', refuse)
+    path = tmp_path / 'ledger.jsonl'
+    append_readings(str(path), [reading()])
+    assert read_readings(str(path))[1] == ['ledger %s: skipped 1 line that is not a reading (first: line 1, ValueError)' % path]
+
+
+def test_a_ledger_that_cannot_be_opened_names_the_path_and_the_reason(tmp_path):
+    path = str(tmp_path / 'missing-dir' / 'ledger.jsonl')
+    with pytest.raises(LedgerError) as caught:
+        append_readings(path, [reading()])
+    assert str(caught.value) == 'ledger %s cannot be opened: No such file or directory' % path
+
+
+def test_a_directory_is_not_read_as_a_ledger(tmp_path):
+    with pytest.raises(LedgerError) as caught:
+        read_readings(str(tmp_path))
+    assert str(caught.value) == 'ledger %s is not a regular file' % tmp_path
+
+
+def test_a_file_system_without_locks_is_a_ledger_error_naming_the_path(tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    monkeypatch.setattr(_ledger, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH))
+    path = str(tmp_path / 'ledger.jsonl')
+    with pytest.raises(LedgerError) as caught:
+        append_readings(path, [reading()])
+    assert str(caught.value) == 'ledger %s cannot be written: %s' % (path, os.strerror(errno.ENOLCK))
+
+
+def test_a_ledger_exactly_at_the_bound_is_left_whole(tmp_path, monkeypatch):
+    path = tmp_path / 'ledger.jsonl'
+    size = len(_ledger.ledger_line(reading())) * 2
+    monkeypatch.setattr(_ledger, 'LEDGER_MAX_BYTES', size)
+    monkeypatch.setattr(_ledger, 'LEDGER_KEEP_BYTES', size // 4)
+    append_readings(str(path), [reading(), reading(run_id='run-2')])
+    assert os.path.getsize(str(path)) == size
+    assert len(read_readings(str(path))[0]) == 2
+
+
+def test_a_tail_without_a_whole_line_is_dropped_entirely(tmp_path, monkeypatch):
+    """A damaged ledger (no line ends in its newest bytes) is emptied rather than kept as a broken line."""
+    monkeypatch.setattr(_ledger, 'LEDGER_MAX_BYTES', 2000)
+    monkeypatch.setattr(_ledger, 'LEDGER_KEEP_BYTES', 1000)
+    path = tmp_path / 'ledger.jsonl'
+    path.write_text('x' * 3000)
+    append_readings(str(path), [])
+    assert path.read_bytes() == b''

@@ -13,6 +13,7 @@ processes and counts the slots they were given.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import fcntl
 import multiprocessing
 import os
@@ -396,3 +397,226 @@ def test_rate_limit_refuses_what_is_not_a_budget_in_one_line_naming_the_option(v
         ConnectionSettings(api_key=KEY, rate_limit=value)
     assert caught.value.msg.startswith('rate_limit must be N/S, at most N requests (1 to 1000) in any S seconds')
     assert caught.value.msg.endswith('got %r' % (value,)) and '\n' not in caught.value.msg
+
+
+# --- found by mutation testing: exact wording, edges and the state's bytes -----------------
+
+def fallback_warning(reason, rate='2/10'):
+    return ('requests with this API key are not coordinated with the other processes on this host (%s); '
+            'this task keeps to rate_limit %s on its own' % (reason, rate))
+
+
+def state_path(directory):
+    return str(directory / state_files(directory)[0])
+
+
+def write_state(directory, content):
+    with open(state_path(directory), 'w') as handle:
+        handle.write(content)
+
+
+def test_a_zero_or_negative_retry_after_means_no_lockout():
+    assert lockout_seconds(VENDOR_BODY, retry_after=0.0) == 0.0
+    assert lockout_seconds(VENDOR_BODY, retry_after=-5.0) == 0.0
+
+
+def test_only_the_first_4_kib_of_a_body_are_searched():
+    text = b'timed out for 7 second'
+    assert lockout_seconds(b'x' * (4096 - len(text)) + text) == 7.0
+    assert lockout_seconds(b'x' * (4097 - len(text)) + text) is None
+
+
+def test_the_end_of_a_lockout_is_named_in_utc_whatever_the_local_zone(tmp_path, clock, local_zone):
+    local_zone('EST+05')
+    clock.wall = 1767225600.0  # 2026-01-01T00:00:00Z
+    guard(tmp_path).record_lockout(VENDOR_BODY)
+    with pytest.raises(StabilityRequestError, match='refuses this key until 2026-01-01T00:01:00Z after'):
+        guard(tmp_path).wait(clock.mono + 10, WHAT)
+
+
+def test_a_fresh_state_file_is_compact_json_without_slots_or_lockout(tmp_path, clock):
+    guard(tmp_path)
+    with open(state_path(tmp_path), 'rb') as handle:
+        assert handle.read() == b'{"slots":[],"lockout_until":0.0,"written":1000000.0}'
+
+
+def test_a_state_mixing_whole_and_fractional_numbers_is_usable(tmp_path, clock):
+    guard(tmp_path)
+    write_state(tmp_path, '{"slots": [999999.5], "lockout_until": 0, "written": 1000000.0}')
+    warnings = []
+    assert guard(tmp_path, warnings=warnings).shared and warnings == []
+
+
+def test_a_single_slot_far_in_the_future_is_damage_named_in_the_warning(tmp_path, clock):
+    guard(tmp_path)
+    write_state(tmp_path, '{"slots": [1e15], "lockout_until": 0, "written": 1000000.0}')
+    warnings = []
+    assert not guard(tmp_path, warnings=warnings).shared
+    assert warnings == [fallback_warning('%s is damaged (times far in the future); remove it' % state_path(tmp_path))]
+
+
+def test_a_lockout_exactly_a_day_ahead_is_still_believed(tmp_path, clock):
+    guard(tmp_path)
+    write_state(tmp_path, '{"slots": [], "lockout_until": %r, "written": 1000000.0}' % (1000000.0 + _rate_guard.MAX_AHEAD_SECONDS))
+    warnings = []
+    assert guard(tmp_path, warnings=warnings).shared and warnings == []
+
+
+def test_a_state_of_the_largest_size_is_read_whole_and_a_larger_one_is_damage(tmp_path, clock):
+    guard(tmp_path)
+    body = '{"slots": [], "lockout_until": 0, "written": 1000000.0'
+    for size, usable in ((_rate_guard.MAX_STATE_BYTES, True), (_rate_guard.MAX_STATE_BYTES + 2, False)):
+        write_state(tmp_path, body + ' ' * (size - len(body) - 1) + '}')
+        assert os.path.getsize(state_path(tmp_path)) == size
+        assert guard(tmp_path).shared is usable
+
+
+def test_a_state_that_would_grow_over_the_bound_falls_back_naming_it(tmp_path, clock, monkeypatch):
+    guard(tmp_path)
+    monkeypatch.setattr(_rate_guard, 'MAX_STATE_BYTES', os.path.getsize(state_path(tmp_path)))
+    warnings = []
+    shared = guard(tmp_path, warnings=warnings)
+    assert shared.shared and warnings == []  # exactly at the bound is fine
+    shared.wait(far_deadline(clock), WHAT)
+    assert warnings == [fallback_warning('%s would grow over %d bytes' % (state_path(tmp_path), _rate_guard.MAX_STATE_BYTES))]
+
+
+def test_a_damaged_state_warning_names_the_file_and_what_to_do(tmp_path, clock):
+    warnings = []
+    shared = guard(tmp_path, warnings=warnings)
+    write_state(tmp_path, 'garbage')
+    shared.wait(far_deadline(clock), WHAT)
+    assert warnings == [fallback_warning('%s is damaged; remove it' % state_path(tmp_path))]
+
+
+def test_a_planted_symlink_warning_names_the_file(tmp_path, clock):
+    guard(tmp_path)
+    path = state_path(tmp_path)
+    os.unlink(path)
+    os.symlink(str(tmp_path / 'elsewhere'), path)
+    warnings = []
+    guard(tmp_path, warnings=warnings)
+    assert warnings == [fallback_warning('cannot open %s: %s' % (path, os.strerror(errno.ELOOP)))]
+
+
+def test_a_file_system_without_locks_falls_back_naming_the_file(tmp_path, clock, monkeypatch):
+    guard(tmp_path)
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+    monkeypatch.setattr(_rate_guard, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    warnings = []
+    assert not guard(tmp_path, warnings=warnings).shared
+    assert warnings == [fallback_warning('cannot use %s: %s' % (state_path(tmp_path), os.strerror(errno.ENOLCK)))]
+
+
+def test_a_lock_held_a_little_while_is_polled_with_growing_pauses_not_given_up(tmp_path, clock):
+    guard(tmp_path)
+    holder = os.open(state_path(tmp_path), os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+
+    def release_after_six_polls():
+        if len(clock.sleeps) == 6:
+            os.close(holder)
+    clock.on_sleep = release_after_six_polls
+    warnings = []
+    assert guard(tmp_path, warnings=warnings).shared and warnings == []
+    assert clock.sleeps == [0.0005, 0.001, 0.002, 0.004, 0.005, 0.005]
+
+
+def test_a_lock_held_too_long_warning_names_the_file(tmp_path, clock, monkeypatch):
+    guard(tmp_path)
+    holder = os.open(state_path(tmp_path), os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        warnings = []
+        guard(tmp_path, warnings=warnings)
+    finally:
+        os.close(holder)
+    assert warnings == [fallback_warning('%s stayed locked for 5 s' % state_path(tmp_path))]
+
+
+def test_a_lockout_that_ends_exactly_at_the_time_bound_is_waited_for(tmp_path, clock):
+    guard(tmp_path).record_lockout(VENDOR_BODY)
+    guard(tmp_path).wait(clock.mono + 60.0, WHAT)
+    assert clock.sleeps == [60.0]
+
+
+@pytest.mark.parametrize('later, pause', [
+    (10.125, MARGIN - 0.125),  # just over a window after the last turn: the send margin is still kept
+    (9.75, 0.5),  # a turn less than a second away is still waited for
+])
+def test_a_turn_close_to_the_end_of_a_window_waits_for_the_rest(tmp_path, clock, later, pause):
+    shared = guard(tmp_path, '1/10')
+    shared.wait(far_deadline(clock), WHAT)
+    clock.wall += later
+    clock.mono += later
+    shared.wait(far_deadline(clock), WHAT)
+    assert clock.sleeps == [pytest.approx(pause)]
+
+
+def test_a_lockout_this_process_met_holds_even_if_the_shared_state_lost_it(tmp_path, clock):
+    shared = guard(tmp_path)
+    shared.record_lockout(VENDOR_BODY)
+    os.unlink(state_path(tmp_path))  # someone cleaned the cache directory
+    shared.wait(far_deadline(clock), WHAT)
+    assert clock.sleeps == [60.0]
+
+
+def test_a_retry_after_header_sets_the_recorded_lockout(tmp_path, clock):
+    guard(tmp_path).record_lockout(VENDOR_BODY, retry_after=5.0)
+    guard(tmp_path).wait(far_deadline(clock), WHAT)
+    assert clock.sleeps == [5.0]
+
+
+def test_a_state_that_breaks_before_a_lockout_is_recorded_falls_back_naming_why(tmp_path, clock):
+    warnings = []
+    shared = guard(tmp_path, warnings=warnings)
+    write_state(tmp_path, 'garbage')
+    shared.record_lockout(VENDOR_BODY)
+    assert warnings == [fallback_warning('%s is damaged; remove it' % state_path(tmp_path))]
+    with pytest.raises(StabilityRequestError):
+        shared.wait(clock.mono + 10, WHAT)
+
+
+def test_a_guard_that_fell_back_names_the_request_it_refuses(tmp_path, clock):
+    (tmp_path / 'file').write_text(u'')
+    alone = guard(tmp_path / 'file' / 'd')
+    alone.record_lockout(VENDOR_BODY)
+    with pytest.raises(StabilityRequestError) as caught:
+        alone.wait(clock.mono + 10, WHAT)
+    assert caught.value.msg.startswith(WHAT + ' was not sent: the API refuses this key until ')
+
+
+def test_a_lockout_that_ended_just_now_holds_nothing_back(tmp_path, clock):
+    (tmp_path / 'file').write_text(u'')
+    alone = guard(tmp_path / 'file' / 'd')
+    alone.record_lockout(b'has been timed out for 0 seconds')
+    alone.wait(clock.mono - 1, WHAT)
+    assert clock.sleeps == []
+
+
+def test_a_guard_turned_off_shares_nothing(tmp_path, clock):
+    assert not guard(tmp_path, '0').shared
+
+
+def test_the_lockout_is_only_read_again_after_a_sleep(tmp_path, clock):
+    shared = guard(tmp_path, '1/10')
+    shared.wait(far_deadline(clock), WHAT)
+    seen = []
+
+    def snapshot():
+        with open(state_path(tmp_path), 'rb') as handle:
+            seen.append(handle.read())
+    clock.on_sleep = snapshot
+    shared.wait(far_deadline(clock), WHAT)
+    with open(state_path(tmp_path), 'rb') as handle:
+        assert [handle.read()] == seen
+
+
+def test_a_state_file_open_to_other_users_falls_back_naming_it(tmp_path, clock):
+    guard(tmp_path)
+    os.chmod(state_path(tmp_path), 0o644)
+    warnings = []
+    assert not guard(tmp_path, warnings=warnings).shared
+    assert len(warnings) == 1 and warnings[0].startswith(fallback_warning('%s is open to other users' % state_path(tmp_path)).split(')')[0])

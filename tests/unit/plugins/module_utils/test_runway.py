@@ -10,9 +10,11 @@ __metaclass__ = type
 
 import datetime
 import random
+import types
 
 import pytest
 
+from ansible_collections.stabilityai.platform.plugins.module_utils import _runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
     clean_runway_threshold,
@@ -213,3 +215,117 @@ def test_describe_runway():
     assert describe_runway(dict(days_left=12.34, runs_left=1, reason=None)) == '12.3 days, 1 run left'
     assert describe_runway(dict(days_left=None, runs_left=4, reason='thin')) == '4 runs left (thin)'
     assert describe_runway(dict(days_left=None, runs_left=None, reason='thin')) == 'unknown: thin'
+
+
+def test_the_median_of_an_odd_number_of_runs_is_the_middle_one():
+    readings = run('r1', 3, 100, 95) + run('r2', 2, 95, 65) + run('r3', 1, 65, 55)  # runs of 5, 30 and 10
+    assert runway(readings, ORG, 55, now=NOW)['spent_per_run'] == 10
+
+
+def test_the_forecast_names_its_window():
+    assert runway([], ORG, 100, now=NOW)['window_days'] == 7
+    assert runway([], ORG, 100, now=NOW, window_days=3)['window_days'] == 3
+
+
+def test_a_reading_exactly_at_the_start_of_the_window_counts():
+    readings = [dict(time=at(7), organization_id=ORG, credits=170, run_id='r1', event='start', playbook='p.yml')]
+    assert runway(readings, ORG, 100, now=NOW)['spent_per_day'] == pytest.approx(10.0)
+
+
+def test_exactly_one_day_of_readings_is_enough_for_the_daily_rate():
+    readings = [dict(time=at(1), organization_id=ORG, credits=110, run_id='r1', event='start', playbook='p.yml')]
+    forecast = runway(readings, ORG, 100, now=NOW)
+    assert forecast['spent_per_day'] == pytest.approx(10.0)
+    assert forecast['days_left'] == pytest.approx(10.0)
+
+
+def test_the_reason_names_the_minimum_of_observed_days_when_it_is_not_one(monkeypatch):
+    monkeypatch.setattr(_runway, 'MIN_OBSERVED_DAYS', 2.5)
+    forecast = runway(run('r1', 2, 100, 90), ORG, 90, now=NOW)
+    assert forecast['reason'] == 'the ledger holds less than 2.5 days of readings in the last 7 days'
+
+
+def test_small_spends_still_give_a_runway():
+    # Less than one credit a run and in the whole window: still spend, not nothing.
+    forecast = runway(run('r1', 2, 10.0, 9.75) + run('r2', 1, 9.75, 9.5), ORG, 9.5, now=NOW)
+    assert forecast['spent_per_run'] == pytest.approx(0.25)
+    assert forecast['runs_left'] == 38
+    assert forecast['days_left'] == pytest.approx(9.5 / (0.5 / (2 + 10 / 1440.0)))
+    assert forecast['reason'] is None
+
+
+def test_an_overdrawn_balance_has_no_runs_left_even_for_small_runs():
+    forecast = runway(run('r1', 2, 0.5, 0.25) + run('r2', 1, 0.25, -0.5), ORG, -0.5, now=NOW)
+    assert forecast['spent_per_run'] == pytest.approx(0.5)
+    assert forecast['runs_left'] == 0
+    forecast = runway(run('r1', 2, 1.0, 0.75), ORG, 0.5, now=NOW)
+    assert forecast['runs_left'] == 2  # 0.5 credits left at 0.25 a run
+
+
+def test_the_reasons_read_exactly():
+    forecast = runway(run('r1', 3, 100, 100), ORG, 100, now=NOW)
+    assert forecast['reason'] == 'nothing was spent in the last 7 days; the runs of the last 7 days spent nothing'
+    assert runway([], ORG, 100, now=NOW)['reason'] == (
+        'the ledger holds less than a day of readings in the last 7 days; '
+        'no complete run (a start and an end reading) in the last 7 days')
+
+
+def test_without_now_the_forecast_is_for_the_current_time():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    readings = [dict(time=format_time(now - datetime.timedelta(days=2, minutes=10)), organization_id=ORG, credits=100, run_id='r1',
+                     event='start', playbook='p.yml'),
+                dict(time=format_time(now - datetime.timedelta(days=2)), organization_id=ORG, credits=80, run_id='r1',
+                     event='end', playbook='p.yml')]
+    forecast = runway(readings, ORG, 80)
+    assert forecast['runs_left'] == 4
+    assert forecast['spent_per_day'] == pytest.approx(10.0, rel=0.01)
+
+
+def test_readings_at_the_same_time_keep_the_order_they_were_written_in():
+    # Spent 10 at the instant of the reading, then topped up by 10 since: 10 spent, not 0.
+    readings = [dict(time=at(2), organization_id=ORG, credits=credits, run_id='r1', event=event, playbook='p.yml')
+                for credits, event in ((100, 'start'), (90, 'end'))]
+    assert runway(readings, ORG, 100, now=NOW)['spent_per_day'] == pytest.approx(5.0)
+
+
+def test_readings_without_a_run_id_make_no_run():
+    readings = [dict(reading, run_id=None) for reading in run('r1', 2, 100, 90)]
+    assert runway(readings, ORG, 90, now=NOW)['runs_recorded'] == 0
+
+
+def test_the_ledger_time_is_utc_whatever_the_local_zone(local_zone):
+    local_zone('EST+05')
+    assert format_time(NOW) == '2026-03-10T12:00:00.000000Z'
+    assert format_time(datetime.datetime(2026, 3, 10, 13, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))) == (
+        '2026-03-10T12:00:00.000000Z')
+
+
+class StrictIsoDatetime(datetime.datetime):
+    """``fromisoformat`` as Python 3.7 to 3.10 have it (the modules run there): no ``Z``."""
+
+    @classmethod
+    def fromisoformat(cls, date_string):
+        if date_string.endswith(('Z', 'z')):
+            raise ValueError('Invalid isoformat string: %r' % date_string)
+        return datetime.datetime.fromisoformat(date_string)
+
+
+def test_a_trailing_z_in_either_case_is_read_even_where_fromisoformat_does_not_know_it(monkeypatch):
+    assert parse_time('2026-03-10T12:00:00z') == NOW
+    monkeypatch.setattr(_runway, 'datetime', types.SimpleNamespace(datetime=StrictIsoDatetime))
+    assert parse_time('2026-03-10T12:00:00Z') == NOW
+    assert parse_time('2026-03-10T12:00:00.000000z') == NOW
+
+
+def test_a_time_that_is_not_a_string_says_so():
+    with pytest.raises(ValueError, match='^time is not a string$'):
+        parse_time(None)
+
+
+def test_a_gate_names_every_organization_below_and_every_one_unknown():
+    short = dict(days_left=2.0, spent_per_day=5.0, runs_left=None, spent_per_run=None, reason='no complete run')
+    failure, warning = runway_gate('min_days_left', 7, [('org-a', short), ('org-b', short)])
+    assert failure == ('Runway below min_days_left 7: org-a has 2.0 days left, spending 5.00 credits a day; '
+                       'org-b has 2.0 days left, spending 5.00 credits a day')
+    failure, warning = runway_gate('min_runs_left', 1, [('org-a', short), ('org-b', short)])
+    assert warning == 'min_runs_left 1 not checked, too little data in the ledger: org-a: no complete run; org-b: no complete run'

@@ -15,8 +15,10 @@ import stat
 
 import pytest
 
+from ansible_collections.stabilityai.platform.plugins.module_utils import _errors
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
-from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _recap
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import (
     CreditRecap,
     format_markdown,
@@ -198,7 +200,8 @@ def test_a_ledger_that_cannot_be_written_is_one_warning_and_the_recap_goes_on(fa
     run = recap(warnings, ledger_path=str(link))
     run.start()
     lines = run.finish()
-    assert len(warnings) == 1 and 'is a symbolic link; refusing to follow it' in warnings[0]
+    assert warnings == ['stabilityai.platform.credit_recap: ledger %s is a symbolic link; refusing to follow it; the run itself is not affected'
+                        % link]
     assert lines[0] == "the key's default organization : before 5.00  after 5.00  spent 0.00  runway -"
 
 
@@ -227,3 +230,158 @@ def test_markdown_cells_escape_pipes_and_show_problems():
     assert '| org-a (A\\|B) | 1.00 | - | - | - |' in text
     assert 'Incomplete: x \\| y' in text
     assert format_text(report)[-1] == 'incomplete: x | y'
+
+
+def test_an_organization_id_that_cannot_be_a_header_is_refused_naming_the_option():
+    with pytest.raises(StabilityOptionError, match='^organizations '):
+        watched_organizations(['org\na'])
+
+
+def test_whatever_fails_the_warning_never_holds_the_key(fake_api, monkeypatch):
+    fake_api.serve({None: 1.0})
+    warnings = []
+    run = recap(warnings, api_key=' %s ' % KEY)
+    monkeypatch.setattr(run, '_read', lambda: _raise(RuntimeError('boom with %s inside' % KEY)))
+    run.start()
+    lines = run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: RuntimeError: boom with <redacted> inside; the run itself is not affected'
+                        .replace('<redacted>', _errors._REDACTED)]
+    assert KEY not in ' '.join(lines)
+
+
+def _raise(exc):
+    raise exc
+
+
+def test_without_the_requests_library_at_the_start_the_client_is_made_at_the_end(fake_api, monkeypatch):
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+    fake_api.serve({None: 7.5})
+    warnings = []
+    run = recap(warnings)
+    monkeypatch.setattr(_client, 'HAS_REQUESTS', False)
+    run.start()
+    monkeypatch.setattr(_client, 'HAS_REQUESTS', True)
+    lines = run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: stabilityai.platform.credit_recap needs the Python library requests on the '
+                        'controller; the run itself is not affected']
+    assert lines[0] == "the key's default organization : before -  after 7.50  spent -  runway -"
+
+
+def test_a_client_warning_reaches_the_callback(fake_api):
+    fake_api.serve({None: 1.0})
+    warnings = []
+    run = recap(warnings, validate_certs=False, api_url='https://127.0.0.1:9')
+    run.start()
+    run.finish()
+    assert warnings[0].startswith('validate_certs is false')
+
+
+def test_the_recap_uses_the_current_utc_time_without_a_clock(fake_api, tmp_path):
+    fake_api.serve({None: 1.0})
+    warnings = []
+    run = recap(warnings, ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert warnings == [] and report['problem'] is None
+    assert report['started'].endswith('Z') and report['organizations'][0]['runway']['window_days'] == 7
+
+
+def test_the_report_file_is_sorted_indented_json_naming_the_run(fake_api, tmp_path):
+    fake_api.serve({None: 1.0})
+    run = recap([], ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    text = (tmp_path / 'r.json').read_text()
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + '\n'
+    assert json.loads(text)['run_id'] == run.run_id == read_readings(str(tmp_path / 'ledger.jsonl'))[0][0]['run_id']
+
+
+@pytest.mark.parametrize('option', ['ledger_path', 'report_path'])
+def test_an_empty_path_option_is_one_warning_naming_it(fake_api, option):
+    fake_api.serve({None: 1.0})
+    warnings = []
+    run = recap(warnings, **{option: ' '})
+    run.start()
+    run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: %s is empty; leave it unset for the default; the run itself is not affected' % option]
+
+
+def test_a_failure_at_the_start_still_reports_the_end(fake_api, sleeps):
+    fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom'})
+    fake_api.answer(payload={'credits': 4.0})
+    run = recap([])
+    run.start()
+    lines = run.finish()
+    assert lines[0] == "the key's default organization : before -  after 4.00  spent -  runway -"
+    assert lines[1] == 'total spent: - credits (incomplete)'
+
+
+def test_a_ledger_that_cannot_be_read_is_one_warning_and_the_recap_goes_on(fake_api, tmp_path, monkeypatch):
+    def unreadable(path):
+        raise LedgerError('ledger %s cannot be opened: Permission denied' % path)
+    monkeypatch.setattr(_recap, 'read_readings', unreadable)
+    fake_api.serve({None: 2.0})
+    warnings = []
+    run = recap(warnings, ledger_path=str(tmp_path / 'ledger.jsonl'))
+    run.start()
+    lines = run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: ledger %s cannot be opened: Permission denied; the run itself is not affected'
+                        % (tmp_path / 'ledger.jsonl')]
+    assert lines[0] == "the key's default organization : before 2.00  after 2.00  spent 0.00  runway -"
+
+
+def test_the_ledger_s_warnings_reach_the_callback(fake_api, tmp_path):
+    ledger = tmp_path / 'ledger.jsonl'
+    ledger.write_text('not json\n')
+    fake_api.serve({None: 2.0})
+    warnings = []
+    run = recap(warnings, ledger_path=str(ledger))
+    run.start()
+    run.finish()
+    assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading' % ledger)
+
+
+def test_a_recap_that_only_saw_the_end_still_reports(fake_api, tmp_path):
+    fake_api.serve({None: 3.0})
+    run = recap([], report_path=str(tmp_path / 'r.json'))
+    run.finish()
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert report['started'] is None and report['finished'].endswith('Z')
+    assert report['complete'] is False
+
+
+def test_a_recap_with_nothing_to_read_is_not_complete(fake_api, tmp_path, demo_account):
+    fake_api.serve({}, dict(demo_account, organizations=[]))
+    warnings = []
+    run = recap(warnings, organizations=['all'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    assert run.finish() == ['total spent: - credits (incomplete)']
+    assert warnings == [] and json.loads((tmp_path / 'r.json').read_text())['complete'] is False
+
+
+def test_a_run_whose_reads_all_failed_is_not_complete(fake_api, tmp_path, monkeypatch):
+    run = recap([], report_path=str(tmp_path / 'r.json'))
+    monkeypatch.setattr(run, '_read', lambda: _raise(RuntimeError('boom')))
+    run.start()
+    run.finish()
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert report['organizations'] == [] and report['complete'] is False
+
+
+def test_the_markdown_of_a_failed_run_names_the_problem():
+    report = dict(playbook=None, complete=False, spent=None, problem='boom', organizations=[])
+    assert format_markdown(report) == (
+        '### Stability AI credits: playbook\n\n'
+        '| organization | before | after | spent | runway |\n'
+        '|---|---:|---:|---:|---|\n\n'
+        '**Total spent:** - credits (incomplete)\n\n'
+        'Incomplete: boom\n\n')
+
+
+def test_markdown_cells_keep_to_one_line():
+    report = dict(playbook='site\n.yml', complete=True, spent=1.0, problem=None, organizations=[
+        dict(organization_id='org-a', organization_name='A\nB', before=2.0, after=1.0, spent=1.0)])
+    text = format_markdown(report)
+    assert '### Stability AI credits: site .yml\n' in text
+    assert '| org-a (A B) | 2.00 | 1.00 | 1.00 | - |\n' in text
