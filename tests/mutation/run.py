@@ -178,7 +178,11 @@ def main():
         found = results(workspace, files)
         missed = [(name, os.path.join(COLLECTION, path)) for path, mutants in found.items()
                   for name, status in mutants if status not in DETECTED]
-        diffs = diffs_of(workspace, missed)
+        # A mutant of the equivalents list can still time out on a loaded machine (mutmut counts that
+        # as killed): its entry is not stale for that, so timed-out mutants are matched too.
+        timed_out = [(name, os.path.join(COLLECTION, path)) for path, mutants in found.items()
+                     for name, status in mutants if status == 'timeout']
+        diffs = diffs_of(workspace, missed + timed_out)
     finally:
         if not args.keep:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -186,12 +190,13 @@ def main():
     # Survivors that an entry of the equivalents list names are excluded from the score.
     file_of = dict((name, path) for path, mutants in found.items() for name, dummy in mutants)
     excluded, used = set(), set()
-    for name, dummy in missed:
+    for name, dummy in missed + timed_out:
         removed, added = changed_lines(diffs[name])
         for index, entry in enumerate(equivalents):
             if entry_matches(entry, file_of[name], readable_function(name), removed, added):
-                excluded.add(name)
                 used.add(index)
+                if (name, dummy) in missed:
+                    excluded.add(name)
     stale = [entry for index, entry in enumerate(equivalents) if index not in used and
              (not args.files or entry['path'] in files)]
 
