@@ -201,3 +201,16 @@ def local_zone(monkeypatch):
     yield set_zone
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def ansible_cfg(tmp_path, monkeypatch):
+    """Point Ansible's configuration at a fresh ansible.cfg holding ``lines`` under [stabilityai_platform]."""
+    from ansible import constants as C
+
+    def write(*lines):
+        path = tmp_path / 'ansible.cfg'
+        path.write_text(u'[stabilityai_platform]\n' + u''.join(line + u'\n' for line in lines))
+        monkeypatch.setattr(C.config, '_config_file', str(path))
+        return str(path)
+    return write

@@ -10,7 +10,6 @@ __metaclass__ = type
 
 import pytest
 
-from ansible import constants as C
 from ansible.plugins.loader import callback_loader
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
@@ -21,16 +20,6 @@ def callback():
     plugin = callback_loader.get('stabilityai.platform.credit_recap')
     assert plugin is not None
     return plugin
-
-
-@pytest.fixture
-def ansible_cfg(tmp_path, monkeypatch):
-    def write(*lines):
-        path = tmp_path / 'ansible.cfg'
-        path.write_text(u'[stabilityai_platform]\n' + u''.join(line + u'\n' for line in lines))
-        monkeypatch.setattr(C.config, '_config_file', str(path))
-        return str(path)
-    return write
 
 
 @pytest.mark.parametrize('line, message', [

@@ -166,19 +166,6 @@ def test_an_unknown_keyword_is_refused_naming_the_closest_option(api, lookup, op
     assert api.requests == []
 
 
-@pytest.fixture
-def ansible_cfg(tmp_path, monkeypatch):
-    """Point Ansible's configuration at a fresh ansible.cfg holding ``lines`` under [stabilityai_platform]."""
-    from ansible import constants as C
-
-    def write(*lines):
-        path = tmp_path / 'ansible.cfg'
-        path.write_text(u'[stabilityai_platform]\n' + u''.join(line + u'\n' for line in lines))
-        monkeypatch.setattr(C.config, '_config_file', str(path))
-        return str(path)
-    return write
-
-
 @pytest.mark.parametrize('line, message', [
     ('validate_certs = maybe', "validate_certs (set by [stabilityai_platform] validate_certs in {cfg}) must be true or false, got 'maybe'"),
     ('retries = 1.5', "retries (set by [stabilityai_platform] retries in {cfg}) must be a whole number from 0 to 10, got '1.5'"),
