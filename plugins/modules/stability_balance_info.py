@@ -311,12 +311,16 @@ def add_runway(module, result, ledger_path):
     result['runway'] = same[0]['runway'] if same else runway(history, result['organization'], result['credits'], now=now)
 
 
+def labelled(result, key):
+    """``(label, value of key)`` for every balance read: each of ``balances``, or the one ``credits`` reading."""
+    if 'balances' in result:
+        return [(organization_label(item['organization_id'], item['organization_name']), item[key]) for item in result['balances']]
+    return [(organization_label(result['organization']), result[key])]
+
+
 def runway_failures(module, result, thresholds):
     """Check the runway gates: warn where the ledger says too little, return the failures."""
-    if 'balances' in result:
-        forecasts = [(organization_label(item['organization_id'], item['organization_name']), item['runway']) for item in result['balances']]
-    else:
-        forecasts = [(organization_label(result['organization']), result['runway'])]
+    forecasts = labelled(result, 'runway')
     failures = []
     for option in sorted(RUNWAY_GATES):
         failure, warning = runway_gate(option, thresholds[option], forecasts)
@@ -376,10 +380,7 @@ def main():
         add_runway(module, result, ledger_path)
         failures = runway_failures(module, result, runway_thresholds)
 
-    if 'balances' in result:
-        readings = [(organization_label(item['organization_id'], item['organization_name']), item['credits']) for item in result['balances']]
-    else:
-        readings = [(organization_label(organization), result['credits'])]
+    readings = labelled(result, 'credits')
     warning = shortfall('warn_below', warn_below, readings)
     if warning:
         module.warn(warning)
