@@ -37,7 +37,7 @@ def secret_forms(secret):
     forms = {secret}
     for raw in (secret, 'Bearer ' + secret):
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            encoded = encode(raw.encode('utf-8')).decode('ascii')
+            encoded = encode(raw.encode()).decode()  # UTF-8 both ways
             forms.update((encoded, encoded.rstrip('=')))
     return sorted(forms, key=len, reverse=True)
 

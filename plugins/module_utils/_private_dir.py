@@ -42,11 +42,16 @@ def default_cache_dir():
 OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NONBLOCK', 0)
 
 
+_IS_KIND = {'directory': stat.S_ISDIR, 'regular file': stat.S_ISREG}
+
+
 def check_private(path, info, kind):
-    """Refuse ``path`` (its ``lstat``/``fstat`` in ``info``) unless it is a ``kind`` of ours that only we can use."""
-    is_kind = stat.S_ISDIR if kind == 'directory' else stat.S_ISREG
-    if not is_kind(info.st_mode):
-        raise PrivateDirectoryUnavailable('%s is not a %s' % (path, 'directory' if kind == 'directory' else 'regular file'))
+    """Refuse ``path`` (its ``lstat``/``fstat`` in ``info``) unless it is a ``kind`` of ours that only we can use.
+
+    ``kind``: ``'directory'`` or ``'regular file'``.
+    """
+    if not _IS_KIND[kind](info.st_mode):
+        raise PrivateDirectoryUnavailable('%s is not a %s' % (path, kind))
     if info.st_uid != os.geteuid():
         raise PrivateDirectoryUnavailable('%s belongs to another user' % path)
     if stat.S_IMODE(info.st_mode) & 0o077:
@@ -77,7 +82,7 @@ def open_private(path, flags, create=True):
     """
     fd = os.open(path, flags | OPEN_FLAGS | (os.O_CREAT if create else 0), 0o600)
     try:
-        check_private(path, os.fstat(fd), 'file')
+        check_private(path, os.fstat(fd), 'regular file')
     except PrivateDirectoryUnavailable:
         os.close(fd)
         raise
@@ -110,5 +115,5 @@ def load_secret(directory):
 
 def keyed_name(secret, identity):
     """A file name for ``identity`` (a list of strings, the key among them) that reveals none of it."""
-    text = json.dumps(identity, separators=(',', ':')).encode('utf-8')
+    text = json.dumps(identity, separators=(',', ':')).encode()  # UTF-8
     return hmac.new(secret, text, hashlib.sha256).hexdigest()

@@ -77,7 +77,7 @@ def check_keywords(plugin_type, plugin_name, direct, display_name):
         if name in ('organization', 'organizations'):
             raise StabilityOptionError(name, "is not an option of %s: organizations are its terms, for example lookup('%s', 'org-x')" % (
                 display_name, display_name))
-        close = difflib.get_close_matches(name, known, n=1)
+        close = difflib.get_close_matches(name, known)  # the best match first
         hint = 'did you mean %s?' % close[0] if close else 'its options are %s' % ', '.join(known)
         raise StabilityOptionError(name, 'is not an option of %s; %s' % (display_name, hint))
 

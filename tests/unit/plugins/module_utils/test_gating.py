@@ -21,6 +21,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._gating impor
     (99.994, 100.0, '99.99'),
     (99.999, 100.0, '99.999'),  # two decimals would read 100.00, as if the threshold were met
     (-0.001, 0.0, '-0.001'),  # and -0.00 as if it were not overdrawn
+    (99.999, 99.999, '100.00'),  # a balance equal to the threshold is no shortfall
 ])
 def test_balances_have_two_decimals_unless_they_would_hide_a_shortfall(credits, threshold, text):
     assert format_credits(credits, threshold) == text

@@ -1,0 +1,78 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The private per-user directory: its secret and the file names made from it.
+
+The cache's and the rate guard's use of it (refusals of shared, planted or foreign files) are
+tested in tests/unit/plugins/plugin_utils/test_cache.py and test_rate_guard.py.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.stabilityai.platform.plugins.module_utils import _private_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import (
+    PrivateDirectoryUnavailable,
+    keyed_name,
+    load_secret,
+    open_private,
+    private_directory,
+)
+
+
+def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_path, monkeypatch):
+    directory = private_directory(str(tmp_path / 'state'))
+    secret = os.path.join(directory, 'secret')
+    with open(secret, 'wb') as handle:
+        handle.write(b'short')
+    os.chmod(secret, 0o600)
+    waits = []
+    monkeypatch.setattr(_private_dir.time, 'sleep', waits.append)
+    with pytest.raises(PrivateDirectoryUnavailable) as caught:
+        load_secret(directory)
+    assert str(caught.value) == '%s is damaged; remove it' % secret
+    assert len(waits) == 50 and sum(waits) == pytest.approx(0.5), 'a writer gets half a second, in 10 ms steps'
+
+
+def test_a_secret_longer_than_ours_is_damaged_too(tmp_path, monkeypatch):
+    directory = private_directory(str(tmp_path / 'state'))
+    secret = os.path.join(directory, 'secret')
+    with open(secret, 'wb') as handle:
+        handle.write(b'k' * (_private_dir.SECRET_BYTES + 1))
+    os.chmod(secret, 0o600)
+    monkeypatch.setattr(_private_dir.time, 'sleep', lambda seconds: None)
+    with pytest.raises(PrivateDirectoryUnavailable, match='is damaged; remove it$'):
+        load_secret(directory)
+
+
+def test_a_shared_directory_is_refused_with_what_to_do_instead(tmp_path):
+    directory = tmp_path / 'shared'
+    directory.mkdir(mode=0o755)
+    os.chmod(str(directory), 0o755)
+    with pytest.raises(PrivateDirectoryUnavailable) as caught:
+        private_directory(str(directory))
+    assert str(caught.value) == (
+        '%s is open to other users (mode 0755); it is left as it is: use a directory only you can use (mode 0700), '
+        'or one that does not exist yet' % directory)
+
+
+def test_something_else_in_place_of_a_file_is_named_for_what_was_expected(tmp_path):
+    directory = private_directory(str(tmp_path / 'state'))
+    os.mkdir(os.path.join(directory, 'entry'), 0o700)
+    with pytest.raises(PrivateDirectoryUnavailable) as caught:
+        open_private(os.path.join(directory, 'entry'), os.O_RDONLY, create=False)
+    assert str(caught.value) == '%s is not a regular file' % os.path.join(directory, 'entry')
+
+
+def test_file_names_stay_the_same_across_releases():
+    """Every process and every installed release of the collection must find the same cache entry
+    and the same request budget for one key: the name is a format, pinned here."""
+    name = keyed_name(b'\x07' * 32, ['https://api.stability.ai', 'v1', 'sk-unit'])
+    assert name == '3083eddd74997b77363da148c76a3db31b8b308cf58cd83efce53008df33b99f'
+    assert 'sk-unit' not in name
