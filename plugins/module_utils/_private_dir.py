@@ -103,8 +103,10 @@ def load_secret(directory):
     for dummy in range(50):
         try:
             fd = open_private(path, os.O_RDONLY, create=False)
-            with os.fdopen(fd, 'rb') as handle:
-                secret = handle.read(SECRET_BYTES + 1)
+            try:
+                secret = os.read(fd, SECRET_BYTES + 1)  # one byte more tells a longer file from ours
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise PrivateDirectoryUnavailable('cannot read %s: %s' % (path, exc.strerror))
         if len(secret) == SECRET_BYTES:
