@@ -131,14 +131,13 @@ def clean_api_url(value):
 
 
 def drop_version_path(api_url, api_version):
-    """``api_url`` without a trailing ``/v1`` or ``/v1alpha`` that repeats ``api_version``.
+    """``api_url`` (as ``clean_api_url`` gives it) without a trailing ``/v1`` or ``/v1alpha`` that repeats ``api_version``.
 
     The vendor's docs show the base URL with the version (``https://api.stability.ai/v1``); taken
     as it is, every request would go to ``/v1/v1/user/...`` and fail with a 404.  That version is
     the one the user asked for, so dropping it is what they meant.  A trailing version that is not
     ``api_version`` could mean either, so it is refused with what to change.
     """
-    api_url = api_url.rstrip('/')
     version = urlsplit(api_url).path.rpartition('/')[2]
     if version not in API_VERSIONS:
         return api_url
@@ -227,10 +226,10 @@ def clean_rate_limit(value):
     """
     if value is None:
         return DEFAULT_RATE_LIMIT
-    text = None if isinstance(value, bool) else ('%s' % (value,)).strip()
+    text = ('%s' % (value,)).strip()  # True and False match neither 0 nor N/S
     if text in ('0', '0.0'):
         return None
-    match = _RATE_LIMIT.match(text or '')
+    match = _RATE_LIMIT.match(text)
     if match:
         requests, seconds = int(match.group(1)), float(match.group(2))
         if 1 <= requests <= MAX_RATE_LIMIT_REQUESTS and 0 < seconds <= MAX_RATE_LIMIT_SECONDS:

@@ -76,7 +76,7 @@ class BalanceCache(object):
 
     def entry_stem(self, organization):
         """The path of ``organization``'s entry without its ending: ``.json`` holds it, ``.lock`` guards it."""
-        return os.path.join(self.directory, keyed_name(self._secret, self._identity + [organization or '']))
+        return os.path.join(self.directory, keyed_name(self._secret, self._identity + [organization]))  # the default one is null
 
     def read(self, stem, now=None):
         """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""
@@ -89,7 +89,7 @@ class BalanceCache(object):
             raise CacheUnavailable('cannot open a cache entry: %s' % exc.strerror)
         try:
             with os.fdopen(fd, 'rb') as handle:
-                entry = json.loads(handle.read(4096).decode('utf-8'))
+                entry = json.loads(handle.read(4096).decode())  # UTF-8
             credits, stored = entry['credits'], entry['time']
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -130,8 +130,8 @@ class BalanceCache(object):
         except OSError as exc:
             raise CacheUnavailable('cannot open the lock file of a cache entry: %s' % exc.strerror)
         try:
-            if self._lock(lock_fd):
-                credits = self.read(stem)
+            self._wait_for_lock(lock_fd)
+            credits = self.read(stem)
             if credits is None:
                 credits = fetch(organization)
                 self.write(stem, credits)
@@ -139,20 +139,20 @@ class BalanceCache(object):
         finally:
             os.close(lock_fd)  # closing the descriptor releases the lock
 
-    def _lock(self, fd):
+    def _wait_for_lock(self, fd):
         """Wait for the entry's lock for at most ``lock_timeout`` seconds (the worst case of one fetch).
 
-        False when the holder outlived that bound (a hung process): the caller then fetches on its
-        own rather than wait forever.
+        A holder that outlives that bound (a hung process) is not waited for any longer: the caller
+        goes on without the lock, uses what the holder may have stored, and else fetches on its own.
         """
         deadline = time.monotonic() + self.lock_timeout
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
+                return
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise CacheUnavailable('cannot lock the cache entry: %s' % exc.strerror)
                 if time.monotonic() >= deadline:
-                    return False
+                    return
             time.sleep(0.01)

@@ -383,7 +383,7 @@ def test_the_client_warns_once_when_it_cannot_share_the_budget(private_cache_hom
 # --- the option -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize('value, expected', [
-    (None, (100, 10)), ('100/10', (100, 10)), (' 20 / 2 ', (20, 2.0)), ('5/0.5', (5, 0.5)), ('0', None), (0, None),
+    (None, (100, 10)), ('100/10', (100, 10)), (' 20 / 2 ', (20, 2.0)), ('5/0.5', (5, 0.5)), ('0', None), (0, None), (0.0, None), ('0.0', None),
     ('1000/3600', (1000, 3600.0)),
 ])
 def test_rate_limit_values(value, expected):
@@ -397,6 +397,13 @@ def test_rate_limit_refuses_what_is_not_a_budget_in_one_line_naming_the_option(v
         ConnectionSettings(api_key=KEY, rate_limit=value)
     assert caught.value.msg.startswith('rate_limit must be N/S, at most N requests (1 to 1000) in any S seconds')
     assert caught.value.msg.endswith('got %r' % (value,)) and '\n' not in caught.value.msg
+
+
+def test_a_refused_rate_limit_shows_the_default_as_the_example():
+    with pytest.raises(StabilityOptionError) as caught:
+        clean_rate_limit('100')
+    assert caught.value.msg == ("rate_limit must be N/S, at most N requests (1 to 1000) in any S seconds (at most 3600), "
+                                "such as 100/10, or 0 to turn the guard off, got '100'")
 
 
 # --- found by mutation testing: exact wording, edges and the state's bytes -----------------

@@ -22,6 +22,7 @@ import pytest
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir, open_private
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     CLOCK_SKEW,
     BalanceCache,
@@ -528,3 +529,57 @@ def test_a_directory_where_no_temporary_file_can_be_made_costs_only_a_request(tm
     monkeypatch.setattr(tempfile, 'mkstemp', no_space)
     assert cache.get_or_fetch('org-a', lambda organization: 4.0) == 4.0
     assert cache.read(cache.entry_stem('org-a')) is None
+
+
+@pytest.mark.parametrize('size, hit', [(4096, True), (4097, False)])
+def test_an_entry_is_read_up_to_4096_bytes(tmp_path, size, hit):
+    cache = make_cache(tmp_path / 'c')
+    stem = cache.entry_stem('org-a')
+    entry = {'credits': 5, 'time': time.time(), 'note': ''}
+    entry['note'] = 'x' * (size - len(json.dumps(entry)))
+    write_private(stem + '.json', json.dumps(entry).encode('utf-8'))
+    assert os.path.getsize(stem + '.json') == size
+    assert cache.read(stem) == (5.0 if hit else None)
+
+
+def test_a_waiting_miss_looks_at_the_lock_every_10_ms(tmp_path, monkeypatch):
+    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.1)
+    holder = open_private(cache.entry_stem('org-a') + '.lock', os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    waits = []
+    real_sleep = time.sleep
+
+    def sleep(seconds):
+        waits.append(seconds)
+        real_sleep(seconds)
+    monkeypatch.setattr(_cache.time, 'sleep', sleep)
+    try:
+        assert cache.get_or_fetch('org-a', lambda organization: 8.0) == 8.0
+    finally:
+        os.close(holder)
+    assert waits and set(waits) == {0.01}
+
+
+def test_a_holder_that_hangs_after_storing_is_given_up_on_and_what_it_stored_is_used(tmp_path):
+    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.5)
+    stem = cache.entry_stem('org-a')
+    holder = open_private(stem + '.lock', os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    fetched, answer = [], []
+    waiter = threading.Thread(target=lambda: answer.append(cache.get_or_fetch('org-a', fetched.append)))
+    try:
+        waiter.start()
+        time.sleep(0.1)
+        cache.write(stem, 12.5)  # and then the holder never lets go of the lock
+        waiter.join(10)
+    finally:
+        os.close(holder)
+    assert answer == [12.5] and fetched == []
+
+
+def test_the_temporary_file_is_made_in_the_cache_directory(tmp_path, monkeypatch):
+    """Never in the system's temporary directory: os.replace cannot move it across file systems."""
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path / 'no-such-directory'))
+    cache = make_cache(tmp_path / 'c')
+    cache.write(cache.entry_stem('org-a'), 2.5)
+    assert cache.read(cache.entry_stem('org-a')) == 2.5
