@@ -19,3 +19,10 @@ def test_a_longer_form_is_replaced_before_a_key_found_inside_it():
     header = base64.b64encode(b'Bearer Vh').decode('ascii')
     assert header == 'QmVhcmVyIFZo' and 'Vh' in header
     assert redact('sent %s back' % header, 'Vh') == 'sent ******** back'
+
+
+def test_base64_of_the_key_is_redacted_with_or_without_its_padding():
+    key = 'sk-unit-key-1'  # 13 bytes: its base64 ends in ==
+    encoded = base64.b64encode(key.encode('ascii')).decode('ascii')
+    assert encoded.endswith('==')
+    assert redact('a %s b %s c' % (encoded, encoded.rstrip('=')), key) == 'a ******** b ******** c'

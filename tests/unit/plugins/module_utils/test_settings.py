@@ -105,6 +105,7 @@ def test_booleans_as_ansible_spells_them(value, expected):
     ('http://127.9.8.7', 'http://127.9.8.7'),
     ('http://[::1]:8080', 'http://[::1]:8080'),
     ('https://gateway.example.com/stability/', 'https://gateway.example.com/stability'),
+    ('https://gateway.example.com/Stability-AIX//', 'https://gateway.example.com/Stability-AIX'),  # the path keeps its case
 ])
 def test_accepted_urls(url, expected):
     assert ConnectionSettings(api_key=KEY, api_url=url).api_url == expected
