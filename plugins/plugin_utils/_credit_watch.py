@@ -24,7 +24,6 @@ __metaclass__ = type
 
 import difflib
 import logging
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
@@ -103,9 +102,12 @@ def clean_organizations(value):
 
 
 def clean_interval(value, api_url):
-    """Seconds between readings: at least MIN_INTERVAL, except against a loopback API."""
+    """Seconds between readings: at least MIN_INTERVAL, except against a loopback API.
+
+    ``api_url`` is the cleaned one of ``ConnectionSettings``, which always has a host name.
+    """
     interval = DEFAULT_INTERVAL if value is None else clean_positive_number('interval', value)
-    floor = MIN_LOOPBACK_INTERVAL if is_loopback_as_written(urlsplit(api_url).hostname or '') else MIN_INTERVAL
+    floor = MIN_LOOPBACK_INTERVAL if is_loopback_as_written(urlsplit(api_url).hostname) else MIN_INTERVAL
     if interval < floor:
         raise StabilityOptionError('interval', 'must be at least %g seconds, got %r (so no rulebook polls the API too often; only '
                                                'a loopback api_url such as the simulator may go down to %g)' % (
@@ -120,7 +122,7 @@ class WatchOptions(object):
         args = dict((name, value) for name, value in (args or {}).items() if name not in RULEBOOK_ARGUMENTS)
         unknown = sorted(set(args) - set(SOURCE_OPTIONS))
         if unknown:
-            close = difflib.get_close_matches(unknown[0], SOURCE_OPTIONS, n=1)
+            close = difflib.get_close_matches(unknown[0], SOURCE_OPTIONS)  # best first: close[0] is the one to suggest
             raise StabilityOptionError(unknown[0], 'is not an argument of stabilityai.platform.credit_balance%s (known: %s)' % (
                 '; did you mean %s?' % close[0] if close else '', ', '.join(sorted(SOURCE_OPTIONS))))
         connection = dict((name, args.get(name)) for name in CONNECTION_OPTIONS)
@@ -166,9 +168,8 @@ def take_reading(client, options, now=None):
 
     The account is read each time, so ``all`` follows organizations joining or leaving.  With
     ``ledger_path`` each organization gets the shared ``runway`` forecast of ``_runway`` from
-    the ledger's readings plus this one.
+    the ledger's readings plus this one, at ``now`` (None: ``runway`` reads the clock).
     """
-    now = datetime.now(timezone.utc) if now is None else now
     memberships = watched_memberships(client.fetch_account(sendable_ids=True), options.organizations)
     credits = client.fetch_balances([membership['id'] for membership in memberships])
     history = None if options.ledger_path is None else ledger_history(options.ledger_path)
@@ -219,9 +220,10 @@ def describe(measure, value, threshold=None):
     return '%d run%s of runway' % (value, '' if value == 1 else 's')
 
 
-def _event(kind, **fields):
+def _event(kind, message, **fields):
+    """Every event has every field of the contract; ``message`` is never missing."""
     body = dict(kind=kind, gate=None, organization_id=None, organization_name=None, credits=None,
-                previous=None, threshold=None, runway=None, message=None)
+                previous=None, threshold=None, runway=None, message=message)
     body.update(fields)
     return {'stability': body}
 
@@ -236,7 +238,7 @@ class CreditWatch(object):
     def __init__(self, options):
         self.options = options
         self.failures = 0
-        self._below = {}
+        self._below = set()  # the (organization, gate) pairs that fired and have not recovered
         self._previous = {}
 
     def record(self, readings):
@@ -277,12 +279,12 @@ class CreditWatch(object):
                 continue
             key = (organization, option)
             described = describe(measure, value, threshold)
-            if not self._below.get(key) and value < threshold:
-                self._below[key] = True
+            if key not in self._below and value < threshold:
+                self._below.add(key)
                 events.append(_event(kind, gate=option, threshold=threshold, message='%s has %s, below %s %s' % (
                     label, described, option, format_threshold(threshold)), **common))
-            elif self._below.get(key) and value >= threshold * (1 + RECOVERY_MARGIN):
-                self._below[key] = False
+            elif key in self._below and value >= threshold * (1 + RECOVERY_MARGIN):
+                self._below.discard(key)
                 events.append(_event('recovered', gate=option, threshold=threshold, message='%s has %s again, above %s %s' % (
                     label, described, option, format_threshold(threshold)), **common))
         return events

@@ -16,7 +16,12 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
+    StabilityAPIError,
+    StabilityError,
+    StabilityOptionError,
+    StabilityResponseError,
+)
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import runway
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._credit_watch import (
@@ -81,15 +86,21 @@ def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
 
 @pytest.mark.parametrize('args, expected', [
     ({'min_credit': 1}, "min_credit is not an argument of stabilityai.platform.credit_balance; did you mean min_credits?"),
-    ({'min_credits': 1, 'interval': 30, 'api_url': 'https://api.stability.ai'}, 'interval must be at least 60 seconds, got 30'),
+    ({'min_credits': 1, 'zzz': 1}, 'zzz is not an argument of stabilityai.platform.credit_balance (known: api_key, api_url, api_version, '
+                                   'ca_path, emit, interval, ledger_path, min_credits, min_days_left, min_runs_left, organizations, '
+                                   'rate_limit, retries, timeout, validate_certs, warn_below)'),
+    ({'min_credits': 1, 'interval': 30, 'api_url': 'https://api.stability.ai'},
+     'interval must be at least 60 seconds, got 30 (so no rulebook polls the API too often; only a loopback api_url such as the '
+     'simulator may go down to 0.5)'),
     ({'min_credits': 1, 'interval': 0.1}, 'interval must be at least 0.5 seconds, got 0.1'),
     ({'min_credits': 1, 'interval': 'soon'}, "interval must be a number of seconds greater than 0, got 'soon'"),
     ({'min_credits': -1}, 'min_credits must be a number of credits, 0 or more, got -1'),
     ({'warn_below': 'lots'}, "warn_below must be a number of credits, 0 or more, got 'lots'"),
     ({'min_days_left': 3}, 'min_days_left needs ledger_path'),
+    ({'min_credits': 1, 'ledger_path': ' '}, 'ledger_path is empty; leave it unset for the default'),
     ({'min_runs_left': -2, 'ledger_path': '/dev/null'}, 'min_runs_left must be a number of runs, 0 or more, got -2'),
     ({'min_credits': 1, 'emit': 'always'}, "emit must be one of crossings, every, got 'always'"),
-    ({}, 'emit is crossings but no threshold is set'),
+    ({}, 'emit is crossings but no threshold is set: give min_credits, warn_below, min_days_left or min_runs_left, or emit: every'),
     ({'min_credits': 1, 'organizations': []}, 'organizations must be "all" or a non-empty list'),
     ({'min_credits': 1, 'organizations': ['org-a\r\nX: y']}, 'organizations contains a control character'),
     ({'min_credits': 1, 'api_url': 'http://example.com'}, 'api_url uses plain http://'),
@@ -98,6 +109,20 @@ def test_refusals_name_the_argument(args, expected):
     with pytest.raises(StabilityOptionError) as caught:
         options(**args)
     assert caught.value.msg.startswith(expected), caught.value.msg
+
+
+def test_connection_arguments_reach_the_client_settings():
+    connection = options(min_credits=1, api_version='v1alpha', timeout=5, retries=1, ca_path=__file__).connection
+    assert (connection.api_version, connection.timeout, connection.retries, connection.ca_path) == ('v1alpha', 5.0, 1, __file__)
+    assert connection.validate_certs is True
+    assert options(min_credits=1, validate_certs=False).connection.validate_certs is False
+
+
+def test_repr_shows_the_checked_arguments():
+    watch_options = options(min_credits=10, organizations='all', ledger_path='/dev/null')
+    assert repr(watch_options) == (
+        "WatchOptions(connection=%r, organizations='all', interval=300.0, thresholds={'warn_below': None, 'min_credits': 10.0, "
+        "'min_days_left': None, 'min_runs_left': None}, ledger_path='/dev/null', emit='crossings')" % (watch_options.connection,))
 
 
 def test_no_key_names_the_option_and_the_variable():
@@ -126,11 +151,17 @@ def test_one_event_going_below_none_while_below_recovered_after_a_top_up():
     for credits in (80, 50, 0, 99.99):
         assert watch.record([reading(credits)]) == []
     recovered = watch.record([reading(1000)])
-    assert kinds(recovered) == [('recovered', 'min_credits')]
-    assert recovered[0]['stability']['previous'] == 99.99
-    assert recovered[0]['stability']['message'] == 'org-a (A) has 1000.00 credits again, above min_credits 100.00'
+    assert recovered == [{'stability': {
+        'kind': 'recovered', 'gate': 'min_credits', 'organization_id': 'org-a', 'organization_name': 'A',
+        'credits': 1000, 'previous': 99.99, 'threshold': 100.0, 'runway': None,
+        'message': 'org-a (A) has 1000.00 credits again, above min_credits 100.00'}}]
     assert watch.record([reading(1000)]) == []
     assert kinds(watch.record([reading(1)])) == [('below_min_credits', 'min_credits')]
+
+
+def test_a_balance_just_below_the_threshold_is_not_rounded_up_to_it_in_the_message():
+    events = CreditWatch(options(min_credits=100)).record([reading(99.999)])
+    assert [event['stability']['message'] for event in events] == ['org-a (A) has 99.999 credits, below min_credits 100.00']
 
 
 def test_the_first_reading_below_emits_once():
@@ -167,7 +198,9 @@ def test_emit_every_adds_a_reading_event_per_organization():
     watch = CreditWatch(options(emit='every', min_credits=100, organizations='all'))
     events = watch.record([reading(500, 'org-a'), reading(50, 'org-b')])
     assert kinds(events) == [('reading', None), ('reading', None), ('below_min_credits', 'min_credits')]
-    assert events[0]['stability']['message'] == 'org-a (A) has 500.00 credits'
+    assert events[0]['stability'] == {
+        'kind': 'reading', 'gate': None, 'organization_id': 'org-a', 'organization_name': 'A',
+        'credits': 500, 'previous': None, 'threshold': None, 'runway': None, 'message': 'org-a (A) has 500.00 credits'}
     assert kinds(CreditWatch(options(emit='every')).record([reading(1)])) == [('reading', None)]
 
 
@@ -183,11 +216,18 @@ def test_runway_gates_use_the_runway_and_skip_unknown_values():
     runs = watch.record([reading(90, runway={'days_left': 2, 'runs_left': 10})])
     assert kinds(runs) == [('below_min_runs_left', 'min_runs_left')]
     assert runs[0]['stability']['message'] == 'org-a (A) has 10 runs of runway, below min_runs_left 20.00'
-    assert _credit_watch.describe('runs_left', 1) == '1 run of runway'
-    assert _credit_watch.describe('days_left', 6.98, 7) == '6.98 days of runway'  # never rounded up to the threshold
-    assert _credit_watch.describe('credits', 99.999, 100) == '99.999 credits'
     assert kinds(watch.record([reading(900, runway={'days_left': 30, 'runs_left': 400})])) == [
         ('recovered', 'min_days_left'), ('recovered', 'min_runs_left')]
+
+
+def test_measures_read_as_words_and_one_decimal_of_days_never_hides_a_shortfall():
+    assert _credit_watch.describe('runs_left', 1) == '1 run of runway'
+    assert _credit_watch.describe('credits', 99.999, 100) == '99.999 credits'
+    assert _credit_watch.describe('days_left', 3.14159, 7) == '3.1 days of runway'
+    assert _credit_watch.describe('days_left', 6.98, 7) == '6.98 days of runway'  # never rounded up to the threshold
+    assert _credit_watch.describe('days_left', 6.96, 6.96) == '7.0 days of runway'  # at the threshold is no shortfall
+    # a ledger of tiny spends followed by a top-up gives a rate so small that the runway overflows
+    assert _credit_watch.describe('days_left', float('inf'), 7) == 'inf days of runway'
 
 
 # --- outages -----------------------------------------------------------------------------------
@@ -239,6 +279,18 @@ def test_take_reading_default_all_and_named(fake_api):
     assert all(request.headers['Authorization'] == 'Bearer %s' % KEY for request in fake_api.requests)
 
 
+def test_take_reading_blames_the_server_for_an_organization_id_no_header_can_carry(fake_api):
+    account = dict(ACCOUNT, organizations=[dict(ACCOUNT['organizations'][0], id='org-\u00e9')])
+    fake_api.serve({}, account=account)
+    with StabilityClient(options(emit='every').connection) as client:
+        with pytest.raises(StabilityResponseError) as caught:
+            take_reading(client, options(emit='every'), NOW)
+    assert caught.value.msg == (
+        'GET %s/v1/user/account returned an account body that organizations[0] has an "id" that cannot be sent in an Organization '
+        'header (empty, or with a control character or a character that is not printable ASCII), so no balance was read' % SIM)
+    assert len(fake_api.requests) == 1
+
+
 def test_take_reading_without_a_default_organization_says_what_to_set(fake_api):
     account = dict(ACCOUNT, organizations=[dict(ACCOUNT['organizations'][1])])
     fake_api.serve({}, account=account)
@@ -275,7 +327,8 @@ def test_take_reading_adds_the_shared_runway_forecast(fake_api, tmp_path, caplog
     assert readings[0]['runway'] == runway(history, 'org-a', 90.0, now=NOW)
     assert readings[1]['runway'] == runway(history, 'org-b', 150.0, now=NOW)
     assert (readings[0]['runway']['spent_per_run'], readings[1]['runway']['spent_per_run']) == (10.0, 100.0)
-    assert 'skipped 1 line' in caplog.text
+    assert [record.getMessage() for record in caplog.records if record.name == 'stabilityai.platform.credit_balance'] == [
+        'ledger %s: skipped 1 line that is not a reading (first: line 5, Expecting value: line 1 column 1 (char 0))' % ledger]
 
 
 def test_take_reading_without_a_ledger_file_forecasts_nothing_and_says_why(fake_api, tmp_path):
