@@ -25,7 +25,6 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sourc
 )
 
 
-
 class RecordingTemplar:
     """Templates ``{{ vault_key }}`` and records what it was asked to template."""
 
