@@ -134,8 +134,9 @@ class TestErrors:
         with pytest.raises(StabilityAPIError) as caught:
             make_client(api_version='v1alpha').fetch_balance('org-x')
         assert caught.value.error == {'id': 'a1', 'name': 'permission_denied', 'message': 'no access to org-x'}
-        assert 'HTTP 403 permission_denied: no access to org-x (error id a1)' in caught.value.msg
-        assert 'check that the key belongs to a member of that organization' in caught.value.msg
+        assert caught.value.msg == ('GET https://api.stability.ai/v1alpha/user/balance for organization org-x failed with HTTP 403 '
+                                    'permission_denied: no access to org-x (error id a1); '
+                                    'check that the key belongs to a member of that organization')
 
     def test_the_membership_hint_is_for_a_403_on_a_named_organization_only(self, fake_api, sleeps):
         """Decided from the organization asked for, not from the wording of the message."""
@@ -149,6 +150,26 @@ class TestErrors:
             with pytest.raises(StabilityAPIError) as caught:
                 make_client(retries=0).fetch_balance('org-x')
             assert 'for organization org-x' in caught.value.msg and hint not in caught.value.msg
+
+    @pytest.mark.parametrize('payload, error, tail', [
+        pytest.param({'name': 'bad', 'message': 'the message', 'errors': ['an error']}, {'id': None, 'name': 'bad', 'message': 'the message'},
+                     ' bad: the message', id='a message wins over an errors list'),
+        pytest.param({'name': 'bad', 'errors': 'not a list'}, {'id': None, 'name': 'bad', 'message': None},
+                     ' bad', id='errors that is not a list is ignored'),
+        pytest.param({'id': 'e1', 'message': 42}, {'id': 'e1', 'name': None, 'message': None},
+                     ' (error id e1)', id='a message that is not text is ignored'),
+        pytest.param({'id': 'i' * 101, 'name': 'n' * 101, 'message': 'm' * 401},
+                     {'id': 'i' * 97 + '...', 'name': 'n' * 97 + '...', 'message': 'm' * 397 + '...'},
+                     ' %s...: %s... (error id %s...)' % ('n' * 97, 'm' * 397, 'i' * 97), id='id and name cut at 100, message at 400'),
+        pytest.param({'id': 'i' * 100, 'name': 'n' * 100, 'message': 'm' * 400}, {'id': 'i' * 100, 'name': 'n' * 100, 'message': 'm' * 400},
+                     ' %s: %s (error id %s)' % ('n' * 100, 'm' * 400, 'i' * 100), id='texts at their limit are kept whole'),
+    ])
+    def test_error_body_fields_are_taken_only_when_typed_and_cut_to_length(self, fake_api, payload, error, tail):
+        fake_api.answer(status=400, payload=payload)
+        with pytest.raises(StabilityAPIError) as caught:
+            make_client().fetch_balance()
+        assert caught.value.error == error
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed with HTTP 400' + tail
 
     def test_errors_list_shape_is_joined(self, fake_api, sleeps):
         body = {'id': 'r1', 'name': 'rate_limit_exceeded', 'errors': ['You have exceeded the rate limit', 'wait 60 seconds']}
@@ -325,24 +346,32 @@ class TestRetries:
 
 class TestResponseChecks:
     @pytest.mark.parametrize('body, problem', [
-        (b'<html>oops</html>', 'body that is not JSON'),
-        (b'', 'body that is not JSON (empty body)'),
-        (b'\xff\xfe', 'body that is not JSON'),
-        (b'{}', 'has no "credits" field'),
-        (b'[]', 'has no "credits" field'),
-        (b'{"credits": "12.5"}', 'has a "credits" that is not a number: "12.5"'),
-        (b'{"credits": null}', 'has a "credits" that is not a number: null'),
-        (b'{"credits": true}', 'has a "credits" that is not a number: true'),
-        (b'{"credits": NaN}', 'has a "credits" that is not a finite number'),
-        (b'{"credits": 1e999}', 'has a "credits" that is not a finite number'),
+        (b'<html>oops</html>', 'HTTP 200 with a body that is not JSON (application/json body of 17 bytes)'),
+        (b'', 'HTTP 200 with a body that is not JSON (empty body)'),
+        (b'\xff\xfe', 'HTTP 200 with a body that is not JSON (application/json body of 2 bytes)'),
+        (b'{}', 'a balance body that has no "credits" field'),
+        (b'[]', 'a balance body that has no "credits" field'),
+        (b'{"credits": "12.5"}', 'a balance body that has a "credits" that is not a number: "12.5"'),
+        (b'{"credits": null}', 'a balance body that has a "credits" that is not a number: null'),
+        (b'{"credits": true}', 'a balance body that has a "credits" that is not a number: true'),
+        (b'{"credits": "%s"}' % (b'x' * 59), 'a balance body that has a "credits" that is not a number: "%s...' % ('x' * 56)),
+        (b'{"credits": "%s"}' % (b'x' * 58), 'a balance body that has a "credits" that is not a number: "%s"' % ('x' * 58)),
+        (b'{"credits": NaN}', 'a balance body that has a "credits" that is not a finite number'),
+        (b'{"credits": 1e999}', 'a balance body that has a "credits" that is not a finite number'),
+        (b'{"credits": 1%s}' % (b'0' * 400), 'a balance body that has a "credits" that is not a finite number'),
     ])
     def test_balance_bodies_that_break_the_contract(self, fake_api, body, problem):
         fake_api.answer(body=body, headers={'Content-Type': 'application/json'})
         with pytest.raises(StabilityResponseError) as caught:
             make_client().fetch_balance()
-        assert problem in caught.value.msg
-        assert caught.value.msg.startswith('GET https://api.stability.ai/v1/user/balance returned ')
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance returned ' + problem
         assert caught.value.status == 200
+
+    def test_a_bad_balance_body_names_the_organization_asked_for(self, fake_api):
+        fake_api.answer(payload={})
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_balance('org-x')
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance for organization org-x returned a balance body that has no "credits" field'
 
     @pytest.mark.parametrize('body, credits', [(b'{"credits": -1}', -1.0), (b'{"credits": -0.25}', -0.25), (b'{"credits": -0.0}', 0.0)])
     def test_a_negative_balance_is_an_overdrawn_organization_not_a_bad_body(self, fake_api, body, credits):
@@ -367,15 +396,19 @@ class TestResponseChecks:
         assert account == dict(demo_account, organizations=[studio])
         assert _client.default_membership(account) == studio
 
-    def test_account_without_profile_picture_gives_null(self, fake_api, demo_account):
+    @pytest.mark.parametrize('picture', [{}, {'profile_picture': ''}, {'profile_picture': 42}, {'profile_picture': None}],
+                             ids=['absent', 'empty', 'a number', 'null'])
+    def test_account_without_profile_picture_gives_null(self, fake_api, demo_account, picture):
         del demo_account['profile_picture']
-        fake_api.answer(payload=demo_account)
+        fake_api.answer(payload=dict(demo_account, **picture))
         account = make_client().fetch_account()
         assert account['profile_picture'] is None
 
     @pytest.mark.parametrize('mutate, problem', [
         (lambda a: a.pop('id'), 'has no "id" string'),
         (lambda a: a.pop('email'), 'has no "email" string'),
+        (lambda a: a.update(id=''), 'has no "id" string'),
+        (lambda a: a.update(email=5), 'has no "email" string'),
         (lambda a: a.pop('organizations'), 'has no "organizations" list'),
         (lambda a: a.update(organizations={}), 'has no "organizations" list'),
         (lambda a: a['organizations'][1].pop('name'), 'organizations[1] has no "name" string'),
@@ -534,3 +567,35 @@ class TestAttemptWording:
         with pytest.raises(StabilityAPIError) as caught:
             make_client(retries=0).fetch_balance('org-x')
         assert caught.value.msg.endswith('failed with HTTP %d (empty body)' % status)
+
+
+class TestAccountContract:
+    def test_an_account_body_that_is_not_an_object_is_refused(self, fake_api, demo_account):
+        fake_api.answer(payload=[demo_account])
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_account()
+        assert caught.value.msg == 'GET https://api.stability.ai/v1/user/account returned an account body that is not a JSON object'
+
+    def test_organization_ids_are_checked_for_a_header_only_when_they_will_be_sent(self, fake_api, demo_account):
+        """Showing an account sends no id back: an id no header can carry is shown, not refused."""
+        demo_account['organizations'][0]['id'] = u'org-caf\u00e9'
+        for dummy in range(2):
+            fake_api.answer(payload=demo_account)
+        assert make_client().fetch_account()['organizations'][0]['id'] == u'org-caf\u00e9'
+        assert _client.check_account(demo_account)['organizations'][0]['id'] == u'org-caf\u00e9'
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_account(sendable_ids=True)
+        assert caught.value.msg == (
+            'GET https://api.stability.ai/v1/user/account returned an account body that organizations[0] has an "id" that cannot be sent '
+            'in an Organization header (empty, or with a control character or a character that is not printable ASCII), so no balance was read')
+
+    @pytest.mark.parametrize('memberships, known', [
+        ([{'id': 'org-b', 'name': 'B', 'role': 'MEMBER', 'is_default': True}, {'id': 'org-a', 'name': 'A', 'role': 'OWNER', 'is_default': False}],
+         'org-a, org-b'),
+        ([], 'none'),
+    ])
+    def test_unknown_organizations_are_all_named_with_the_known_ones(self, memberships, known):
+        account = {'id': 'user-1', 'email': 'a@example.com', 'profile_picture': None, 'organizations': memberships}
+        with pytest.raises(StabilityOptionError) as caught:
+            _client.chosen_memberships(account, ['org-x', 'org-a', 'org-y'] if memberships else ['org-x', 'org-y'])
+        assert caught.value.msg == ('organizations names org-x, org-y, not an organization of this account (its organizations: %s)' % known)
