@@ -502,7 +502,7 @@ class StabilityClient(object):
             raise StabilityResponseError('%s returned a body over %d bytes; refusing to read it' % (what, MAX_BODY_BYTES), status=status)
         body = self._scrub_body(body)
         try:
-            return json.loads(body.decode('utf-8'))
+            return json.loads(body.decode())
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
                 what, status, self._sniff(headers, body))), status=status)
@@ -512,7 +512,7 @@ class StabilityClient(object):
         if len(body) <= MAX_BODY_BYTES:
             body = self._scrub_body(body)
             try:
-                error = api_error_details(json.loads(body.decode('utf-8')), self.settings.api_key)
+                error = api_error_details(json.loads(body.decode()), self.settings.api_key)
             except (UnicodeDecodeError, ValueError, RecursionError):
                 error = None
         parts = ['%s failed with HTTP %d' % (what, status)]
@@ -552,7 +552,7 @@ class StabilityClient(object):
         content_type = one_line(self._scrub((headers.get('Content-Type') or '').split(';')[0]), 80) or 'no content type'
         if len(body) > MAX_BODY_BYTES:
             return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
-        title = _TITLE.search(body[:4096].decode('utf-8', 'replace'))
+        title = _TITLE.search(body[:4096].decode(errors='replace'))
         if title and title.group(1).strip():
             return '%s: %s' % (content_type, one_line(self._scrub(title.group(1)), 120))
         return '%s body of %d bytes' % (content_type, len(body))
