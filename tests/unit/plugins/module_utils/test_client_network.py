@@ -3,21 +3,27 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The client against real loopback sockets: a server that trickles its answer, and proxies.
+"""The client against real loopback sockets (a server that trickles its answer, proxies), its watchdog, and its network wording.
 
-These need a socket, not the fake transport: what is specified here happens below requests'
+Most of these need a socket, not the fake transport: what is specified here happens below requests'
 adapter (a time-out that must cut a read in progress, a connection that must not go to a proxy).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import calendar
 import socket
 import threading
 import time
+import warnings
 
 import pytest
+import requests
+import urllib3.util.connection
+from urllib3.exceptions import InsecureRequestWarning
 
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityConnectionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, max_total_seconds
@@ -25,6 +31,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
 KEY = 'sk-unit-test-0123456789abcdef'
 BODY = b'{"credits": 1' + b' ' * 4096 + b'}'
 HEAD = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'
+ANSWER = HEAD + b'Content-Length: 16\r\n\r\n{"credits": 2.5}'
 # What a trickling server sends first, and then a byte (or a tiny chunk) every TRICKLE_EVERY seconds.
 TRICKLES = {
     'headers': (HEAD + b'X-Slow: ', b'a'),
@@ -34,6 +41,8 @@ TRICKLES = {
     'endless chunks': (HEAD + b'Transfer-Encoding: chunked\r\n\r\n', b'1\r\n \r\n'),
 }
 TRICKLE_EVERY = 0.1
+# A trickle that ends: a client that fails to cut it fails its test in seconds, not in SERVER_LIFETIME.
+SHORT_TRICKLE = 2.0
 SERVER_LIFETIME = 20.0
 
 
@@ -87,23 +96,47 @@ def loopback_server():
         server.stop()
 
 
-def trickle(first, piece):
+def trickle(first, piece, lasting=SERVER_LIFETIME):
     def handle(connection, dummy):
         connection.sendall(first)
-        stop = time.monotonic() + SERVER_LIFETIME
+        stop = time.monotonic() + lasting
         while time.monotonic() < stop:
             time.sleep(TRICKLE_EVERY)
             connection.sendall(piece)
     return handle
 
 
-def timed_fetch(port, **options):
-    settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % port, **options)
+def keep_alive(connection, request):
+    while request:
+        connection.sendall(ANSWER)
+        request = connection.recv(65536)
+
+
+def timed_fetch(port=None, api_url=None, answered_first=False, **options):
+    """Seconds a failing fetch_balance took and its message; ``answered_first``: after one that succeeds on the same client."""
+    settings = ConnectionSettings(KEY, api_url=api_url or 'http://127.0.0.1:%d' % port, **options)
     with StabilityClient(settings) as client:
+        if answered_first:
+            assert client.fetch_balance() == 2.5
         started = time.monotonic()
         with pytest.raises(StabilityConnectionError) as caught:
             client.fetch_balance()
         return time.monotonic() - started, caught.value.msg
+
+
+def use_proxy(monkeypatch, port):
+    """Every proxy variable names the loopback proxy on ``port``; nothing is exempt."""
+    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
+        monkeypatch.setenv(name, 'http://127.0.0.1:%d' % port)
+    for name in ('NO_PROXY', 'no_proxy'):
+        monkeypatch.delenv(name, raising=False)
+
+
+def wait_for(condition, within=1.0):
+    stop = time.monotonic() + within
+    while not condition() and time.monotonic() < stop:
+        time.sleep(0.01)
+    return condition()
 
 
 class TestDeadline:
@@ -138,12 +171,6 @@ class TestDeadline:
             assert client.fetch_balance() == 1.0
 
     def test_one_watchdog_thread_per_client_started_on_first_use(self, loopback_server):
-        answer = HEAD + b'Content-Length: 16\r\n\r\n{"credits": 2.5}'
-
-        def keep_alive(connection, request):
-            while request:
-                connection.sendall(answer)
-                request = connection.recv(65536)
         server = loopback_server(keep_alive)
 
         def new_watchdogs():
@@ -159,6 +186,91 @@ class TestDeadline:
         assert not watchdogs[0].is_alive(), 'close() stops the watchdog'
         assert server.connections == 1
 
+    def test_an_ended_attempt_leaves_its_keep_alive_connection_alone(self, loopback_server):
+        server = loopback_server(keep_alive)
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=0.2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+            time.sleep(0.35)  # past the deadline of that first attempt
+            assert client.fetch_balance() == 2.5
+        assert server.connections == 1
+
+    def test_a_trickled_answer_on_a_reused_connection_is_cut_at_the_timeout(self, loopback_server):
+        def answered_then_trickled(connection, request):
+            connection.sendall(ANSWER)
+            if connection.recv(65536):
+                trickle(*TRICKLES['headers'], lasting=SHORT_TRICKLE)(connection, None)
+        server = loopback_server(answered_then_trickled)
+        elapsed, msg = timed_fetch(server.port, answered_first=True, timeout=0.5, retries=0)
+        assert server.connections == 1
+        assert 0.5 <= elapsed < 1.0
+        assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.5 s)')
+
+    def test_a_proxy_that_trickles_its_tunnel_answer_is_cut_at_the_timeout(self, loopback_server, monkeypatch):
+        proxy = loopback_server(trickle(b'HTTP/1.1 200 Connection established\r\nX-Slow: ', b'a', lasting=SHORT_TRICKLE))
+        use_proxy(monkeypatch, proxy.port)
+        elapsed, msg = timed_fetch(api_url='https://api.example.test', timeout=0.5, retries=0)
+        assert 0.5 <= elapsed < 1.0
+        assert msg == 'GET https://api.example.test/v1/user/balance failed after 1 attempt: the answer took longer than timeout (0.5 s)'
+
+    def test_a_connection_made_after_the_deadline_sends_no_request(self, loopback_server, monkeypatch):
+        requests_seen = []
+
+        def answer(connection, request):
+            requests_seen.append(request)
+            connection.sendall(ANSWER)
+        server = loopback_server(answer)
+        create_connection = urllib3.util.connection.create_connection
+
+        def slow_name_lookup(*args, **kwargs):  # no socket yet for the watchdog to cut when the deadline passes
+            time.sleep(0.4)
+            return create_connection(*args, **kwargs)
+        monkeypatch.setattr(urllib3.util.connection, 'create_connection', slow_name_lookup)
+        elapsed, msg = timed_fetch(server.port, timeout=0.3, retries=0)
+        assert 0.4 <= elapsed < 1.0
+        assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.3 s)')
+        assert wait_for(lambda: requests_seen) and requests_seen == [b'']
+
+
+class TestWatchdog:
+    """The one thread per client that expires attempts at their deadline."""
+
+    def test_the_watchdog_thread_never_keeps_the_process_alive(self):
+        watchdog = _client._Watchdog()
+        watchdog.arm(_client._Attempt(time.monotonic() + 60))
+        try:
+            assert [thread.daemon for thread in threading.enumerate() if thread is watchdog._thread] == [True]
+        finally:
+            watchdog.stop()
+
+    def test_an_attempt_is_expired_once(self):
+        expiries = []
+
+        class CountedAttempt(_client._Attempt):
+            def expire(self):
+                expiries.append(self)
+                super(CountedAttempt, self).expire()
+        attempt = CountedAttempt(time.monotonic())
+        watchdog = _client._Watchdog()
+        watchdog.arm(attempt)
+        try:
+            assert wait_for(lambda: attempt.expired)
+            time.sleep(0.05)
+            assert expiries == [attempt]
+        finally:
+            watchdog.stop()
+
+    def test_the_watchdog_outlives_an_attempt_that_expired_before_it_had_a_socket(self):
+        first, second = _client._Attempt(time.monotonic()), _client._Attempt(time.monotonic() + 0.05)
+        watchdog = _client._Watchdog()
+        watchdog.arm(first)
+        try:
+            assert wait_for(lambda: first.expired)
+            watchdog.arm(second)
+            assert wait_for(lambda: second.expired)
+        finally:
+            watchdog.stop()
+
 
 class TestProxies:
     """A proxy may carry https (it sees only CONNECT), never plain http (it would read the key)."""
@@ -172,10 +284,7 @@ class TestProxies:
             connection.sendall(b'HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
         server = loopback_server(refuse)
         server.seen = seen
-        for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
-            monkeypatch.setenv(name, 'http://127.0.0.1:%d' % server.port)
-        for name in ('NO_PROXY', 'no_proxy'):
-            monkeypatch.delenv(name, raising=False)
+        use_proxy(monkeypatch, server.port)
         return server
 
     @pytest.mark.parametrize('variable', ['HTTP_PROXY', 'ALL_PROXY', 'all_proxy'])
@@ -209,3 +318,35 @@ def test_a_refused_connection_reads_as_urllib3_words_it():
             client.fetch_balance()
     assert caught.value.msg == ("GET http://127.0.0.1:1/v1/user/balance failed after 1 attempt: HTTPConnection(host='127.0.0.1', port=1): "
                                 "Failed to establish a new connection: [Errno 111] Connection refused")
+
+
+class TestWhatTheUserReads:
+    """Network errors, waits and warnings as the user meets them."""
+
+    def test_a_long_network_error_is_cut_to_200_characters(self, fake_api):
+        fake_api.answer(exc=requests.exceptions.ConnectionError('x' * 300))
+        msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
+        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ' + 'x' * 197 + '...'
+
+    def test_a_network_error_without_text_is_named_by_its_type(self, fake_api):
+        fake_api.answer(exc=requests.exceptions.ConnectionError())
+        msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
+        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ConnectionError'
+
+    def test_a_retry_after_under_a_second_is_waited_as_sent(self, fake_api, sleeps):
+        fake_api.answer(status=503, headers={'Retry-After': '0.25'}).answer(payload={'credits': 1})
+        with StabilityClient(ConnectionSettings(KEY, retries=1)) as client:
+            assert client.fetch_balance() == 1.0
+        assert sleeps == [0.25]
+
+    def test_an_http_date_retry_after_counts_from_the_time_given(self):
+        when = calendar.timegm((2015, 10, 21, 7, 28, 0))
+        assert _client.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT', now=when - 30) == 30.0
+
+    def test_validate_certs_false_silences_only_urllib3s_insecure_request_warning(self):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            with StabilityClient(ConnectionSettings(KEY, validate_certs=False)):
+                warnings.warn('Unverified HTTPS request is being made', InsecureRequestWarning)  # what urllib3 says on every request
+                warnings.warn('something else', UserWarning)
+        assert ['%s' % warning.message for warning in caught] == ['something else']
