@@ -463,7 +463,10 @@ class StabilityClient(object):
             attempt += 1
 
     def _send(self, url, headers):
-        """Send one GET and read at most MAX_BODY_BYTES + 1 bytes of the answer, all within ``timeout``.
+        """Send one GET and read the answer until it ends or passes MAX_BODY_BYTES, all within ``timeout``.
+
+        Reading stops at the first 64 KiB chunk that passes the cap, so memory stays bounded and
+        the caller sees a body longer than the cap, which it refuses.
 
         ``timeout`` bounds each socket read and, through the watchdog, the whole attempt from
         connect to the last byte, however slowly the server sends its headers or its body.
