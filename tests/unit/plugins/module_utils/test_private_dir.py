@@ -26,12 +26,17 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
 )
 
 
-def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_path, monkeypatch):
+def plant_secret(tmp_path, content):
+    """A private directory whose secret file (0600, ours) holds ``content``; returns (directory, secret path)."""
     directory = private_directory(str(tmp_path / 'state'))
     secret = os.path.join(directory, 'secret')
-    with open(secret, 'wb') as handle:
-        handle.write(b'short')
-    os.chmod(secret, 0o600)
+    with os.fdopen(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'wb') as handle:
+        handle.write(content)
+    return directory, secret
+
+
+def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_path, monkeypatch):
+    directory, secret = plant_secret(tmp_path, b'short')
     waits = []
     monkeypatch.setattr(_private_dir.time, 'sleep', waits.append)
     with pytest.raises(PrivateDirectoryUnavailable) as caught:
@@ -41,11 +46,7 @@ def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_p
 
 
 def test_a_secret_longer_than_ours_is_damaged_too(tmp_path, monkeypatch):
-    directory = private_directory(str(tmp_path / 'state'))
-    secret = os.path.join(directory, 'secret')
-    with open(secret, 'wb') as handle:
-        handle.write(b'k' * (_private_dir.SECRET_BYTES + 1))
-    os.chmod(secret, 0o600)
+    directory, dummy = plant_secret(tmp_path, b'k' * (_private_dir.SECRET_BYTES + 1))
     monkeypatch.setattr(_private_dir.time, 'sleep', lambda seconds: None)
     with pytest.raises(PrivateDirectoryUnavailable, match='is damaged; remove it$'):
         load_secret(directory)
