@@ -35,8 +35,6 @@ __metaclass__ = type
 import bisect
 import collections
 import datetime
-import errno
-import fcntl
 import json
 import math
 import os
@@ -45,6 +43,7 @@ import threading
 import time
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityRequestError
+from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout, lock_with_deadline
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import (
     PrivateDirectoryUnavailable,
     default_cache_dir,
@@ -193,7 +192,10 @@ class RateGuard(object):
             except PrivateDirectoryUnavailable as exc:
                 raise StateUnusable('%s' % exc)
             try:
-                self._lock(fd, path)
+                try:
+                    lock_with_deadline(fd, True, time.monotonic() + LOCK_WAIT_SECONDS, path)
+                except LockTimeout as exc:
+                    raise StateUnusable('%s for %g s' % (exc, LOCK_WAIT_SECONDS))
                 now = time.time()
                 data = os.read(fd, MAX_STATE_BYTES + 1)
                 try:
@@ -211,22 +213,6 @@ class RateGuard(object):
                 raise StateUnusable('cannot use %s: %s' % (path, exc.strerror))
             finally:
                 os.close(fd)  # closing the descriptor releases the lock
-
-    @staticmethod
-    def _lock(fd, path):
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        pause = 0.0005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if time.monotonic() >= deadline:
-                raise StateUnusable('%s stayed locked for %g s' % (path, LOCK_WAIT_SECONDS))
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
 
     def wait(self, deadline, what):
         """Wait until this request may go; refuse it at once when a lock-out ends after ``deadline`` (time.monotonic()).

@@ -29,7 +29,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
 import json
 import math
 import os
@@ -37,6 +36,7 @@ import tempfile
 import time
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout, lock_with_deadline
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import (
     PrivateDirectoryUnavailable,
     keyed_name,
@@ -145,14 +145,9 @@ class BalanceCache(object):
         A holder that outlives that bound (a hung process) is not waited for any longer: the caller
         goes on without the lock, uses what the holder may have stored, and else fetches on its own.
         """
-        deadline = time.monotonic() + self.lock_timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise CacheUnavailable('cannot lock the cache entry: %s' % exc.strerror)
-                if time.monotonic() >= deadline:
-                    return
-            time.sleep(0.01)
+        try:
+            lock_with_deadline(fd, True, time.monotonic() + self.lock_timeout, 'a cache entry')
+        except LockTimeout:
+            pass
+        except OSError as exc:
+            raise CacheUnavailable('cannot lock the cache entry: %s' % exc.strerror)

@@ -23,7 +23,7 @@ import types
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils import _rate_guard
+from ansible_collections.stabilityai.platform.plugins.module_utils import _locking, _rate_guard
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, StabilityRequestError
 from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RateGuard, lockout_seconds
@@ -65,7 +65,9 @@ class FakeClock(object):
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(_rate_guard, 'time', types.SimpleNamespace(time=fake.time, monotonic=fake.monotonic, sleep=fake.sleep))
+    fake_time = types.SimpleNamespace(time=fake.time, monotonic=fake.monotonic, sleep=fake.sleep)
+    monkeypatch.setattr(_rate_guard, 'time', fake_time)
+    monkeypatch.setattr(_locking, 'time', fake_time)  # the polls of the state file's lock
     return fake
 
 
@@ -265,7 +267,7 @@ def test_a_lock_held_too_long_falls_back_instead_of_hanging(tmp_path, monkeypatc
         assert time.monotonic() - started < 2
     finally:
         os.close(fd)
-    assert not blocked.shared and 'stayed locked for 0.2 s' in warnings[0]
+    assert not blocked.shared and 'stayed locked by another process for 0.2 s' in warnings[0]
 
 
 def test_a_state_that_breaks_after_the_start_falls_back_once(tmp_path, clock):
@@ -511,7 +513,7 @@ def test_a_file_system_without_locks_falls_back_naming_the_file(tmp_path, clock,
 
     def no_locks(fd, operation):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
-    monkeypatch.setattr(_rate_guard, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB))
+    monkeypatch.setattr(_locking, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH, LOCK_NB=fcntl.LOCK_NB))
     warnings = []
     assert not guard(tmp_path, warnings=warnings).shared
     assert warnings == [fallback_warning('cannot use %s: %s' % (state_path(tmp_path), os.strerror(errno.ENOLCK)))]
@@ -540,7 +542,7 @@ def test_a_lock_held_too_long_warning_names_the_file(tmp_path, clock, monkeypatc
         guard(tmp_path, warnings=warnings)
     finally:
         os.close(holder)
-    assert warnings == [fallback_warning('%s stayed locked for 5 s' % state_path(tmp_path))]
+    assert warnings == [fallback_warning('%s stayed locked by another process for 5 s' % state_path(tmp_path))]
 
 
 def test_a_lockout_that_ends_exactly_at_the_time_bound_is_waited_for(tmp_path, clock):

@@ -22,7 +22,6 @@ import pytest
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir, open_private
-from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     CLOCK_SKEW,
     BalanceCache,
@@ -540,24 +539,6 @@ def test_an_entry_is_read_up_to_4096_bytes(tmp_path, size, hit):
     write_private(stem + '.json', json.dumps(entry).encode('utf-8'))
     assert os.path.getsize(stem + '.json') == size
     assert cache.read(stem) == (5.0 if hit else None)
-
-
-def test_a_waiting_miss_looks_at_the_lock_every_10_ms(tmp_path, monkeypatch):
-    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.1)
-    holder = open_private(cache.entry_stem('org-a') + '.lock', os.O_RDWR)
-    fcntl.flock(holder, fcntl.LOCK_EX)
-    waits = []
-    real_sleep = time.sleep
-
-    def sleep(seconds):
-        waits.append(seconds)
-        real_sleep(seconds)
-    monkeypatch.setattr(_cache.time, 'sleep', sleep)
-    try:
-        assert cache.get_or_fetch('org-a', lambda organization: 8.0) == 8.0
-    finally:
-        os.close(holder)
-    assert waits and set(waits) == {0.01}
 
 
 def test_a_holder_that_hangs_after_storing_is_given_up_on_and_what_it_stored_is_used(tmp_path):
