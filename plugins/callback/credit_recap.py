@@ -36,8 +36,12 @@ extends_documentation_fragment:
 options:
   organizations:
     description:
-      - The organization ids to watch, or V(all) for every organization of the account.
-      - If not set, the key's default organization, which the report and the ledger record with the id V(null).
+      - The organization ids to watch, or V(all) (in any case) for every organization of the account.
+      - A list, or one string of ids separated by commas (as in E(STABILITY_RECAP_ORGANIZATIONS)). Surrounding white space
+        is removed and a repeated id is watched once; an empty item beside ids (V(org-a,,org-b)), V(all) beside ids, or an
+        id with a control character is refused with one warning, and nothing is read. The same rules as the
+        M(stabilityai.platform.stability_balance_info) module's O(stabilityai.platform.stability_balance_info#module:organizations).
+      - If not set or empty, the key's default organization.
     type: list
     elements: str
     env:

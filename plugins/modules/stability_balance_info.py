@@ -37,15 +37,21 @@ options:
     type: str
   organizations:
     description:
-      - Organization ids to read the balances of, returned in RV(balances) in this order.
+      - Organization ids to read the balances of, returned in RV(balances) in this order, or V(all) (in any case) for every
+        organization of the account, like O(all_organizations).
+      - A list, or one string of ids separated by commas. Surrounding white space is removed and a repeated id is read once;
+        an empty item beside ids (V(org-a,,org-b)), V(all) beside ids, or an id with a control character is refused before
+        anything is sent. An empty value (V(""), V([])) means not set.
       - Each must be one of the account's organizations (see M(stabilityai.platform.stability_account_info)); an unknown
         id fails before any balance is read.
-    type: list
-    elements: str
+      - The same rules as the P(stabilityai.platform.credit_recap#callback) callback's and the C(credit_balance) event
+        source's C(organizations) and the preflight playbook's C(stability_organizations).
+      - Before 2.0.0 this was a list only and an empty list was refused.
+    type: raw
   all_organizations:
     description:
       - Read the balance of every organization of the account and return them in RV(balances).
-      - Cannot be V(true) together with O(organizations).
+      - Cannot be V(true) together with O(organizations), unless that is V(all).
     type: bool
     default: false
   min_credits:
@@ -268,6 +274,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
+from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import RUNWAY_GATES, clean_runway_threshold, runway, runway_gate
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text, clean_threshold
 
@@ -335,7 +342,7 @@ def main():
     module = AnsibleModule(
         argument_spec=connection_argument_spec(
             organization=dict(type='str'),
-            organizations=dict(type='list', elements='str'),
+            organizations=dict(type='raw'),  # raw: parse_organizations takes a list or a comma-separated string
             all_organizations=dict(type='bool', default=False),
             # raw: clean_threshold converts, so a bad value is refused with the value shown
             min_credits=dict(type='raw'),
@@ -354,22 +361,20 @@ def main():
         warn_below = clean_threshold('warn_below', params['warn_below'])
         runway_thresholds = dict((option, clean_runway_threshold(option, params[option])) for option in RUNWAY_GATES)
         ledger_path = clean_path_text('ledger_path', params['ledger_path'])
-        organizations = None
-        if params['organizations'] is not None and params['all_organizations']:
+        organizations = parse_organizations('organizations', params['organizations'])
+        if isinstance(organizations, list) and params['all_organizations']:
             raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
-        if params['organizations'] is not None:
-            organizations = [clean_organization('organizations', item) for item in params['organizations']]
-            if not organizations:
-                raise StabilityOptionError('organizations', 'is an empty list; name at least one organization id or use all_organizations')
-            organizations = list(dict.fromkeys(organizations))
+        if params['all_organizations']:
+            organizations = ALL_ORGANIZATIONS
     except StabilityError as exc:
         module.fail_json(**exc.to_result())
 
     result = dict(changed=False, organization=organization)
     with client_for_module(module) as client:
         try:
-            if organizations is not None or params['all_organizations']:
-                result['credits'], result['balances'] = read_balances(client, organization, organizations)
+            if organizations is not None:
+                result['credits'], result['balances'] = read_balances(
+                    client, organization, None if organizations == ALL_ORGANIZATIONS else organizations)
             else:
                 result['credits'] = client.fetch_balance(organization)
         except StabilityError as exc:

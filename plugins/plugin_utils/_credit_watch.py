@@ -35,6 +35,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, format_threshold, organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import clean_runway_threshold, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     API_KEY_ENV,
@@ -42,7 +43,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     API_VERSION_ENV,
     RATE_LIMIT_ENV,
     ConnectionSettings,
-    clean_organization,
     clean_path_text,
     clean_positive_number,
     clean_threshold,
@@ -60,7 +60,6 @@ BACKOFF_STEPS = 3
 # value hovering at the threshold (a runway estimate moving with each reading) cannot flap.
 RECOVERY_MARGIN = 0.05
 EMIT_MODES = ('crossings', 'every')
-ALL_ORGANIZATIONS = 'all'
 
 # (option, what it is compared with, kind of the event when the value goes below it), in the
 # order a draining balance crosses them.
@@ -86,19 +85,6 @@ def _environment_default(args, environ, option, names):
         if environ.get(name):
             return environ[name]
     return None
-
-
-def clean_organizations(value):
-    """None (the key's default organization), ``all``, or a list of organization ids."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value.strip().lower() == ALL_ORGANIZATIONS:
-            return ALL_ORGANIZATIONS
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise StabilityOptionError('organizations', 'must be "all" or a non-empty list of organization ids, got %r' % (value,))
-    return [clean_organization('organizations', item) for item in value]
 
 
 def clean_interval(value, api_url):
@@ -133,7 +119,7 @@ class WatchOptions(object):
         if connection['validate_certs'] is None:
             connection['validate_certs'] = True
         self.connection = ConnectionSettings(**connection)
-        self.organizations = clean_organizations(args.get('organizations'))
+        self.organizations = parse_organizations('organizations', args.get('organizations'))
         self.interval = clean_interval(args.get('interval'), self.connection.api_url)
         self.thresholds = dict((option, clean_threshold(option, args.get(option))) for option in ('warn_below', 'min_credits'))
         self.thresholds.update((option, clean_runway_threshold(option, args.get(option))) for option in ('min_days_left', 'min_runs_left'))

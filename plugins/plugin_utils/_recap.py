@@ -23,27 +23,14 @@ import os
 import uuid
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, runway
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_organization, clean_path_text
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_path_text
 
-ALL_ORGANIZATIONS = 'all'
 PLUGIN = 'stabilityai.platform.credit_recap'
-
-
-def watched_organizations(value):
-    """The ``organizations`` option: ``[None]`` (the key's default), ``'all'``, or a list of ids."""
-    items = [('%s' % item).strip() for item in (value or [])]
-    items = [item for item in items if item]
-    if not items:
-        return [None]
-    if ALL_ORGANIZATIONS in items:
-        if len(items) > 1:
-            raise StabilityOptionError('organizations', 'is "all" or a list of organization ids, not both')
-        return ALL_ORGANIZATIONS
-    return list(dict.fromkeys(clean_organization('organizations', item) for item in items))
 
 
 def format_amount(credits):
@@ -128,12 +115,12 @@ class CreditRecap(object):
         problem; the others are still read.
         """
         if self._targets is None:
-            watched = watched_organizations(self.get_option('organizations'))
+            watched = parse_organizations('organizations', self.get_option('organizations'))
             if watched == ALL_ORGANIZATIONS:
                 account = self._client.fetch_account()
                 self._targets = [(membership['id'], membership['name']) for membership in account['organizations']]
             else:
-                self._targets = [(organization, None) for organization in watched]
+                self._targets = [(organization, None) for organization in watched or [None]]
 
         def one(organization):
             try:

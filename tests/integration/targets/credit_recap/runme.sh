@@ -42,6 +42,17 @@ test "${rc}" -eq 2
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
     -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio -e stability_min_runs=10 -e stability_min_days=10 "$@"
 
+# The preflight hands stability_organizations to the module's parser: ALL in any case, an empty item refused.
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e stability_organizations=ALL "$@" >"${work_dir}/preflight-all.txt" 2>&1
+grep -q '"org-render-farm  *Render Farm ' "${work_dir}/preflight-all.txt"
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e 'stability_organizations=org-alice-studio,,org-alice-lab' "$@" >"${work_dir}/preflight-usage.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+grep -q "Stability AI pre-flight usage error: stability_organizations has an empty item in 'org-alice-studio,,org-alice-lab'" \
+    "${work_dir}/preflight-usage.txt"
+
 # A play that fails keeps its exit code; the recap is still there.
 rc=0
 ansible-playbook spend.yml -e fail_on_purpose=true "$@" >"${work_dir}/failed.txt" 2>&1 || rc=$?

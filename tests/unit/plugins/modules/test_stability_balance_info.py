@@ -144,8 +144,10 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
 @pytest.mark.parametrize('args, message', [
     ({'organization': 'org-1\nInjected: yes'}, 'organization contains a control character'),
     ({'organization': '  '}, 'organization is empty'),
-    ({'organizations': []}, 'organizations is an empty list'),
     ({'organizations': ['org-lab', 'org\r\nX: 1']}, 'organizations contains a control character'),
+    ({'organizations': 'org-lab,,org-farm'}, "organizations has an empty item in 'org-lab,,org-farm'"),
+    ({'organizations': 'all, org-lab'}, "organizations is \"all\" or a list of organization ids, not both: got 'all, org-lab'"),
+    ({'organizations': {'id': 'org-lab'}}, 'organizations must be "all", a list of organization ids or a comma-separated string'),
     ({'min_credits': float('inf')}, 'min_credits must be a number of credits, 0 or more, got inf'),
     ({'warn_below': float('nan')}, 'warn_below must be a number of credits, 0 or more, got nan'),
     ({'min_credits': '100 credits'}, "min_credits must be a number of credits, 0 or more, got '100 credits'"),
@@ -195,3 +197,28 @@ def test_the_module_shares_the_budget_of_the_user_s_other_processes(fake_api, ru
         assert not failed and warnings == []
     assert sleeps == [pytest.approx(30.25, abs=1.0)]  # two module runs, one budget
     assert [name for name in private_cache_home.iterdir() if name.name.startswith('rate-')]
+
+
+def test_organizations_uses_the_shared_parser(fake_account_api, run_module, monkeypatch):
+    """The module hands the option as written to _organizations.parse_organizations (one set of rules)."""
+    seen = []
+    real = stability_balance_info.parse_organizations
+    monkeypatch.setattr(stability_balance_info, 'parse_organizations', lambda option, value: seen.append((option, value)) or real(option, value))
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ' org-alice-lab , org-render-farm,org-alice-lab'})
+    assert not failed, result
+    assert seen == [('organizations', ' org-alice-lab , org-render-farm,org-alice-lab')]
+    assert [item['organization_id'] for item in result['balances']] == ['org-alice-lab', 'org-render-farm']
+
+
+@pytest.mark.parametrize('value', ['all', 'ALL', ['All']])
+def test_organizations_all_reads_every_organization(fake_account_api, run_module, value):
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': value})
+    assert not failed, result
+    assert [item['organization_id'] for item in result['balances']] == ['org-alice-studio', 'org-alice-lab', 'org-render-farm']
+
+
+@pytest.mark.parametrize('value', ['', ' ', [], ['']])
+def test_an_empty_organizations_means_the_default_organization(fake_api, run_module, value):
+    fake_api.answer(payload={'credits': 7.5})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': value})
+    assert not failed and result == {'changed': False, 'credits': 7.5, 'organization': None}

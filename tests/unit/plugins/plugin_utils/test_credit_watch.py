@@ -101,7 +101,9 @@ def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
     ({'min_runs_left': -2, 'ledger_path': '/dev/null'}, 'min_runs_left must be a number of runs, 0 or more, got -2'),
     ({'min_credits': 1, 'emit': 'always'}, "emit must be one of crossings, every, got 'always'"),
     ({}, 'emit is crossings but no threshold is set: give min_credits, warn_below, min_days_left or min_runs_left, or emit: every'),
-    ({'min_credits': 1, 'organizations': []}, 'organizations must be "all" or a non-empty list'),
+    ({'min_credits': 1, 'organizations': 'org-a,,org-b'}, "organizations has an empty item in 'org-a,,org-b'"),
+    ({'min_credits': 1, 'organizations': 'all,org-a'}, 'organizations is "all" or a list of organization ids, not both'),
+    ({'min_credits': 1, 'organizations': 5}, 'organizations must be "all", a list of organization ids or a comma-separated string'),
     ({'min_credits': 1, 'organizations': ['org-a\r\nX: y']}, 'organizations contains a control character'),
     ({'min_credits': 1, 'api_url': 'http://example.com'}, 'api_url uses plain http://'),
 ])
@@ -135,6 +137,30 @@ def test_floor_applies_to_remote_apis_and_loopback_may_go_lower():
     assert options(min_credits=1, interval='0.5').interval == 0.5
     assert options(emit='every', organizations='ALL').organizations == 'all'
     assert options(emit='every', organizations=' org-a ').organizations == ['org-a']
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('org-a, org-b', ['org-a', 'org-b']),
+    ('org-b,org-a,org-b', ['org-b', 'org-a']),
+    (['org-a', ' org-b '], ['org-a', 'org-b']),
+    ('All', 'all'),
+    ('', None),
+    ([], None),
+])
+def test_organizations_go_through_the_shared_parser(monkeypatch, value, expected):
+    seen = []
+    real = _credit_watch.parse_organizations
+    monkeypatch.setattr(_credit_watch, 'parse_organizations', lambda option, given: seen.append((option, given)) or real(option, given))
+    assert options(emit='every', organizations=value).organizations == expected
+    assert seen == [('organizations', value)]
+
+
+def test_a_comma_separated_string_reads_each_organization(fake_api):
+    """organizations: "org-a,org-b" as one string was an error event every interval before 2.0.0."""
+    fake_api.serve({'org-a': 10.0, 'org-b': 20.0}, account=ACCOUNT)
+    with StabilityClient(options(emit='every').connection) as client:
+        readings = take_reading(client, options(emit='every', organizations='org-b, org-a'), NOW)
+    assert [(row['organization_id'], row['credits']) for row in readings] == [('org-b', 20.0), ('org-a', 10.0)]
 
 
 # --- crossings ---------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import
     CreditRecap,
     format_markdown,
     format_text,
-    watched_organizations,
 )
 
 KEY = 'sk-unit-recap-0123456789abcdef'
@@ -60,15 +59,30 @@ def balance_requests(fake_api):
 
 
 @pytest.mark.parametrize('value, expected', [
-    (None, [None]), ([], [None]), ([' '], [None]), (['all'], 'all'), ([' org-a ', 'org-b', 'org-a'], ['org-a', 'org-b']),
+    (['org-alice-lab, org-render-farm'], [LAB, FARM]),
+    ('org-alice-lab, org-render-farm,org-alice-lab', [LAB, FARM]),
+    ([' org-render-farm ', LAB, FARM], [FARM, LAB]),
 ])
-def test_watched_organizations(value, expected):
-    assert watched_organizations(value) == expected
+def test_organizations_go_through_the_shared_parser(fake_api, monkeypatch, value, expected):
+    fake_api.serve({LAB: 1.0, FARM: 2.0})
+    seen = []
+    real = _recap.parse_organizations
+    monkeypatch.setattr(_recap, 'parse_organizations', lambda option, given: seen.append((option, given)) or real(option, given))
+    warnings = []
+    run = recap(warnings, organizations=value)
+    run.start()
+    assert warnings == [] and seen == [('organizations', value)]
+    assert [organization for organization, dummy in run._targets] == expected
+    assert sorted(organization for dummy, organization in balance_requests(fake_api)) == sorted(expected)
 
 
-def test_all_with_ids_is_refused():
-    with pytest.raises(StabilityOptionError, match='^organizations is "all" or a list of organization ids, not both$'):
-        watched_organizations(['all', 'org-a'])
+def test_all_with_ids_is_refused(fake_api):
+    warnings = []
+    run = recap(warnings, organizations=['ALL', 'org-a'])
+    run.start()
+    assert fake_api.requests == []
+    assert warnings == ['stabilityai.platform.credit_recap: organizations is "all" or a list of organization ids, not both: '
+                        "got ['ALL', 'org-a']; the run itself is not affected"]
 
 
 def test_one_request_per_organization_at_each_end_plus_the_account_once_for_all(fake_api, tmp_path, demo_account, demo_credits):
@@ -232,9 +246,11 @@ def test_markdown_cells_escape_pipes_and_show_problems():
     assert format_text(report)[-1] == 'incomplete: x | y'
 
 
-def test_an_organization_id_that_cannot_be_a_header_is_refused_naming_the_option():
-    with pytest.raises(StabilityOptionError, match='^organizations '):
-        watched_organizations(['org\na'])
+def test_an_organization_id_that_cannot_be_a_header_is_refused_naming_the_option(fake_api):
+    warnings = []
+    recap(warnings, organizations=['org\na']).start()
+    assert fake_api.requests == []
+    assert warnings[0].startswith('stabilityai.platform.credit_recap: organizations contains a control character')
 
 
 def test_whatever_fails_the_warning_never_holds_the_key(fake_api, monkeypatch):
