@@ -27,7 +27,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 
 from urllib.parse import urlsplit
 
-COLLECTION_VERSION = '1.1.0'
+COLLECTION_VERSION = '2.0.0'
 CLIENT_ID = 'stabilityai.platform'
 
 DEFAULT_API_URL = 'https://api.stability.ai'

@@ -223,4 +223,4 @@ def test_galaxy_importer_reports_no_warning_or_error(tarball, tmp_path):
                      'module_utils/_gating', 'module_utils/_ledger', 'module_utils/_locking', 'module_utils/_module_runtime',
                      'module_utils/_private_dir', 'module_utils/_rate_guard', 'module_utils/_runway', 'module_utils/_settings',
                      'playbook/preflight.yml'], names
-    assert result['requires_ansible'] == '>=2.16.0'
+    assert result['requires_ansible'] == '>=2.19.0'

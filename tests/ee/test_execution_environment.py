@@ -137,7 +137,7 @@ def test_example_ee_takes_this_collection_and_a_supported_core(tarball_name):
     core = core_requirement.specifier
     runtime = load_yaml(os.path.join(COLLECTION_ROOT, 'meta', 'runtime.yml'))
     supported = SpecifierSet(runtime['requires_ansible'])
-    for version in ('2.15.13', '2.16.0', '2.17.0', '2.18.0', '2.19.0', '2.19.99', '2.20.0'):
+    for version in ('2.16.0', '2.17.0', '2.18.0', '2.18.99', '2.19.0', '2.20.0', '2.21.0', '2.22.0'):
         if core.contains(version):
             assert supported.contains(version), 'the example EE allows ansible-core %s, which meta/runtime.yml does not' % version
     assert core.contains(supported_floor(runtime['requires_ansible']))
