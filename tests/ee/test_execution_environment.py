@@ -170,7 +170,7 @@ def test_containerfile_installs_core_runner_collection_and_its_requirements(cont
     example = load_yaml(EXAMPLE_EE)['dependencies']
     refs = '%s %s' % (example['ansible_core']['package_pip'], example['ansible_runner']['package_pip'])
     expected_in_order = [
-        'ARG PYCMD="/usr/bin/python3.11"',
+        'ARG PYCMD="/usr/bin/python3.12"',
         'ARG ANSIBLE_INSTALL_REFS="%s"' % refs,
         'FROM $EE_BASE_IMAGE AS base',
         'RUN $PYCMD -m pip install --no-cache-dir $ANSIBLE_INSTALL_REFS',
