@@ -25,7 +25,10 @@ description:
   - It never changes a play's outcome. An unreachable API, a bad key or a damaged ledger gives one warning and a report
     with C(complete) V(false).
   - It makes one request per watched organization at the start and one at the end, plus one for the account at the start
-    when O(organizations) is V(all). The time those requests take is bounded by O(timeout) and O(retries).
+    when O(organizations) is V(all) or not set (the key's default organization, which only the account names). With
+    O(ledger_path) and named O(organizations), it also reads the account once at the end when the ledger holds readings
+    written without an organization id (by 1.x), to tell whether they are one of the watched organizations'. The time
+    those requests take is bounded by O(timeout) and O(retries).
   - Enable it in C(ansible.cfg) (C(callbacks_enabled = stabilityai.platform.credit_recap) in section C([defaults]))
     or with the environment variable C(ANSIBLE_CALLBACKS_ENABLED).
 author:
@@ -41,7 +44,10 @@ options:
         is removed and a repeated id is watched once; an empty item beside ids (V(org-a,,org-b)), V(all) beside ids, or an
         id with a control character is refused with one warning, and nothing is read. The same rules as the
         M(stabilityai.platform.stability_balance_info) module's O(stabilityai.platform.stability_balance_info#module:organizations).
-      - If not set or empty, the key's default organization.
+      - If not set or empty, the key's default organization. Its id is read from the account (one request a run) and the
+        report and the ledger record it by that id. Before 2.0.0 they recorded it as V(null); such readings in the ledger
+        count for the default organization of the key that reads them, so a ledger shared by several keys should name its
+        organizations.
     type: list
     elements: str
     env:
@@ -54,7 +60,8 @@ options:
       - Write the run's recap to this file as JSON (mode 0600, replaced each run, never through a symbolic link).
       - It holds C(started), C(finished) (UTC, ISO 8601), C(playbook), C(run_id), C(complete) (V(false) when a reading
         failed), C(spent) (the total), C(problem) (the warning, or V(null)), and C(organizations), a list of
-        C(organization_id), C(organization_name) (known with V(all)), C(before), C(after), C(spent) and, with a ledger,
+        C(organization_id), C(organization_name) (known with V(all) and for the default organization), C(before), C(after),
+        C(spent) and, with a ledger,
         C(runway) (C(spent_per_day), C(days_left), C(spent_per_run), C(runs_left), C(runs_recorded), C(window_days),
         C(reason)).
     type: path

@@ -48,13 +48,44 @@ def _median(values):
     return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
 
 
-def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WINDOW_DAYS):
+def organization_history(readings, organization_id, default_organization_id=None):
+    """The ledger ``readings`` of one organization: the one reader of an organization's history.
+
+    ``organization_id`` is the organization asked for, None for the key's default organization.
+    Readings with its id count, and so do readings written without an id: the ``credit_recap``
+    callback of 1.x recorded the key's default organization as ``organization_id: null``, so those
+    belong to the default organization of the key that reads them now, ``default_organization_id``
+    (None when the reader does not know it; then they count only for ``organization_id`` None).
+    Since 2.0.0 the callback records every organization by its id, so a ledger shared by several
+    keys stays right; a 1.x ledger shared by keys with different default organizations cannot be.
+    """
+    wanted = default_organization_id if organization_id is None else organization_id
+    is_default = organization_id is None or organization_id == default_organization_id
+    return [reading for reading in readings
+            if (reading.get('organization_id') is None and is_default)
+            or (wanted is not None and reading.get('organization_id') == wanted)]
+
+
+def needs_default_organization(readings, organization_ids):
+    """Whether the history of ``organization_ids`` (None: the key's default) depends on which is the key's default.
+
+    True when a reading without an id could belong to an organization asked for by id, or when
+    the default organization is asked for (None) and the ledger names organizations by id: only
+    then must a reader that does not know the default organization's id read the account.
+    """
+    ids = set(reading.get('organization_id') for reading in readings)
+    return (None in ids and any(organization is not None for organization in organization_ids)) or (
+        None in organization_ids and bool(ids - {None}))
+
+
+def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WINDOW_DAYS, default_organization_id=None):
     """The runway of ``organization_id`` with ``credits`` left at ``now``, from the ledger ``readings``.
 
     ``readings`` are ledger lines (dicts with ``time``, ``organization_id``, ``credits``,
     ``run_id``, ``event``) in any order and for any organizations; only those of
-    ``organization_id`` (None: the key's default organization, recorded without an id) from the
-    last ``window_days`` days up to ``now`` count.  The current balance joins them as the newest
+    ``organization_id`` (see ``organization_history``; None: the key's default organization,
+    whose id is ``default_organization_id`` when the reader knows it) from the last
+    ``window_days`` days up to ``now`` count.  The current balance joins them as the newest
     reading, so quiet days since the last run lower the daily rate.
 
     * ``spent_per_day``: the decreases between consecutive readings, over the days from the first
@@ -71,9 +102,7 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
     now = datetime.datetime.now(_UTC) if now is None else now
     since = now - datetime.timedelta(days=window_days)
     points = []
-    for reading in readings:
-        if reading.get('organization_id') != organization_id:
-            continue
+    for reading in organization_history(readings, organization_id, default_organization_id):
         when = parse_time(reading['time'])
         if since <= when <= now:
             points.append((when, float(reading['credits']), reading.get('run_id'), reading.get('event')))

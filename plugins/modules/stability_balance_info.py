@@ -74,8 +74,12 @@ options:
         the host the module runs on. Read only, under a shared lock; a missing file has no readings.
       - Every balance read then also returns RV(runway), forecast from the readings of the last 7 days and the balance
         just read. A line of the ledger that cannot be read is skipped with a warning.
-      - The key's default organization (O(organization) not set) matches the readings the callback records without an
-        organization id; name the organization in both places to share its history.
+      - Each organization's history is the readings with its id. Readings without an id (written by the callback of 1.x
+        for the key's default organization) count for the default organization of the key that reads them. To tell
+        which organization that is, the module reads the account (one more request) when the ledger holds readings
+        without an id and an organization is read by id, or readings with ids and the default organization is read
+        without O(organization); with O(organizations) or O(all_organizations) the account is read anyway.
+      - A ledger shared by several keys should name its organizations (the callback of 2.0.0 records every one by its id).
     type: path
     version_added: 1.1.0
   min_days_left:
@@ -275,13 +279,18 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._gating impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import RUNWAY_GATES, clean_runway_threshold, runway, runway_gate
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
+    RUNWAY_GATES,
+    clean_runway_threshold,
+    needs_default_organization,
+    runway,
+    runway_gate,
+)
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text, clean_threshold
 
 
-def read_balances(client, organization, organizations):
+def read_balances(client, account, organization, organizations):
     """``credits`` of ``organization`` plus a ``balances`` entry per chosen membership, fetched together."""
-    account = client.fetch_account(sendable_ids=True)
     memberships = chosen_memberships(account, organizations)
     targets = [membership['id'] for membership in memberships]
     if organization is None:
@@ -301,21 +310,23 @@ def read_balances(client, organization, organizations):
     return readings[credits_target], balances
 
 
-def add_runway(module, result, ledger_path):
-    """Put a ``runway`` beside every balance in ``result``, forecast from the ledger at ``ledger_path``."""
+def read_history(module, result, ledger_path):
+    """The ledger's readings; a line it cannot read is a warning, a ledger it cannot open a failure."""
     try:
         history, warnings = read_readings(ledger_path)
     except LedgerError as exc:
         module.fail_json(msg='ledger_path: %s' % exc, **result)
     for warning in warnings:
         module.warn(warning)
+    return history
+
+
+def add_runway(result, history, default_organization_id):
+    """Put a ``runway`` beside every balance in ``result``, forecast from the ledger's ``history``."""
     now = datetime.datetime.now(datetime.timezone.utc)
     for item in result.get('balances', []):
-        item['runway'] = runway(history, item['organization_id'], item['credits'], now=now)
-    # The organization of ``credits`` by its id when the account told it; else as asked (null: the default).
-    same = [item for item in result.get('balances', [])
-            if item['organization_id'] == result['organization'] or (result['organization'] is None and item['is_default'])]
-    result['runway'] = same[0]['runway'] if same else runway(history, result['organization'], result['credits'], now=now)
+        item['runway'] = runway(history, item['organization_id'], item['credits'], now=now, default_organization_id=default_organization_id)
+    result['runway'] = runway(history, result['organization'], result['credits'], now=now, default_organization_id=default_organization_id)
 
 
 def labelled(result, key):
@@ -372,18 +383,26 @@ def main():
     result = dict(changed=False, organization=organization)
     with client_for_module(module) as client:
         try:
+            account = None
             if organizations is not None:
+                account = client.fetch_account(sendable_ids=True)
                 result['credits'], result['balances'] = read_balances(
-                    client, organization, None if organizations == ALL_ORGANIZATIONS else organizations)
+                    client, account, organization, None if organizations == ALL_ORGANIZATIONS else organizations)
             else:
                 result['credits'] = client.fetch_balance(organization)
+            if ledger_path is not None:
+                history = read_history(module, result, ledger_path)
+                # Readings written without an id (1.x) are the key's default organization's: its id is needed only when
+                # the ledger mixes such readings with ids; then the account is read, once.
+                asked = [item['organization_id'] for item in result.get('balances', [])] + [organization]
+                if account is None and needs_default_organization(history, asked):
+                    account = client.fetch_account(sendable_ids=True)
+                default = default_membership(account) if account is not None else None
+                add_runway(result, history, default['id'] if default else None)
         except StabilityError as exc:
-            module.fail_json(**exc.to_result())
+            module.fail_json(**dict(result, **exc.to_result()))
 
-    failures = []
-    if ledger_path is not None:
-        add_runway(module, result, ledger_path)
-        failures = runway_failures(module, result, runway_thresholds)
+    failures = runway_failures(module, result, runway_thresholds) if ledger_path is not None else []
 
     readings = labelled(result, 'credits')
     warning = shortfall('warn_below', warn_below, readings)

@@ -156,14 +156,16 @@ def take_reading(client, options, now=None):
     ``ledger_path`` each organization gets the shared ``runway`` forecast of ``_runway`` from
     the ledger's readings plus this one, at ``now`` (None: ``runway`` reads the clock).
     """
-    memberships = watched_memberships(client.fetch_account(sendable_ids=True), options.organizations)
+    account = client.fetch_account(sendable_ids=True)
+    memberships = watched_memberships(account, options.organizations)
     credits = client.fetch_balances([membership['id'] for membership in memberships])
     history = None if options.ledger_path is None else ledger_history(options.ledger_path)
+    default = default_membership(account)
     readings = []
     for membership, balance in zip(memberships, credits):
         forecast = None
         if history is not None:
-            forecast = runway(history_of(history, membership), membership['id'], balance, now=now)
+            forecast = runway(history, membership['id'], balance, now=now, default_organization_id=default['id'] if default else None)
         readings.append({'organization_id': membership['id'], 'organization_name': membership['name'],
                          'credits': balance, 'runway': forecast})
     return readings
@@ -178,13 +180,6 @@ def ledger_history(path):
     for warning in warnings:
         logger.warning('%s', warning)
     return history
-
-
-def history_of(history, membership):
-    """The credit_recap callback records the key's default organization without an id: count those lines for it."""
-    if not membership['is_default']:
-        return history
-    return [dict(line, organization_id=membership['id']) if line.get('organization_id') is None else line for line in history]
 
 
 def failure_message(exc, secret):

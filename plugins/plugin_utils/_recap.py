@@ -23,14 +23,15 @@ import os
 import uuid
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, runway
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, needs_default_organization, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_path_text
 
 PLUGIN = 'stabilityai.platform.credit_recap'
+_UNKNOWN = object()
 
 
 def format_amount(credits):
@@ -49,7 +50,8 @@ class CreditRecap(object):
         self.started = self.finished = None
         self._now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
         self._client = None
-        self._targets = None       # [(organization_id or None, name or None)], fixed at the first read
+        self._targets = None       # [(organization_id, name or None)], fixed at the first read
+        self._default_id = _UNKNOWN  # the key's default organization's id, once the account told it (None: it has none)
         self._before = {}
         self._problem = None
         self._secret = None
@@ -84,13 +86,17 @@ class CreditRecap(object):
         after = self._read()
         self._record('end', self.finished, after)
         history = self._history()
+        if history is not None and self._default_id is _UNKNOWN and needs_default_organization(
+                history, [organization for organization, _name in self._targets or []]):
+            self._learn_default(self._client.fetch_account(sendable_ids=True))
+        default_id = None if self._default_id is _UNKNOWN else self._default_id
         rows = []
         for organization_id, name in self._targets or []:
             before, now = self._before.get(organization_id), after.get(organization_id)
             row = dict(organization_id=organization_id, organization_name=name, before=before, after=now,
                        spent=None if before is None or now is None else before - now)
             if history is not None and now is not None:
-                row['runway'] = runway(history, organization_id, now, now=self.finished)
+                row['runway'] = runway(history, organization_id, now, now=self.finished, default_organization_id=default_id)
             rows.append(row)
         return self._report(rows)
 
@@ -108,19 +114,34 @@ class CreditRecap(object):
             self.warn(warning)
         return client
 
-    def _read(self):
-        """One request per watched organization (plus the account the first time for ``all``).
+    def _learn_default(self, account):
+        from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
+        default = _client.default_membership(account)
+        self._default_id = default['id'] if default else None
+        return default
 
-        An organization that cannot be read is left out of the result and reported as the
-        problem; the others are still read.
+    def _read(self):
+        """One request per watched organization (plus the account the first time for ``all`` or the default).
+
+        The key's default organization is recorded by its id, which only the account tells. An
+        organization that cannot be read is left out of the result and reported as the problem;
+        the others are still read.
         """
         if self._targets is None:
             watched = parse_organizations('organizations', self.get_option('organizations'))
             if watched == ALL_ORGANIZATIONS:
-                account = self._client.fetch_account()
-                self._targets = [(membership['id'], membership['name']) for membership in account['organizations']]
+                account = self._client.fetch_account(sendable_ids=True)
+                self._learn_default(account)
+                from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
+                self._targets = [(membership['id'], membership['name']) for membership in _client.chosen_memberships(account, None)]
+            elif watched is None:
+                default = self._learn_default(self._client.fetch_account(sendable_ids=True))
+                if default is None:
+                    raise StabilityOptionError('organizations', 'is not set and the account has no default organization; '
+                                                                'name the organizations to watch')
+                self._targets = [(default['id'], default['name'])]
             else:
-                self._targets = [(organization, None) for organization in watched or [None]]
+                self._targets = [(organization, None) for organization in watched]
 
         def one(organization):
             try:

@@ -5,7 +5,7 @@
 
 """Assertions of the credit_recap target, one sub-command per step of runme.sh.
 
-    check_recap.py seed LEDGER                 write three days of history for org-alice-studio
+    check_recap.py seed LEDGER [null]          write three days of history for org-alice-studio (null: without its id)
     check_recap.py requests URL                clear the simulator's request log
     check_recap.py clear-faults URL            clear the simulator's fault queue
     check_recap.py spend WORK URL              the run that spent 25 from org-alice-studio
@@ -65,15 +65,16 @@ def recap_lines(output):
     return output[output.index('STABILITY AI CREDITS'):].splitlines()[1:]
 
 
-def seed(path):
-    """Three daily runs of org-alice-studio that spent 25 each, ending a day before this run."""
+def seed(path, organization=STUDIO):
+    """Three daily runs of org-alice-studio that spent 25 each, ending a day before this run (``null``: as 1.x recorded it)."""
+    organization = None if organization == 'null' else organization
     now = datetime.datetime.now(datetime.timezone.utc)
     credits = 1532.6336833840314 + 75
     with open(path, 'w') as handle:
         for days_ago in (3, 2, 1):
             end = now - datetime.timedelta(days=days_ago)
             for event, when, value in (('start', end - datetime.timedelta(minutes=10), credits), ('end', end, credits - 25)):
-                handle.write(json.dumps(dict(time=when.strftime('%Y-%m-%dT%H:%M:%S.%fZ'), organization_id=STUDIO, credits=value,
+                handle.write(json.dumps(dict(time=when.strftime('%Y-%m-%dT%H:%M:%S.%fZ'), organization_id=organization, credits=value,
                                              run_id='seed-%d' % days_ago, event=event, playbook='generate.yml')) + '\n')
             credits -= 25
     os.chmod(path, 0o600)

@@ -42,6 +42,24 @@ test "${rc}" -eq 2
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
     -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-studio -e stability_min_runs=10 -e stability_min_days=10 "$@"
 
+# The key's default organization (org-alice-studio) has one history however it was recorded and however it is asked for:
+# recorded by id (the callback above), read as the default ...
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_min_runs=100 "$@" >"${work_dir}/preflight-default.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+grep -q "pre-flight failed: Runway below min_runs_left 100: the key's default organization has 60 runs left" "${work_dir}/preflight-default.txt"
+# ... and recorded without an id (by 1.x), read by id and with all.
+"${python}" check_recap.py seed "${work_dir}/legacy.jsonl" null
+for organizations in all org-alice-studio; do
+    rc=0
+    env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+        -e "stability_ledger=${work_dir}/legacy.jsonl" -e "stability_organizations=${organizations}" -e stability_min_runs=10 \
+        -e stability_min_days=1000 "$@" >"${work_dir}/preflight-legacy.txt" 2>&1 || rc=$?
+    test "${rc}" -eq 2
+    grep -q "pre-flight failed: Runway below min_days_left 1000: org-alice-studio (Alice Studio) has " "${work_dir}/preflight-legacy.txt"
+done
+
 # The preflight hands stability_organizations to the module's parser: ALL in any case, an empty item refused.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
     -e stability_organizations=ALL "$@" >"${work_dir}/preflight-all.txt" 2>&1

@@ -20,6 +20,8 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._runway impor
     clean_runway_threshold,
     describe_runway,
     format_time,
+    needs_default_organization,
+    organization_history,
     parse_time,
     runway,
     runway_gate,
@@ -329,3 +331,46 @@ def test_a_gate_names_every_organization_below_and_every_one_unknown():
                        'org-b has 2.0 days left, spending 5.00 credits a day')
     failure, warning = runway_gate('min_runs_left', 1, [('org-a', short), ('org-b', short)])
     assert warning == 'min_runs_left 1 not checked, too little data in the ledger: org-a: no complete run; org-b: no complete run'
+
+
+# --- one organization's history ----------------------------------------------------------------
+
+LEGACY = run('old1', 3, 100, 90, organization=None) + run('old2', 2, 90, 80, organization=None)  # 1.x: the default without an id
+BY_ID = run('new1', 1, 80, 70)  # 2.0.0: the same organization by its id
+OTHER = run('x1', 1, 500, 400, organization='org-b')
+
+
+def test_readings_without_an_id_are_the_readers_default_organizations():
+    readings = LEGACY + BY_ID + OTHER
+    assert organization_history(readings, ORG, default_organization_id=ORG) == LEGACY + BY_ID
+    assert organization_history(readings, None, default_organization_id=ORG) == LEGACY + BY_ID
+    assert organization_history(readings, 'org-b', default_organization_id=ORG) == OTHER
+
+
+def test_a_reader_that_does_not_know_the_default_counts_readings_without_an_id_only_for_the_default():
+    readings = LEGACY + BY_ID + OTHER
+    assert organization_history(readings, None) == LEGACY
+    assert organization_history(readings, ORG) == BY_ID
+    assert organization_history(readings, 'org-b', default_organization_id=None) == OTHER
+
+
+def test_the_forecast_reads_both_spellings_of_the_default_organization():
+    readings = LEGACY + BY_ID + OTHER
+    by_id = runway(readings, ORG, 70, now=NOW, default_organization_id=ORG)
+    as_default = runway(readings, None, 70, now=NOW, default_organization_id=ORG)
+    assert by_id == as_default and by_id['runs_recorded'] == 3 and by_id['spent_per_run'] == 10
+    assert runway(readings, 'org-b', 400, now=NOW, default_organization_id=ORG)['runs_recorded'] == 1
+
+
+@pytest.mark.parametrize('readings, asked, expected', [
+    ([], [None], False),
+    ([], [ORG], False),
+    (LEGACY, [None], False),          # the default asked as such: readings without an id are its own
+    (LEGACY, [ORG], True),            # is org-a the default? only the account knows
+    (LEGACY, ['org-b', None], True),
+    (BY_ID, [ORG, 'org-b'], False),   # ids against ids
+    (BY_ID, [None], True),            # is org-a the default?
+    (LEGACY + BY_ID, [None], True),
+])
+def test_the_default_organizations_id_is_needed_only_when_the_ledger_mixes_the_spellings(readings, asked, expected):
+    assert needs_default_organization(readings, asked) is expected

@@ -45,10 +45,22 @@ def days_left(credits):
 
 @pytest.fixture
 def ledger(tmp_path, demo_credits):
-    """The default organization's runs, recorded once under its id and once without (a reading of the key's default)."""
+    """The default organization's runs as the callback of 1.x recorded them: without an id."""
     path = tmp_path / 'ledger.jsonl'
-    path.write_text(history(STUDIO, demo_credits[STUDIO]) + history(None, demo_credits[None]))
+    path.write_text(history(None, demo_credits[None]))
     return str(path)
+
+
+@pytest.fixture
+def ledger_by_id(tmp_path, demo_credits):
+    """The default organization's runs as the callback of 2.0.0 records them: by its id."""
+    path = tmp_path / 'ledger-by-id.jsonl'
+    path.write_text(history(STUDIO, demo_credits[STUDIO]))
+    return str(path)
+
+
+def requested(api):
+    return [(request.url.rsplit('/', 1)[-1], request.headers.get('Organization')) for request in api.requests]
 
 
 def test_runway_at_the_top_and_in_each_balance(fake_api, run_module, ledger, demo_account, demo_credits):
@@ -69,6 +81,55 @@ def test_the_default_organization_without_the_account_matches_readings_without_a
     fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
     assert not failed and result['runway']['runs_left'] == runs_left(demo_credits[None]) and result['runway']['runs_recorded'] == 3
+    assert requested(fake_api) == [('balance', None)]  # nothing in the ledger needs the default organization's id
+
+
+def test_written_without_an_id_read_by_the_default_organizations_id(fake_api, run_module, ledger, demo_account, demo_credits):
+    fake_api.serve(demo_credits, account=demo_account)
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': STUDIO, 'ledger_path': ledger, 'min_runs_left': runs_left(demo_credits[STUDIO]) + 1})
+    assert failed and result['runway']['runs_recorded'] == 3 and result['runway']['runs_left'] == runs_left(demo_credits[STUDIO])
+    assert result['msg'].startswith('Runway below min_runs_left %d: %s has %d runs left' % (
+        runs_left(demo_credits[STUDIO]) + 1, STUDIO, runs_left(demo_credits[STUDIO])))
+    assert requested(fake_api) == [('balance', STUDIO), ('account', None)]  # the account, once, to learn the default's id
+
+
+def test_written_without_an_id_is_not_another_organizations_history(fake_api, run_module, ledger, demo_account, demo_credits):
+    fake_api.serve(demo_credits, account=demo_account)
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'organization': 'org-alice-lab', 'ledger_path': ledger})
+    assert not failed and result['runway']['runs_recorded'] == 0
+
+
+def test_written_by_id_read_as_the_default_organization(fake_api, run_module, ledger_by_id, demo_account, demo_credits):
+    fake_api.serve(demo_credits, account=demo_account)
+    threshold = runs_left(demo_credits[None]) + 1
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger_by_id, 'min_runs_left': threshold})
+    assert failed and result['runway']['runs_recorded'] == 3 and result['runway']['runs_left'] == threshold - 1
+    assert result['msg'].startswith("Runway below min_runs_left %d: the key's default organization has %d runs left" % (threshold, threshold - 1))
+    assert requested(fake_api) == [('balance', None), ('account', None)]
+
+
+@pytest.mark.parametrize('args', [{'all_organizations': True}, {'organizations': 'all'}, {'organizations': [STUDIO]}])
+def test_written_by_id_or_without_read_with_the_account_needs_no_more_requests(fake_api, run_module, ledger, ledger_by_id, demo_account,
+                                                                               demo_credits, args):
+    for path in (ledger, ledger_by_id):
+        fake_api.requests[:] = []
+        fake_api.serve(demo_credits, account=demo_account)
+        result, failed, dummy = run_module(stability_balance_info, dict(args, api_key=KEY, ledger_path=path))
+        assert not failed and result['balances'][0]['runway']['runs_recorded'] == 3
+        assert [name for name, dummy in requested(fake_api)].count('account') == 1
+
+
+def test_written_by_id_read_by_id_needs_no_account(fake_api, run_module, ledger_by_id, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits[STUDIO]})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organization': STUDIO, 'ledger_path': ledger_by_id})
+    assert not failed and result['runway']['runs_recorded'] == 3 and requested(fake_api) == [('balance', STUDIO)]
+
+
+def test_an_account_that_cannot_be_read_fails_with_the_credits_read(fake_api, run_module, ledger_by_id, demo_credits):
+    fake_api.answer(payload={'credits': 5.0}).answer(status=500, payload={'name': 'boom', 'message': 'down', 'id': 'e1'})
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger_by_id, 'retries': 0})
+    assert failed and result['credits'] == 5.0 and result['status'] == 500 and 'account' in result['msg']
 
 
 def test_without_a_ledger_there_is_no_runway(fake_api, run_module):
@@ -124,7 +185,7 @@ def test_a_damaged_line_is_a_warning(fake_api, run_module, ledger, demo_credits)
     fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger})
     assert not failed and result['runway']['runs_left'] == runs_left(demo_credits[None])
-    assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading (first: line 13, ' % ledger)
+    assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading (first: line 7, ' % ledger)
 
 
 def test_a_ledger_that_is_a_link_fails_naming_the_option(fake_api, run_module, tmp_path, ledger, demo_credits):

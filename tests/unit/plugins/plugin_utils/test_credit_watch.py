@@ -357,6 +357,24 @@ def test_take_reading_adds_the_shared_runway_forecast(fake_api, tmp_path, caplog
         'ledger %s: skipped 1 line that is not a reading (first: line 5, Expecting value: line 1 column 1 (char 0))' % ledger]
 
 
+@pytest.mark.parametrize('written_as', [None, 'org-a'])
+@pytest.mark.parametrize('organizations', [None, 'all', ['org-a'], 'org-b,org-a'])
+def test_the_default_organizations_history_whether_written_by_id_or_without(fake_api, tmp_path, written_as, organizations):
+    """Readings of the key's default organization (org-a) count for it however they were written and however it is asked for."""
+    ledger = tmp_path / 'ledger.jsonl'
+    write_ledger(ledger, [(when, written_as, credits, run_id, event) for when, dummy, credits, run_id, event in LEDGER_ROWS[2:]]
+                 + LEDGER_ROWS[:2])
+    fake_api.serve({'org-a': 90.0, 'org-b': 150.0}, account=ACCOUNT)
+    watch_options = options(min_runs_left=10, ledger_path=str(ledger), organizations=organizations)
+    with StabilityClient(watch_options.connection) as client:
+        readings = dict((row['organization_id'], row['runway']) for row in take_reading(client, watch_options, NOW))
+        events = CreditWatch(watch_options).record(take_reading(client, watch_options, NOW))
+    assert (readings['org-a']['runs_recorded'], readings['org-a']['spent_per_run'], readings['org-a']['runs_left']) == (1, 10.0, 9)
+    if 'org-b' in readings:
+        assert (readings['org-b']['runs_recorded'], readings['org-b']['spent_per_run']) == (1, 100.0)
+    assert ('below_min_runs_left', 'min_runs_left') in kinds(events)
+
+
 def test_take_reading_without_a_ledger_file_forecasts_nothing_and_says_why(fake_api, tmp_path):
     fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
     watch_options = options(min_runs_left=3, ledger_path=str(tmp_path / 'none.jsonl'))

@@ -114,16 +114,69 @@ def test_one_request_per_organization_at_each_end_plus_the_account_once_for_all(
     assert report['started'] and report['finished']
 
 
-def test_the_default_organization_is_read_without_the_account(fake_api, demo_credits):
+def test_the_default_organization_is_recorded_by_its_id_reading_the_account_once(fake_api, tmp_path, demo_account, demo_credits):
     credits = dict(demo_credits)
-    fake_api.serve(credits)
+    fake_api.serve(credits, account=demo_account)
+    ledger = tmp_path / 'ledger.jsonl'
+    warnings = []
+    run = recap(warnings, ledger_path=str(ledger))
+    run.start()
+    credits[STUDIO] -= 2.5
+    lines = run.finish()
+    assert lines[0].startswith('org-alice-studio (Alice Studio) : before 1532.63  after 1530.13  spent 2.50  runway 612 runs left (')
+    assert warnings == []
+    assert balance_requests(fake_api) == [('account', None), ('balance', STUDIO), ('balance', STUDIO)]
+    assert [(item['organization_id'], item['event']) for item in read_readings(str(ledger))[0]] == [(STUDIO, 'start'), (STUDIO, 'end')]
+
+
+def test_an_account_without_a_default_organization_is_one_warning(fake_api, demo_account):
+    for membership in demo_account['organizations']:
+        membership['is_default'] = False
+    fake_api.serve({}, account=demo_account)
     warnings = []
     run = recap(warnings)
     run.start()
-    credits[None] -= 2.5
-    assert run.finish() == ["the key's default organization : before 1532.63  after 1530.13  spent 2.50  runway -",
-                            'total spent: 2.50 credits']
-    assert balance_requests(fake_api) == [('balance', None), ('balance', None)]
+    assert balance_requests(fake_api) == [('account', None)]
+    assert warnings == ['stabilityai.platform.credit_recap: organizations is not set and the account has no default organization; '
+                        'name the organizations to watch; the run itself is not affected']
+
+
+def legacy_runs(path, organization, days=3):
+    """Daily runs of 10 credits each, as the callback of 1.x (organization None) or 2.0.0 recorded them, ending a day ago."""
+    with open(path, 'w') as handle:
+        for day in range(days, 0, -1):
+            end = T0 - datetime.timedelta(days=day)
+            for event, when, value in (('start', end - datetime.timedelta(minutes=5), 1000.0 + 10 * day),
+                                       ('end', end, 990.0 + 10 * day)):
+                handle.write(json.dumps(dict(time=when.strftime('%Y-%m-%dT%H:%M:%S.%fZ'), organization_id=organization, credits=value,
+                                             run_id='old-%d' % day, event=event, playbook='site.yml')) + '\n')
+
+
+@pytest.mark.parametrize('organizations, account_reads', [(None, 1), (['all'], 1), ([STUDIO], 1), ([LAB, STUDIO], 1)])
+def test_readings_written_without_an_id_count_for_the_default_organization(fake_api, tmp_path, demo_account, demo_credits,
+                                                                           organizations, account_reads):
+    ledger = tmp_path / 'ledger.jsonl'
+    legacy_runs(ledger, None)
+    fake_api.serve(dict(demo_credits), account=demo_account)
+    run = recap([], Clock(), organizations=organizations, ledger_path=str(ledger), report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    rows = dict((row['organization_id'], row) for row in json.loads((tmp_path / 'r.json').read_text())['organizations'])
+    # the three runs of the ledger and this one, which spent nothing
+    assert rows[STUDIO]['runway']['runs_recorded'] == 4 and rows[STUDIO]['runway']['spent_per_run'] == 10
+    assert all(row['runway']['runs_recorded'] == 1 for organization, row in rows.items() if organization != STUDIO)
+    assert [name for name, dummy in balance_requests(fake_api)].count('account') == account_reads
+
+
+def test_readings_by_id_need_no_account_for_organizations_named(fake_api, tmp_path, demo_credits):
+    ledger = tmp_path / 'ledger.jsonl'
+    legacy_runs(ledger, LAB)
+    fake_api.serve(dict(demo_credits))
+    run = recap([], Clock(), organizations=[LAB], ledger_path=str(ledger), report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    assert json.loads((tmp_path / 'r.json').read_text())['organizations'][0]['runway']['runs_recorded'] == 4
+    assert balance_requests(fake_api) == [('balance', LAB), ('balance', LAB)]
 
 
 def test_the_ledger_gets_both_readings_and_the_runway_follows_from_it(fake_api, tmp_path):
@@ -158,11 +211,11 @@ def test_a_failure_at_the_end_warns_once_and_reports_incomplete(fake_api, tmp_pa
     fake_api.answer(payload={'credits': 10.0})
     fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom %s' % KEY})
     warnings = []
-    run = recap(warnings, report_path=str(tmp_path / 'r.json'))
+    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
     run.start()
     lines = run.finish()
     assert len(warnings) == 1
-    assert warnings[0].startswith('stabilityai.platform.credit_recap: GET http://127.0.0.1:9/v1/user/balance failed with HTTP 500')
+    assert warnings[0].startswith('stabilityai.platform.credit_recap: GET http://127.0.0.1:9/v1/user/balance for organization org-a failed with HTTP 500')
     assert warnings[0].endswith('; the run itself is not affected')
     assert lines[-2] == 'total spent: - credits (incomplete)'
     assert lines[-1].startswith('incomplete: GET http')
@@ -207,16 +260,16 @@ def test_an_unexpected_error_never_escapes(fake_api, monkeypatch):
 
 
 def test_a_ledger_that_cannot_be_written_is_one_warning_and_the_recap_goes_on(fake_api, tmp_path):
-    fake_api.serve({None: 5.0})
+    fake_api.serve({'org-a': 5.0})
     link = tmp_path / 'ledger.jsonl'
     link.symlink_to(tmp_path / 'target')
     warnings = []
-    run = recap(warnings, ledger_path=str(link))
+    run = recap(warnings, organizations=['org-a'], ledger_path=str(link))
     run.start()
     lines = run.finish()
     assert warnings == ['stabilityai.platform.credit_recap: ledger %s is a symbolic link; refusing to follow it; the run itself is not affected'
                         % link]
-    assert lines[0] == "the key's default organization : before 5.00  after 5.00  spent 0.00  runway -"
+    assert lines[0] == "org-a : before 5.00  after 5.00  spent 0.00  runway -"
 
 
 def test_the_github_summary_is_a_markdown_table(fake_api, tmp_path, monkeypatch):
@@ -271,16 +324,16 @@ def _raise(exc):
 
 def test_without_the_requests_library_at_the_start_the_client_is_made_at_the_end(fake_api, monkeypatch):
     from ansible_collections.stabilityai.platform.plugins.module_utils import _client
-    fake_api.serve({None: 7.5})
+    fake_api.serve({'org-a': 7.5})
     warnings = []
-    run = recap(warnings)
+    run = recap(warnings, organizations=['org-a'])
     monkeypatch.setattr(_client, 'HAS_REQUESTS', False)
     run.start()
     monkeypatch.setattr(_client, 'HAS_REQUESTS', True)
     lines = run.finish()
     assert warnings == ['stabilityai.platform.credit_recap: stabilityai.platform.credit_recap needs the Python library requests on the '
                         'controller; the run itself is not affected']
-    assert lines[0] == "the key's default organization : before -  after 7.50  spent -  runway -"
+    assert lines[0] == "org-a : before -  after 7.50  spent -  runway -"
 
 
 def test_a_client_warning_reaches_the_callback(fake_api):
@@ -293,9 +346,9 @@ def test_a_client_warning_reaches_the_callback(fake_api):
 
 
 def test_the_recap_uses_the_current_utc_time_without_a_clock(fake_api, tmp_path):
-    fake_api.serve({None: 1.0})
+    fake_api.serve({'org-a': 1.0})
     warnings = []
-    run = recap(warnings, ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
+    run = recap(warnings, organizations=['org-a'], ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
     run.start()
     run.finish()
     report = json.loads((tmp_path / 'r.json').read_text())
@@ -304,8 +357,8 @@ def test_the_recap_uses_the_current_utc_time_without_a_clock(fake_api, tmp_path)
 
 
 def test_the_report_file_is_sorted_indented_json_naming_the_run(fake_api, tmp_path):
-    fake_api.serve({None: 1.0})
-    run = recap([], ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
+    fake_api.serve({'org-a': 1.0})
+    run = recap([], organizations=['org-a'], ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'))
     run.start()
     run.finish()
     text = (tmp_path / 'r.json').read_text()
@@ -315,9 +368,9 @@ def test_the_report_file_is_sorted_indented_json_naming_the_run(fake_api, tmp_pa
 
 @pytest.mark.parametrize('option', ['ledger_path', 'report_path'])
 def test_an_empty_path_option_is_one_warning_naming_it(fake_api, option):
-    fake_api.serve({None: 1.0})
+    fake_api.serve({'org-a': 1.0})
     warnings = []
-    run = recap(warnings, **{option: ' '})
+    run = recap(warnings, organizations=['org-a'], **{option: ' '})
     run.start()
     run.finish()
     assert warnings == ['stabilityai.platform.credit_recap: %s is empty; leave it unset for the default; the run itself is not affected' % option]
@@ -326,10 +379,10 @@ def test_an_empty_path_option_is_one_warning_naming_it(fake_api, option):
 def test_a_failure_at_the_start_still_reports_the_end(fake_api, sleeps):
     fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom'})
     fake_api.answer(payload={'credits': 4.0})
-    run = recap([])
+    run = recap([], organizations=['org-a'])
     run.start()
     lines = run.finish()
-    assert lines[0] == "the key's default organization : before -  after 4.00  spent -  runway -"
+    assert lines[0] == "org-a : before -  after 4.00  spent -  runway -"
     assert lines[1] == 'total spent: - credits (incomplete)'
 
 
@@ -337,22 +390,22 @@ def test_a_ledger_that_cannot_be_read_is_one_warning_and_the_recap_goes_on(fake_
     def unreadable(path):
         raise LedgerError('ledger %s cannot be opened: Permission denied' % path)
     monkeypatch.setattr(_recap, 'read_readings', unreadable)
-    fake_api.serve({None: 2.0})
+    fake_api.serve({'org-a': 2.0})
     warnings = []
-    run = recap(warnings, ledger_path=str(tmp_path / 'ledger.jsonl'))
+    run = recap(warnings, organizations=['org-a'], ledger_path=str(tmp_path / 'ledger.jsonl'))
     run.start()
     lines = run.finish()
     assert warnings == ['stabilityai.platform.credit_recap: ledger %s cannot be opened: Permission denied; the run itself is not affected'
                         % (tmp_path / 'ledger.jsonl')]
-    assert lines[0] == "the key's default organization : before 2.00  after 2.00  spent 0.00  runway -"
+    assert lines[0] == "org-a : before 2.00  after 2.00  spent 0.00  runway -"
 
 
 def test_the_ledger_s_warnings_reach_the_callback(fake_api, tmp_path):
     ledger = tmp_path / 'ledger.jsonl'
     ledger.write_text('not json\n')
-    fake_api.serve({None: 2.0})
+    fake_api.serve({'org-a': 2.0})
     warnings = []
-    run = recap(warnings, ledger_path=str(ledger))
+    run = recap(warnings, organizations=['org-a'], ledger_path=str(ledger))
     run.start()
     run.finish()
     assert len(warnings) == 1 and warnings[0].startswith('ledger %s: skipped 1 line that is not a reading' % ledger)
