@@ -64,6 +64,7 @@ REQUIRED = [
     'MANIFEST.json',
     'FILES.json',
     'README.md',
+    'SECURITY.md',
     'COPYING',
     'CHANGELOG.md',
     'changelogs/changelog.yaml',
@@ -224,3 +225,24 @@ def test_galaxy_importer_reports_no_warning_or_error(tarball, tmp_path):
                      'module_utils/_private_dir', 'module_utils/_rate_guard', 'module_utils/_runway', 'module_utils/_settings',
                      'playbook/preflight.yml'], names
     assert result['requires_ansible'] == '>=2.19.0'
+
+
+def test_project_links_name_one_repository(galaxy):
+    """galaxy.yml, the docs site's links and SECURITY.md send users to the same GitHub repository."""
+    repository = galaxy['repository']
+    assert re.match(r'^https://github\.com/[\w.-]+/[\w.-]+$', repository), repository
+    assert galaxy['homepage'] == repository
+    assert galaxy['issues'] == repository + '/issues'
+    assert galaxy['documentation'] == repository + '/tree/main/docs/docsite/rst'
+    with open(os.path.join(COLLECTION_ROOT, 'docs', 'docsite', 'links.yml')) as handle:
+        links = yaml.safe_load(handle)
+    assert 'https://github.com/' + links['edit_on_github']['repository'] == repository
+    advisory = repository + '/security/advisories/new'
+    urls = [link['url'] for link in links['extra_links']]
+    assert advisory in urls, 'links.yml does not link the private vulnerability report'
+    off_site = [url for url in urls if url.startswith('https://github.com/') and not url.startswith(repository + '/')]
+    assert not off_site, off_site
+    with open(os.path.join(COLLECTION_ROOT, 'SECURITY.md')) as handle:
+        security = handle.read()
+    assert '<%s>' % advisory in security
+    assert not re.search(r'[\w.+-]+@[\w-]+\.[\w.]+', security), 'SECURITY.md names an e-mail address'
