@@ -9,7 +9,7 @@
 #
 # Needs only Python 3.11, git and access to PyPI (through pip).  It
 #   1. creates/refreshes a virtualenv from requirements-dev.txt, constrained by
-#      tests/requirements-lock.txt (skipped while the requirement files are unchanged),
+#      tools/requirements-lock.txt (skipped while the requirement files are unchanged),
 #   2. installs an offline stand-in for ansible-test's get-pip download,
 #   3. copies the checkout to <scratch>/ansible_collections/stabilityai/platform
 #      (ansible-test insists on that layout) as a fresh git repository,
@@ -34,8 +34,8 @@ readonly STAMP_FORMAT=1 # bump to force a reinstall when the install logic chang
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 readonly REPO_ROOT
 readonly REQUIREMENTS=requirements-dev.txt
-readonly LOCK_FILE=tests/requirements-lock.txt
-readonly GET_PIP_STANDIN=tests/utils/get_pip_standin.py
+readonly LOCK_FILE=tools/requirements-lock.txt
+readonly GET_PIP_STANDIN=tools/get_pip_standin.py
 
 # ---------------------------------------------------------------------------
 # Steps: one line each, run in this order from the collection root in the
@@ -48,9 +48,9 @@ readonly GET_PIP_STANDIN=tests/utils/get_pip_standin.py
 define_steps() {
   run_step sanity ansible-test sanity --python "$PYTHON_VERSION" --color no
   # antsibull-docs lint-collection-docs, then the HTML site rendered offline; any warning fails.
-  run_step docs tests/build-docs.sh
+  run_step docs tools/build-docs.sh
   # The CI examples of docs/examples/ci/ against the GitHub Actions and GitLab CI schemas (check-jsonschema, offline).
-  run_step examples python -m pytest -p no:cacheprovider tests/examples/test_ci_examples.py
+  run_step examples python -m pytest -p no:cacheprovider tools/examples/test_ci_examples.py
   # Changelog fragments and changelogs/changelog.yaml valid; CHANGELOG.md generated from them.
   run_step changelog step_changelog
   # ansible-lint, production profile, over the whole collection (.ansible-lint).
@@ -71,19 +71,19 @@ define_steps() {
   # The execution environment: `ansible-builder create` on docs/examples/execution-environment,
   # its galaxy and builder stages replayed without a container (none is needed); and the same
   # `ansible-builder create` check of the decision environment of docs/examples/eda.
-  run_step ee python -m pytest -p no:cacheprovider tests/ee/test_execution_environment.py
+  run_step ee python -m pytest -p no:cacheprovider tools/ee/test_execution_environment.py
   # The preflight playbook through ansible_runner.run(), as AWX runs a job template, with the
   # key injected by the credential type of docs/docsite/rst/awx.rst (simulator as the API).
-  run_step runner python -m pytest -p no:cacheprovider tests/ee/test_runner.py
+  run_step runner python -m pytest -p no:cacheprovider tools/ee/test_runner.py
   # The credit_balance event source in a real ansible-rulebook run of docs/examples/eda against the
   # simulator: crossings, a top-up, an outage, the playbook the rulebook runs (needs Java 17).
   run_step eda step_eda
   # The release tarball: ansible-galaxy collection build holds the product and nothing else, and
   # galaxy-importer (Galaxy's own upload checks, ansible-lint included) reports no warning or error.
-  run_step build python -m pytest -p no:cacheprovider tests/build/test_build.py
+  run_step build python -m pytest -p no:cacheprovider tools/build/test_build.py
   # Opt-in: mutmut over every private helper (plugins/*_utils/_*.py) with the unit tests; fails
-  # under 95% killed.  About 35 minutes on 2 busy cores.  See tests/mutation/README.md.
-  run_step --opt-in mutation python tests/mutation/run.py
+  # under 95% killed.  About 35 minutes on 2 busy cores.  See tools/mutation/README.md.
+  run_step --opt-in mutation python tools/mutation/run.py
 }
 
 step_changelog() {
@@ -104,7 +104,7 @@ step_eda() {
     echo "step eda: ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: $found" >&2
     return 1
   fi
-  python -m pytest -p no:cacheprovider tests/eda/test_credit_balance_rulebook.py
+  python -m pytest -p no:cacheprovider tools/eda/test_credit_balance_rulebook.py
 }
 
 # ---------------------------------------------------------------------------
@@ -417,7 +417,7 @@ main() {
   cd "$REPO_ROOT"
   git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$REPO_ROOT is not a git checkout"
   setup_toolchain
-  # Steps that are scripts of their own (tests/build-docs.sh) use the same virtualenv.
+  # Steps that are scripts of their own (tools/build-docs.sh) use the same virtualenv.
   export STABILITY_VENV=$VENV
   install_get_pip_standin
   log "$(ansible-test --version 2>/dev/null || ansible --version | head -n1)"

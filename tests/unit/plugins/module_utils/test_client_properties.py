@@ -52,7 +52,7 @@ KEY = 'sk-prop-7Qm2Xc9LpV4tRz8NbW3yHd6Kf1Ja'
 FRAGMENT = 12
 KEY_FRAGMENTS = frozenset(KEY[index:index + FRAGMENT] for index in range(len(KEY) - FRAGMENT + 1))
 
-# The mutation step (tests/mutation/run.py) runs these for every mutant of the client and lowers the
+# The mutation step (tools/mutation/run.py) runs these for every mutant of the client and lowers the
 # count to keep that step under an hour; the deterministic tests and the @example cases still run in full.
 PROPERTY_SETTINGS = settings(
     deadline=None,

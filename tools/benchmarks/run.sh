@@ -5,8 +5,8 @@
 #
 # The one entry point of the benchmark suite (issue 6):
 #
-#   tests/benchmarks/run.sh                  # every scenario, simulator latency 100 ms
-#   tests/benchmarks/run.sh --latency 0.25   # --help lists every option
+#   tools/benchmarks/run.sh                  # every scenario, simulator latency 100 ms
+#   tools/benchmarks/run.sh --latency 0.25   # --help lists every option
 #
 # It runs benchmark.py in the virtualenv of tests/run-tests.sh, built or refreshed from the pinned
 # requirements when needed (STABILITY_VENV, PYTHON and ANSIBLE_CORE_VERSION work as there), so it
@@ -27,6 +27,6 @@ if [ -n "${STABILITY_BENCH_PYTHON:-}" ]; then
 fi
 
 # shellcheck source=tests/run-tests.sh
-source "${here}/../run-tests.sh"
+source "${here}/../../tests/run-tests.sh"
 setup_toolchain
 exec "${VENV}/bin/python" "${here}/benchmark.py" "$@"

@@ -3,8 +3,8 @@
 # documentation and the guides of docs/docsite (extra-docs.yml, links.yml), as HTML with
 # antsibull-docs and Sphinx, after `antsibull-docs lint-collection-docs`. Any warning fails it.
 #
-#   tests/build-docs.sh          # a check: builds in a temporary directory and removes it
-#   tests/build-docs.sh DEST     # keeps the site: open DEST/build/html/index.html
+#   tools/build-docs.sh          # a check: builds in a temporary directory and removes it
+#   tools/build-docs.sh DEST     # keeps the site: open DEST/build/html/index.html
 #
 # Works from a plain checkout (it lays out a copy of the git-visible files as
 # ansible_collections/stabilityai/platform, as tests/run-tests.sh does) and from such a layout
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 # shellcheck source=tests/run-tests.sh
-source "$(dirname "${BASH_SOURCE[0]}")/run-tests.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/run-tests.sh"
 
 DOCS_DEST=
 DOCS_TEMP=
@@ -32,7 +32,7 @@ docs_cleanup() {
 write_logging_config() {
   cat >"$1" <<'EOF'
 
-# tests/build-docs.sh: warnings and errors to stderr; no ~/antsibull.log.
+# tools/build-docs.sh: warnings and errors to stderr; no ~/antsibull.log.
 logging_cfg = {
     version = 1.0
     outputs = {
@@ -108,7 +108,7 @@ lint_collection_docs() {
 }
 
 docs_main() {
-  (($# <= 1)) || die "usage: tests/build-docs.sh [DEST]"
+  (($# <= 1)) || die "usage: tools/build-docs.sh [DEST]"
   if [[ -n ${1:-} ]]; then
     mkdir -p "$1"
     DOCS_DEST=$(cd "$1" && pwd -P)
@@ -140,7 +140,7 @@ docs_main() {
   cp "$COLLECTION_DIR/docs/docsite/site-index.rst" "$DOCS_DEST/rst/index.rst"
   cat >>"$DOCS_DEST/conf.py" <<'EOF'
 
-# tests/build-docs.sh: an offline build. No intersphinx inventories to download, so references into
+# tools/build-docs.sh: an offline build. No intersphinx inventories to download, so references into
 # docs.ansible.com cannot be resolved and are not reported.
 intersphinx_mapping = {}
 suppress_warnings = ['ref.ref']

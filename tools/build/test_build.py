@@ -48,7 +48,7 @@ FORBIDDEN = [
         r'(^|/)\.(pytest_cache|hypothesis|ansible|tox)/',
         r'^tests/output/',
         r'^tests/integration/inventory$',
-        r'^tests/benchmarks/',
+        r'^tools/',
         r'(^|/)results/.*\.json$',
         r'^dist/',
         r'^collections/',

@@ -2,9 +2,9 @@
 # The version matrix: tests/run-tests.sh once per supported ansible-core release line, each in its
 # own virtualenv (<repo>/.venv-core-X.Y), then a table and `N passed, N failed` (one per version).
 #
-#   tests/run-matrix.sh                          # sanity units integration on every version below
-#   tests/run-matrix.sh 2.16.19 2.19.14          # only these ansible-core versions
-#   MATRIX_STEPS="units ee" tests/run-matrix.sh  # other steps of tests/run-tests.sh
+#   tools/run-matrix.sh                          # sanity units integration on every version below
+#   tools/run-matrix.sh 2.16.19 2.19.14          # only these ansible-core versions
+#   MATRIX_STEPS="units ee" tools/run-matrix.sh  # other steps of tests/run-tests.sh
 #
 # The versions are the newest patch release of each line from 2.16 on that installs on Python 3.11
 # (checked with `pip index versions ansible-core`; 2.20 needs Python 3.12).  The default test

@@ -24,7 +24,7 @@ g. the cost of one turn of the request budget shared by every process (rate_guar
 Prints a table with every bar HELD or NOT HELD, writes it as JSON (``--output``), and exits 1 when a
 bar is not held (``--no-fail``: 0), 2 when the benchmark itself could not run.
 
-Run it as ``tests/benchmarks/run.sh [options]``; ``--help`` lists the options; ``--scenarios g`` runs
+Run it as ``tools/benchmarks/run.sh [options]``; ``--help`` lists the options; ``--scenarios g`` runs
 one scenario (here: the shared budget only).
 """
 
@@ -732,7 +732,7 @@ SCENARIOS = ('a', 'b', 'c', 'd', 'e', 'f', 'g', 'imports')
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog='tests/benchmarks/run.sh', description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser = argparse.ArgumentParser(prog='tools/benchmarks/run.sh', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--latency', type=float, default=0.1, help='seconds the simulator adds to every API request (default 0.1)')
     parser.add_argument('--tasks', type=int, default=20, help='N, the number of balance tasks in scenario a (default 20)')
     parser.add_argument('--repetitions', type=int, default=5, help='measured rounds of each playbook scenario (default 5)')
@@ -744,7 +744,7 @@ def parse_args(argv):
                         help='skip the baseline runs (ping and empty plays in a, no lookup in b) that only explain where the time goes')
     parser.add_argument('--pipelining', action='store_true', help='run every playbook with ANSIBLE_PIPELINING=true')
     parser.add_argument('--scenarios', default=','.join(SCENARIOS), help='comma-separated subset of %s' % ','.join(SCENARIOS))
-    parser.add_argument('--output', default=DEFAULT_OUTPUT, help='JSON results file (default tests/benchmarks/results/latest.json)')
+    parser.add_argument('--output', default=DEFAULT_OUTPUT, help='JSON results file (default tools/benchmarks/results/latest.json)')
     parser.add_argument('--simulator-lifetime', type=float,
                         help="seconds after which the simulator stops by itself (default: the simulator's, 900; raise it for long runs)")
     parser.add_argument('--no-fail', dest='fail', action='store_false', help='exit 0 even when a bar is not held')

@@ -8,11 +8,11 @@
 Runs mutmut over every ``plugins/module_utils/_*.py`` and ``plugins/plugin_utils/_*.py`` (or the
 files named on the command line) with the unit tests, prints per file the mutants, killed,
 survived and the score, and fails when the score is under MIN_SCORE.  Mutants listed in
-tests/mutation/equivalent.txt (provably unable to change behaviour) are left out of the score;
-an entry that matches no mutant fails the run, so the list cannot rot.  See tests/mutation/README.md.
+tools/mutation/equivalent.txt (provably unable to change behaviour) are left out of the score;
+an entry that matches no mutant fails the run, so the list cannot rot.  See tools/mutation/README.md.
 
 Usage (from the collection root, with the test virtualenv active):
-    python tests/mutation/run.py [--jobs N] [--keep DIR] [--list-survivors] [FILE...]
+    python tools/mutation/run.py [--jobs N] [--keep DIR] [--list-survivors] [FILE...]
 """
 
 import argparse
@@ -28,7 +28,7 @@ import time
 
 MIN_SCORE = 95.0
 HELPER_GLOBS = ('plugins/module_utils/_*.py', 'plugins/plugin_utils/_*.py')
-EQUIVALENTS = 'tests/mutation/equivalent.txt'
+EQUIVALENTS = 'tools/mutation/equivalent.txt'
 COLLECTION = os.path.join('ansible_collections', 'stabilityai', 'platform')
 # mutmut's exit-code statuses that count as the tests noticing the mutant.  A mutant that makes
 # the tests hang (timeout) or crash the interpreter (segfault: killed by a signal) was detected.
@@ -220,7 +220,7 @@ def main():
             status = dict(found[file_of[name]])[name]
             print('\n# %s %s (%s)\n%s' % (file_of[name], readable_function(name), status, diffs[name]))
     elif survivors:
-        print('\nsurvivors (python tests/mutation/run.py --list-survivors FILE shows their diffs):')
+        print('\nsurvivors (python tools/mutation/run.py --list-survivors FILE shows their diffs):')
         for name in survivors:
             print('  %s' % name)
     for entry in stale:
