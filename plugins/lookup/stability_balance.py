@@ -17,6 +17,8 @@ description:
   - Runs on the controller. Ansible evaluates a lookup once per host and per templating, so the answer is cached
     (see O(cache_ttl)) and a play over hundreds of hosts makes one request instead of one per host; the API allows
     150 requests per 10 seconds and then refuses the caller for 60 seconds.
+  - The cache serves one C(ansible-playbook) run (see O(cache_scope)); since 2.0.0 a run never gates on a balance an
+    earlier run read.
 author:
   - stabilityai.platform maintainers (@stabilityai-platform)
 extends_documentation_fragment:
@@ -43,8 +45,8 @@ options:
     type: float
   cache_ttl:
     description:
-      - Seconds a balance read is reused, by every host, fork and play of the same user on this controller, for the
-        same O(api_url), O(api_version), organization and O(api_key).
+      - Seconds a balance read is reused, for the same O(api_url), O(api_version), organization and O(api_key), by every
+        host, fork and play of one C(ansible-playbook) run (see O(cache_scope)).
       - Concurrent misses in forked workers wait for one another, so exactly one request goes out per entry.
       - V(0) turns the cache off; then every evaluation asks the API.
       - A balance can therefore be up to this old. Failed reads are never cached.
@@ -57,11 +59,33 @@ options:
     ini:
       - section: stabilityai_platform
         key: cache_ttl
+  cache_scope:
+    description:
+      - Who shares a cached balance.
+      - V(run) shares it among the hosts, forks and plays of one C(ansible-playbook) run, and never serves a reading an
+        earlier run took, however recent, so that every run gates on the credits it starts with. A run is its
+        C(ansible-playbook) process, known by its process id and start time, so two runs from one CI shell do not share.
+      - V(user) shares it with every later run of the same user on this controller within O(cache_ttl), as releases
+        before 2.0.0 did. B(Risk:) a gate can then pass on a balance read before an earlier run spent credits, up to
+        O(cache_ttl) seconds old; use it for reports and dashboards, not for gates that must stop an overdrawn run.
+      - V(run) needs C(/proc) (Linux) to tell runs apart; without it the lookup warns once and reads without a cache.
+      - Anything else is refused with a message that shows the value.
+    type: str
+    choices: [run, user]
+    default: run
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_CACHE_SCOPE
+    vars:
+      - name: stability_cache_scope
+    ini:
+      - section: stabilityai_platform
+        key: cache_scope
   cache_dir:
     description:
       - Directory of the cache, created with mode 0700; each entry is a 0600 file that holds only the credits and the
         time they were read, named by a keyed hash (HMAC-SHA256 under a random per-directory secret), so the key is never
-        stored.
+        stored. Entries nobody wrote for a day (those of earlier runs) are removed when a new one is written.
       - The directory is created only if it does not exist, and an existing one is never changed. A directory, or a file
         in it, that belongs to another user, that others may read or write (such as a shared C(/tmp)), or that is not
         of the right kind (a FIFO, a link) is not used; the lookup then reads without a cache and warns once.
@@ -99,6 +123,10 @@ EXAMPLES = r'''
   ansible.builtin.set_fact:
     studio_credits: "{{ lookup('stabilityai.platform.stability_balance', 'org-alice-studio', warn_below=1000, cache_ttl=0) }}"
 
+- name: A dashboard that may reuse a reading an earlier run took (up to 5 minutes old); never gate on it
+  ansible.builtin.debug:
+    msg: "{{ lookup('stabilityai.platform.stability_balance', cache_scope='user', cache_ttl=300) }} credits"
+
 - name: Talk to the bundled simulator instead of the real API
   ansible.builtin.debug:
     msg: "{{ lookup('stabilityai.platform.stability_balance', api_url='http://127.0.0.1:8080', api_key='sk-sim-alice-0000000000000000') }}"
@@ -134,6 +162,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     BalanceCache,
     CacheUnavailable,
+    clean_cache_scope,
     clean_cache_ttl,
 )
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
@@ -146,8 +175,8 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sourc
 )
 
 # The raw checks of this lookup's options (see _option_sources): the shared ones and its own.
-RAW_CHECKS = dict(CONNECTION_CHECKS, cache_ttl=clean_cache_ttl, cache_dir=functools.partial(clean_path_text, 'cache_dir'),
-                  **THRESHOLD_CHECKS)
+RAW_CHECKS = dict(CONNECTION_CHECKS, cache_ttl=clean_cache_ttl, cache_scope=clean_cache_scope,
+                  cache_dir=functools.partial(clean_path_text, 'cache_dir'), **THRESHOLD_CHECKS)
 
 display = Display()
 
@@ -233,11 +262,12 @@ class LookupModule(LookupBase):
 
     def _cache(self, settings):
         ttl = clean_cache_ttl(self.get_option('cache_ttl'))
+        scope = clean_cache_scope(self.get_option('cache_scope'))
         if ttl == 0:
             return None
         lock_timeout = max_total_seconds(settings.timeout, settings.retries)
         try:
-            return BalanceCache(self.get_option('cache_dir') or default_cache_dir(), ttl, settings, lock_timeout)
+            return BalanceCache(self.get_option('cache_dir') or default_cache_dir(), ttl, settings, lock_timeout, scope)
         except CacheUnavailable as exc:
             display.warning('stabilityai.platform.stability_balance reads without a cache: %s' % exc)
             return None

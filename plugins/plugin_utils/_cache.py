@@ -12,15 +12,18 @@ Ansible evaluates a lookup once per host, each time in a freshly forked worker, 
 gates 200 hosts on the balance would send 200 requests and trip the vendor's rate limit (150
 per 10 s, then a 60 s lock-out).  This cache makes that one request:
 
-* one small file per (api_url, api_version, organization, key) holding only the credits and the
-  time they were read; the file name is an HMAC of those four under a random per-cache secret,
-  so the key is never on disk, not even as a plain hash;
+* one small file per (api_url, api_version, organization, key) and, in the default scope
+  ``run``, per ``ansible-playbook`` run (see ``_playbook_run``), holding only the credits and the
+  time they were read; the file name is an HMAC of those under a random per-cache secret, so the
+  key is never on disk, not even as a plain hash.  A run never reads what an earlier run cached:
+  a gate must see the credits that run starts with.  Scope ``user`` shares entries between runs;
 * a miss takes an exclusive ``flock`` on the entry's lock file, looks again, and only then asks
   the API: concurrent misses in forked workers coalesce into exactly one request;
 * the directory is created 0700 and the files 0600; a directory or a file of the cache that is
   not ours, not private or not of the right kind (a FIFO, a link) is refused, never changed or
   waited on (the lookup then warns and reads without a cache);
-* unreadable, corrupt, future-dated or expired entries are ignored and replaced.
+* unreadable, corrupt, future-dated or expired entries are ignored and replaced, and entries
+  nobody wrote for a day (earlier runs' ones) are removed when a new one is written.
 
 Standard library only: a cache hit never imports the HTTP stack.
 """
@@ -32,6 +35,7 @@ import errno
 import json
 import math
 import os
+import re
 import tempfile
 import time
 
@@ -44,9 +48,13 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
     open_private,
     private_directory,
 )
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._playbook_run import RunUnknown, run_identity
 
 CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
+CACHE_SCOPES = ('run', 'user')
 CLOCK_SKEW = 5.0
+PRUNE_AFTER = 86400.0
+_ENTRY_FILE = re.compile(r'^([0-9a-f]{64})[.](?:json|lock)$')
 
 
 def clean_cache_ttl(value):
@@ -60,18 +68,30 @@ def clean_cache_ttl(value):
     return ttl
 
 
+def clean_cache_scope(value):
+    """``cache_scope``: ``run`` (a reading serves one ansible-playbook run) or ``user`` (every run of the user)."""
+    if value not in CACHE_SCOPES:
+        raise StabilityOptionError('cache_scope', 'must be %s, got %r' % (' or '.join(CACHE_SCOPES), value))
+    return value
+
+
 # The cache cannot be used safely; the lookup then reads without a cache.
 CacheUnavailable = PrivateDirectoryUnavailable
 
 
 class BalanceCache(object):
-    """Credits per organization for one connection, shared by every process of the user."""
+    """Credits per organization for one connection, shared by the processes of one run (``scope`` ``run``) or of the user (``user``)."""
 
-    def __init__(self, directory, ttl, settings, lock_timeout):
+    def __init__(self, directory, ttl, settings, lock_timeout, scope='run'):
         self.directory = private_directory(directory)
         self.ttl = ttl
         self.lock_timeout = lock_timeout
         self._identity = [settings.api_url, settings.api_version, settings.api_key]
+        if scope == 'run':
+            try:
+                self._identity.append(run_identity())
+            except RunUnknown as exc:
+                raise CacheUnavailable('%s; cache_scope=user would share readings between runs' % exc)
         self._secret = load_secret(self.directory)
 
     def entry_stem(self, organization):
@@ -115,6 +135,36 @@ class BalanceCache(object):
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
 
+    def prune(self, now=None):
+        """Remove the entries (with their lock files) that nobody wrote for PRUNE_AFTER seconds, or ``ttl`` if longer.
+
+        Every run writes entries of its own that no later run reads: without this a CI runner's
+        cache would grow by a few files a run, for ever.  An entry and its lock go together, by
+        the newer of the two times, so that a lock in use is never removed from under its entry.
+        Anything else in the directory (the secret, the rate guard's state) is left alone.
+        """
+        horizon = (time.time() if now is None else now) - max(self.ttl, PRUNE_AFTER)
+        newest = {}
+        try:
+            entries = list(os.scandir(self.directory))
+        except OSError:
+            return  # a cache that cannot be tidied still works; the next write tries again
+        for entry in entries:
+            match = _ENTRY_FILE.match(entry.name)
+            try:
+                if match:
+                    stem = os.path.join(self.directory, match.group(1))
+                    newest[stem] = max(newest.get(stem, 0.0), entry.stat(follow_symlinks=False).st_mtime)
+            except OSError:
+                continue  # removed meanwhile: another run tidies too
+        for stem, written in newest.items():
+            if written < horizon:
+                for ending in ('.json', '.lock'):
+                    try:
+                        os.unlink(stem + ending)
+                    except OSError:
+                        pass  # one of the two was never there, or is gone already
+
     def get_or_fetch(self, organization, fetch):
         """The fresh cached credits of ``organization``, or ``fetch(organization)`` stored for the others.
 
@@ -135,6 +185,7 @@ class BalanceCache(object):
             if credits is None:
                 credits = fetch(organization)
                 self.write(stem, credits)
+                self.prune()
             return credits
         finally:
             os.close(lock_fd)  # closing the descriptor releases the lock

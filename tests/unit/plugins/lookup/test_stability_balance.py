@@ -19,6 +19,8 @@ from ansible.plugins.loader import lookup_loader
 from ansible_collections.stabilityai.platform.plugins.lookup import stability_balance
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._playbook_run import RunUnknown
 
 KEY = 'sk-unit-lookup-key-31337'
 
@@ -31,7 +33,7 @@ def api(fake_api, demo_credits):
 
 @pytest.fixture
 def lookup(tmp_path, monkeypatch):
-    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION', 'STABILITY_CACHE_TTL'):
+    for name in ('STABILITY_API_KEY', 'STABILITY_KEY', 'STABILITY_API_URL', 'STABILITY_API_VERSION', 'STABILITY_CACHE_TTL', 'STABILITY_CACHE_SCOPE'):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv('STABILITY_CACHE_DIR', str(tmp_path / 'cache'))
     return lookup_loader.get('stabilityai.platform.stability_balance')
@@ -156,7 +158,7 @@ def test_bad_input_is_refused_before_any_request(api, lookup, terms, options, me
      "organizations is not an option of stabilityai.platform.stability_balance: organizations are its terms, "
      "for example lookup('stabilityai.platform.stability_balance', 'org-x')"),
     ({'zzz': 1}, 'zzz is not an option of stabilityai.platform.stability_balance; its options are api_key, api_url, api_version, '
-                 'ca_path, cache_dir, cache_ttl, min_credits, rate_limit, retries, timeout, validate_certs, warn_below'),
+                 'ca_path, cache_dir, cache_scope, cache_ttl, min_credits, rate_limit, retries, timeout, validate_certs, warn_below'),
 ])
 def test_an_unknown_keyword_is_refused_naming_the_closest_option(api, lookup, options, message):
     """Ansible drops unknown keywords: organization= read the default organization, min_credit= never gated."""
@@ -273,3 +275,86 @@ def test_a_planted_entry_warns_once_and_the_lookup_reads_live(api, lookup, warni
     assert lookup.run(DEMO_ORGANIZATIONS, api_key=KEY, cache_dir=str(directory)) == expected
     assert len(api.requests) == 6
     assert len(warnings) == 1 and 'is open to other users (mode 0644)' in warnings[0]
+
+
+# --- cache_scope: a fresh reading per run --------------------------------------------------
+
+@pytest.fixture
+def runs(monkeypatch):
+    """The ansible-playbook run the lookup believes it is in: set ``runs[0]``."""
+    current = ['boot/100/5000']
+    monkeypatch.setattr(_cache, 'run_identity', lambda: current[0])
+    return current
+
+
+def test_a_later_run_reads_the_balance_again_and_gates_on_it(fake_api, lookup, runs):
+    fake_api.serve({None: 100.0})
+    assert lookup.run([], api_key=KEY, min_credits=50) == [100.0]
+    fake_api.serve({None: 40.0})
+    assert lookup.run([], api_key=KEY, min_credits=50) == [100.0]  # the same run: its hosts share one reading
+    runs[0] = 'boot/101/5100'  # the next ansible-playbook from the same shell, within cache_ttl
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY, min_credits=50)
+    assert 'below min_credits 50.00' in caught.value.message and '40.00' in caught.value.message
+
+
+@pytest.mark.parametrize('how', ['keyword', 'variable', 'environment'])
+def test_cache_scope_user_lets_a_later_run_reuse_a_reading(fake_api, lookup, runs, monkeypatch, how):
+    fake_api.serve({None: 100.0})
+    direct, variables = {}, {'stability_api_key': KEY}
+    if how == 'keyword':
+        direct['cache_scope'] = 'user'
+    elif how == 'variable':
+        variables['stability_cache_scope'] = 'user'
+    else:
+        monkeypatch.setenv('STABILITY_CACHE_SCOPE', 'user')
+    assert lookup.run([], variables, **direct) == [100.0]
+    fake_api.serve({None: 40.0})
+    runs[0] = 'boot/101/5100'
+    assert lookup.run([], variables, **direct) == [100.0]
+    assert len(fake_api.requests) == 1
+
+
+@pytest.mark.parametrize('source, message', [
+    ({'cache_scope': 'playbook'}, "cache_scope must be run or user, got 'playbook'"),
+    ({'cache_scope': True}, 'cache_scope must be run or user, got True'),
+    ({'stability_cache_scope': 'User'}, "cache_scope (set by the variable stability_cache_scope) must be run or user, got 'User'"),
+    ({'STABILITY_CACHE_SCOPE': 'shared'}, "cache_scope (set by the environment variable STABILITY_CACHE_SCOPE) must be run or user, got 'shared'"),
+])
+def test_a_bad_cache_scope_is_refused_in_one_line_before_any_request(api, lookup, monkeypatch, source, message):
+    direct, variables = {}, {'stability_api_key': KEY}
+    for name, value in source.items():
+        if name.startswith('STABILITY_'):
+            monkeypatch.setenv(name, value)
+        elif name.startswith('stability_'):
+            variables[name] = value
+        else:
+            direct[name] = value
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], variables, **direct)
+    assert caught.value.message == message
+    assert api.requests == []
+
+
+def test_a_bad_cache_scope_in_ansible_cfg_names_the_file(api, lookup, ansible_cfg):
+    cfg = ansible_cfg('cache_scope = forever')
+    with pytest.raises(AnsibleLookupError) as caught:
+        lookup.run([], api_key=KEY)
+    assert caught.value.message == "cache_scope (set by [stabilityai_platform] cache_scope in %s) must be run or user, got 'forever'" % cfg
+    assert api.requests == []
+
+
+def test_a_bad_cache_scope_is_refused_even_with_the_cache_off(api, lookup):
+    with pytest.raises(AnsibleLookupError):
+        lookup.run([], api_key=KEY, cache_ttl=0, cache_scope='all')
+    assert api.requests == []
+
+
+def test_a_run_that_cannot_be_told_apart_reads_live_with_one_warning(api, lookup, warnings, monkeypatch, demo_credits):
+    def unknown():
+        raise RunUnknown('/proc cannot tell one ansible-playbook run from another (gone)')
+    monkeypatch.setattr(_cache, 'run_identity', unknown)
+    assert lookup.run(DEMO_ORGANIZATIONS, api_key=KEY) == [demo_credits[organization] for organization in DEMO_ORGANIZATIONS]
+    assert len(api.requests) == 3
+    assert warnings == ['stabilityai.platform.stability_balance reads without a cache: /proc cannot tell one ansible-playbook run from '
+                        'another (gone); cache_scope=user would share readings between runs']

@@ -22,12 +22,15 @@ import pytest
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir, open_private
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     CLOCK_SKEW,
     BalanceCache,
     CacheUnavailable,
+    clean_cache_scope,
     clean_cache_ttl,
 )
+from ansible_collections.stabilityai.platform.plugins.plugin_utils._playbook_run import RunUnknown
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
 KEY = 'sk-cache-test-key-0123456789'
@@ -564,3 +567,134 @@ def test_the_temporary_file_is_made_in_the_cache_directory(tmp_path, monkeypatch
     cache = make_cache(tmp_path / 'c')
     cache.write(cache.entry_stem('org-a'), 2.5)
     assert cache.read(cache.entry_stem('org-a')) == 2.5
+
+
+# --- one run, or every run of the user (cache_scope) ------------------------------------------
+
+def test_a_later_run_never_reads_an_earlier_run_s_entry_and_forks_of_one_run_do(tmp_path, monkeypatch):
+    run = ['boot/100/5000']
+    monkeypatch.setattr(_cache, 'run_identity', lambda: run[0])
+    calls = []
+
+    def fetch(organization):
+        calls.append(run[0])
+        return float(len(calls))
+    assert make_cache(tmp_path / 'c').get_or_fetch('org-a', fetch) == 1.0
+    assert make_cache(tmp_path / 'c').get_or_fetch('org-a', fetch) == 1.0  # another fork of the same run
+    run[0] = 'boot/101/5100'  # the next ansible-playbook, a second later
+    assert make_cache(tmp_path / 'c').get_or_fetch('org-a', fetch) == 2.0
+    run[0] = 'boot/100/5200'  # a later run that got the first one's process id
+    assert make_cache(tmp_path / 'c').get_or_fetch('org-a', fetch) == 3.0
+    assert calls == ['boot/100/5000', 'boot/101/5100', 'boot/100/5200']
+
+
+def test_scope_user_shares_an_entry_between_runs(tmp_path, monkeypatch):
+    run = ['boot/100/5000']
+    monkeypatch.setattr(_cache, 'run_identity', lambda: run[0])
+    calls = []
+    cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), 5.0, 'user')
+    assert cache.get_or_fetch('org-a', lambda organization: calls.append(1) or 4.0) == 4.0
+    run[0] = 'boot/101/5100'
+    again = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), 5.0, 'user')
+    assert again.get_or_fetch('org-a', lambda organization: calls.append(2) or 5.0) == 4.0
+    assert calls == [1]
+    assert make_cache(tmp_path / 'c').get_or_fetch('org-a', lambda organization: 6.0) == 6.0  # scope run reads no user entry
+
+
+def test_a_run_that_cannot_be_told_from_another_makes_the_cache_unavailable_in_one_line(tmp_path, monkeypatch):
+    def unknown():
+        raise RunUnknown('/proc cannot tell one ansible-playbook run from another (no such file)')
+    monkeypatch.setattr(_cache, 'run_identity', unknown)
+    with pytest.raises(CacheUnavailable) as caught:
+        make_cache(tmp_path / 'c')
+    assert str(caught.value) == ('/proc cannot tell one ansible-playbook run from another (no such file); '
+                                 'cache_scope=user would share readings between runs')
+    assert BalanceCache(str(tmp_path / 'c'), 60.0, settings(), 5.0, 'user').ttl == 60.0  # the other scope does not ask
+
+
+def test_the_run_is_part_of_the_keyed_name_and_never_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr(_cache, 'run_identity', lambda: 'boot-id-xyz/4242/777777')
+    cache = make_cache(tmp_path / 'c')
+    cache.get_or_fetch('org-a', lambda organization: 3.0)
+    for path in every_file(tmp_path / 'c'):
+        with open(path, 'rb') as handle:
+            content = handle.read()
+        assert b'4242' not in content and b'777777' not in content and b'boot-id' not in content
+        assert '4242' not in path and KEY not in path
+
+
+@pytest.mark.parametrize('value', ['run', 'user'])
+def test_cache_scope_accepts_run_and_user(value):
+    assert clean_cache_scope(value) == value
+
+
+@pytest.mark.parametrize('value', ['RUN', ' user', 'playbook', '', None, True, ['run']])
+def test_cache_scope_refuses_anything_else_in_one_line(value):
+    with pytest.raises(StabilityOptionError) as caught:
+        clean_cache_scope(value)
+    assert caught.value.msg == 'cache_scope must be run or user, got %r' % (value,)
+
+
+# --- tidying: earlier runs' entries go ------------------------------------------------------
+
+def age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_entries_nobody_wrote_for_a_day_go_with_their_locks_and_nothing_else_does(tmp_path, monkeypatch):
+    directory = tmp_path / 'c'
+    runs = iter(['boot/1/1', 'boot/2/2', 'boot/3/3'])
+    monkeypatch.setattr(_cache, 'run_identity', lambda: next(runs))
+    old, young = make_cache(directory), make_cache(directory)
+    for cache in (old, young):
+        cache.get_or_fetch('org-a', lambda organization: 1.0)
+    old_stem, young_stem = old.entry_stem('org-a'), young.entry_stem('org-a')
+    age(old_stem + '.json', _cache.PRUNE_AFTER + 60)
+    age(old_stem + '.lock', _cache.PRUNE_AFTER + 60)
+    age(young_stem + '.lock', _cache.PRUNE_AFTER + 60)  # an old lock of an entry still written to: kept with it
+    write_private(directory / ('rate-' + 'a' * 64), b'{}')
+    age(str(directory / ('rate-' + 'a' * 64)), 10 * _cache.PRUNE_AFTER)
+    age(str(directory / 'secret'), 10 * _cache.PRUNE_AFTER)
+    make_cache(directory).get_or_fetch('org-b', lambda organization: 2.0)  # a miss that writes tidies up
+    names = sorted(os.listdir(str(directory)))
+    assert os.path.basename(old_stem) + '.json' not in names and os.path.basename(old_stem) + '.lock' not in names
+    assert os.path.basename(young_stem) + '.json' in names and os.path.basename(young_stem) + '.lock' in names
+    assert 'secret' in names and 'rate-' + 'a' * 64 in names
+    assert len(names) == 2 + 2 + 2  # young entry, org-b's entry, secret, rate state
+
+
+def test_an_entry_younger_than_a_long_ttl_is_kept(tmp_path):
+    cache = BalanceCache(str(tmp_path / 'c'), 3 * _cache.PRUNE_AFTER, settings(), 5.0, 'user')
+    cache.get_or_fetch('org-a', lambda organization: 1.0)
+    stem = cache.entry_stem('org-a')
+    age(stem + '.json', 2 * _cache.PRUNE_AFTER)
+    age(stem + '.lock', 2 * _cache.PRUNE_AFTER)
+    cache.prune()
+    assert os.path.exists(stem + '.json')
+    cache.prune(now=time.time() + 1.5 * _cache.PRUNE_AFTER)
+    assert not os.path.exists(stem + '.json') and not os.path.exists(stem + '.lock')
+
+
+def test_a_lock_left_by_a_failed_fetch_goes_when_old(tmp_path):
+    cache = make_cache(tmp_path / 'c')
+
+    def down(organization):
+        raise RuntimeError('down')
+    with pytest.raises(RuntimeError):
+        cache.get_or_fetch('org-a', down)
+    stem = cache.entry_stem('org-a')
+    cache.prune(now=time.time() + _cache.PRUNE_AFTER - 60)
+    assert os.path.exists(stem + '.lock')
+    cache.prune(now=time.time() + _cache.PRUNE_AFTER + 60)
+    assert not os.path.exists(stem + '.lock')
+
+
+def test_a_directory_that_cannot_be_listed_is_not_tidied_and_the_read_still_works(tmp_path, monkeypatch):
+    cache = make_cache(tmp_path / 'c')
+
+    def unreadable(path):
+        raise OSError(13, 'Permission denied')
+    monkeypatch.setattr(_cache.os, 'scandir', unreadable)
+    assert cache.get_or_fetch('org-a', lambda organization: 7.0) == 7.0
+    assert cache.get_or_fetch('org-a', lambda organization: 8.0) == 7.0
