@@ -84,6 +84,86 @@ options:
     ini:
       - section: callback_credit_recap
         key: ledger_path
+  metrics_path:
+    description:
+      - At the end of the run, write each organization's credits as Prometheus metrics to this file, for node_exporter's
+        textfile collector (a name ending in C(.prom) in the collector's directory).
+      - "Gauges C(stability_credits) (the latest reading), C(stability_run_spent_credits) (before minus after),
+        C(stability_last_reading_timestamp_seconds) and, with O(ledger_path) when the ledger knows them,
+        C(stability_runway_days_left) and C(stability_runway_runs_left), labelled C(organization_id) and
+        C(organization_name)."
+      - The file is replaced atomically (a temporary file in the same directory, then renamed), mode 0644 (it holds no
+        secret; node_exporter reads it as another user). It must be a regular file or absent. A relative path is relative
+        to the directory C(ansible-playbook) runs in. An empty value means unset.
+      - When no balance could be read, the file is left as it was, so that its timestamp ages.
+      - Needs the Python library C(prometheus-client) on the controller (C(pip install prometheus-client)); without it,
+        or when the file cannot be written, one warning names this option and the run goes on.
+    type: path
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_METRICS_FILE
+    ini:
+      - section: callback_credit_recap
+        key: metrics_path
+  pushgateway_url:
+    description:
+      - At the end of the run, push the same metrics as O(metrics_path) to the Prometheus Pushgateway at this URL
+        (C(http://) or C(https://), any host, since the metrics hold no secret), under the job C(stabilityai_platform) and the
+        grouping key O(pushgateway_grouping). The push replaces that group only.
+      - One push, bounded by a 10 second time-out per network operation. An unreachable or refusing Pushgateway, or a
+        controller without C(prometheus-client), gives one warning naming this option; the run goes on. When no balance
+        could be read, nothing is pushed, so that the group's timestamp ages.
+      - An empty value means unset.
+    type: str
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_PUSHGATEWAY_URL
+    ini:
+      - section: callback_credit_recap
+        key: pushgateway_url
+  pushgateway_grouping:
+    description:
+      - The grouping key of the push beside C(job=stabilityai_platform), as C(label=value) items (a list, or one string
+        separated by commas), for example V(pipeline=nightly,runner=ci-7). Each pipeline should have its own, so that
+        one does not replace the other's group.
+      - If not set, C(playbook=<the playbook's file name>).
+      - Label names are letters, digits and C(_) (not C(job), C(organization_id) or C(organization_name)); values are
+        sent as the Pushgateway encodes them (a C(/) is fine).
+    type: list
+    elements: str
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_PUSHGATEWAY_GROUPING
+    ini:
+      - section: callback_credit_recap
+        key: pushgateway_grouping
+  pushgateway_ca_path:
+    description:
+      - The CA bundle (PEM) that the Pushgateway's certificate must chain to, for an C(https://) O(pushgateway_url).
+      - If not set, the system's trust store. The API's C(ca_path) is not used for the Pushgateway.
+    type: path
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_PUSHGATEWAY_CA_PATH
+    ini:
+      - section: callback_credit_recap
+        key: pushgateway_ca_path
+  pushgateway_username:
+    description:
+      - The user name of the Pushgateway's basic authentication, with O(pushgateway_password); both or neither.
+      - "The credentials are sent only over C(https://) or to a loopback address (C(localhost), C(127.x.x.x), C([::1]));
+        with plain C(http://) to another host nothing is pushed and one warning says why. They are never printed."
+    type: str
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_PUSHGATEWAY_USERNAME
+  pushgateway_password:
+    description:
+      - The password of the Pushgateway's basic authentication, with O(pushgateway_username). From the environment only.
+    type: str
+    version_added: 2.0.0
+    env:
+      - name: STABILITY_PUSHGATEWAY_PASSWORD
 notes:
   - A callback cannot read play variables, so the connection options come from the environment and C(ansible.cfg) only
     (the key from the environment only).
@@ -102,6 +182,13 @@ EXAMPLES = r'''
 #
 # or in a CI job:
 #   ANSIBLE_CALLBACKS_ENABLED=stabilityai.platform.credit_recap STABILITY_RECAP_REPORT=recap.json ansible-playbook site.yml
+#
+# Prometheus: a file for node_exporter's textfile collector, and a push to a Pushgateway
+# [callback_credit_recap]
+# organizations = all
+# metrics_path = /var/lib/prometheus/node-exporter/stability.prom
+# pushgateway_url = https://pushgateway.example.com
+# pushgateway_grouping = pipeline=nightly
 '''
 
 import os
@@ -130,8 +217,12 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         name = os.path.basename(getattr(playbook, '_file_name', None) or '') or None
-        self._recap = CreditRecap(self.get_option, self._display.warning, name, check_raw=self._check_raw_options)
+        self._recap = CreditRecap(self.get_option, self._display.warning, name, check_raw=self._check_raw_options, raw_option=self._raw_option)
         self._recap.start()
+
+    def _raw_option(self, name):
+        """``(value, source)`` of option ``name`` as written in the environment or ansible.cfg (the metrics options)."""
+        return raw_option_value('callback', self._load_name, name, {}, None)
 
     def _check_raw_options(self):
         """Refuse what Ansible's type conversion guessed at (``validate_certs = maybe`` in ansible.cfg is not false)."""

@@ -98,6 +98,23 @@ options:
       - A number of runs, 0 or more. Needs O(ledger_path).
     type: raw
     version_added: 1.1.0
+  metrics_path:
+    description:
+      - Also write the balances read as Prometheus metrics to this file on the host the module runs on, for node_exporter's
+        textfile collector (give it a name ending in C(.prom) in the collector's directory).
+      - "Gauges C(stability_credits), C(stability_last_reading_timestamp_seconds) and, with O(ledger_path) when the
+        ledger knows them, C(stability_runway_days_left) and C(stability_runway_runs_left), labelled C(organization_id)
+        and C(organization_name): one series per organization of RV(balances), or the one of RV(credits) when only that was
+        read (with an empty C(organization_id) for the key's default organization)."
+      - The file is replaced atomically (written to a temporary file in the same directory, then renamed), mode 0644 (it
+        holds no secret; node_exporter reads it as another user). It must be a regular file or absent.
+      - Written after the balances are read and before the gates are checked, so a failed gate still updates the metrics.
+      - It never changes the task's outcome. A file that cannot be written, or a host without the Python library
+        C(prometheus-client) (C(pip install prometheus-client)), gives one warning naming this option; the balances are
+        still returned and the gates still checked.
+      - See the guide R(Monitor the credits,ansible_collections.stabilityai.platform.docsite.monitoring).
+    type: path
+    version_added: 2.0.0
 '''
 
 EXAMPLES = r'''
@@ -146,6 +163,12 @@ EXAMPLES = r'''
   loop: "{{ runway_check.balances }}"
   loop_control:
     label: "{{ item.organization_id }}"
+
+- name: Check every organization and leave their balances for node_exporter's textfile collector
+  stabilityai.platform.stability_balance_info:
+    all_organizations: true
+    min_credits: 100
+    metrics_path: /var/lib/prometheus/node-exporter/stability.prom
 '''
 
 RETURN = r'''
@@ -269,6 +292,8 @@ error:
 '''
 
 import datetime
+import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -336,6 +361,19 @@ def labelled(result, key):
     return [(organization_label(result['organization']), result[key])]
 
 
+def write_metrics(module, result, path):
+    """Write the balances in ``result`` to the metrics file at ``path``; a failure is a warning, never the task's outcome."""
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics  # pylint: disable=import-outside-toplevel  # only when asked
+    now = time.time()
+    rows = result.get('balances') or [dict(organization_id=result['organization'], credits=result['credits'], runway=result.get('runway'))]
+    readings = [dict(organization_id=row['organization_id'], organization_name=row.get('organization_name'), credits=row['credits'],
+                     time=now, **_metrics.runway_fields(row.get('runway'))) for row in rows]
+    try:
+        _metrics.write_metrics_file(_metrics.load_client('metrics_path'), os.path.expanduser(path), readings, module.params['api_key'])
+    except _metrics.MetricsError as exc:
+        module.warn('%s; the balances were read and the gates checked' % exc.msg)
+
+
 def runway_failures(module, result, thresholds):
     """Check the runway gates: warn where the ledger says too little, return the failures."""
     forecasts = labelled(result, 'runway')
@@ -361,6 +399,7 @@ def main():
             ledger_path=dict(type='path'),
             min_days_left=dict(type='raw'),
             min_runs_left=dict(type='raw'),
+            metrics_path=dict(type='path'),
         ),
         required_by=dict(min_days_left='ledger_path', min_runs_left='ledger_path'),
         supports_check_mode=True,
@@ -372,6 +411,7 @@ def main():
         warn_below = clean_threshold('warn_below', params['warn_below'])
         runway_thresholds = dict((option, clean_runway_threshold(option, params[option])) for option in RUNWAY_GATES)
         ledger_path = clean_path_text('ledger_path', params['ledger_path'])
+        metrics_path = clean_path_text('metrics_path', params['metrics_path'])
         organizations = parse_organizations('organizations', params['organizations'])
         if isinstance(organizations, list) and params['all_organizations']:
             raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
@@ -403,6 +443,8 @@ def main():
             module.fail_json(**dict(result, **exc.to_result()))
 
     failures = runway_failures(module, result, runway_thresholds) if ledger_path is not None else []
+    if metrics_path is not None:
+        write_metrics(module, result, metrics_path)
 
     readings = labelled(result, 'credits')
     warning = shortfall('warn_below', warn_below, readings)

@@ -26,6 +26,14 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
+    checked,
+    clean_metrics_path,
+    load_client,
+    pushgateway_from_options,
+    runway_fields,
+    write_metrics_file,
+)
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, needs_default_organization, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_path_text
@@ -41,8 +49,10 @@ def format_amount(credits):
 class CreditRecap(object):
     """One playbook run: balances at the start and the end, and what follows from them."""
 
-    def __init__(self, get_option, warn, playbook, now=None, check_raw=None):
+    def __init__(self, get_option, warn, playbook, now=None, check_raw=None, raw_option=None):
         self.get_option = get_option
+        # (value, source) of an option as the user wrote it: the metrics options are read raw (an empty one is unset).
+        self.raw_option = raw_option or (lambda name: (get_option(name), None))
         self.check_raw = check_raw  # refuses options as the user wrote them, before Ansible's conversion
         self.warn = warn
         self.playbook = playbook
@@ -55,11 +65,13 @@ class CreditRecap(object):
         self._before = {}
         self._problem = None
         self._secret = None
+        self._prometheus = self._metrics_path = self._pushgateway = None
 
     # -- the two events ---------------------------------------------------------------------
 
     def start(self):
         self.started = self._now()
+        self._metrics_start()
         self._guard(self._start)
 
     def finish(self):
@@ -71,6 +83,7 @@ class CreditRecap(object):
         if self._client is not None:
             self._client.close()
         self._guard(self._write_outputs, report)
+        self._publish_metrics(report)
         return format_text(report)
 
     # -- the work ---------------------------------------------------------------------------
@@ -207,6 +220,50 @@ class CreditRecap(object):
         if summary:
             with open(summary, 'a') as handle:
                 handle.write(format_markdown(report))
+
+    # -- metrics (module_utils/_metrics.py) -------------------------------------------------
+
+    def _metrics_start(self):
+        """Check the metrics options before any request; a refusal turns that output off with one warning."""
+        self._metrics_path = self._metrics_step(checked, self.raw_option, 'metrics_path', clean_metrics_path)
+        self._pushgateway = self._metrics_step(pushgateway_from_options, self.raw_option, self.playbook)
+        if self._metrics_path or self._pushgateway:
+            self._prometheus = self._metrics_step(load_client, 'metrics_path' if self._metrics_path else 'pushgateway_url')
+
+    def _publish_metrics(self, report):
+        """Write the metrics file and push to the Pushgateway, each on its own; nothing read, nothing replaced.
+
+        Without a reading the outputs keep the last run's values, so their timestamp ages and a
+        staleness alert fires, instead of the series vanishing.
+        """
+        readings = self._metric_readings(report) if self._prometheus else None
+        if not readings:
+            return
+        if self._metrics_path:
+            self._metrics_step(write_metrics_file, self._prometheus, self._metrics_path, readings, self._secret)
+        if self._pushgateway:
+            self._metrics_step(self._pushgateway.push, self._prometheus, readings, self._secret)
+
+    def _metric_readings(self, report):
+        """Each organization's latest reading (the end's, else the start's) with the run's spend and the runway."""
+        readings = []
+        for row in report['organizations']:
+            credits, when = (row['after'], self.finished) if row['after'] is not None else (row['before'], self.started)
+            if credits is not None:
+                readings.append(dict(organization_id=row['organization_id'], organization_name=row['organization_name'], credits=credits,
+                                     time=when.timestamp(), spent=row['spent'], **runway_fields(row.get('runway'))))
+        return readings
+
+    def _metrics_step(self, function, *args):
+        """``function(*args)``, or None and one warning that starts with the option; a metrics output never fails a run."""
+        try:
+            return function(*args)
+        except StabilityError as exc:
+            message = exc.msg
+        except Exception as exc:  # pylint: disable=broad-except  # a recap must never fail a run
+            message = 'metrics: %s: %s' % (type(exc).__name__, exc)
+        self.warn('%s: %s; the run itself is not affected' % (PLUGIN, one_line(redact(message, self._secret))))
+        return None
 
     # -- failures ---------------------------------------------------------------------------
 

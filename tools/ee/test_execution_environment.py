@@ -118,9 +118,12 @@ def galaxy_stage(context, tmp_path_factory):
 def test_collection_declares_its_python_dependency():
     assert load_yaml(os.path.join(COLLECTION_ROOT, 'meta', 'execution-environment.yml')) == {
         'version': 3,
-        'dependencies': {'python': 'requirements.txt'},
+        'dependencies': {'python': 'meta/ee-requirements.txt'},
     }
-    assert [line.split('>=')[0] for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))] == ['requests']
+    required = requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))
+    assert [line.split('>=')[0] for line in required] == ['requests']
+    # An image gets the same requests and the optional prometheus-client of the metrics options.
+    assert requirement_lines(os.path.join(COLLECTION_ROOT, 'meta', 'ee-requirements.txt')) == required + ['prometheus-client>=0.20']
 
 
 def test_example_ee_takes_this_collection_and_a_supported_core(tarball_name):
@@ -158,11 +161,11 @@ def test_build_context_carries_the_collection_tarball(context, galaxy, tarball_n
         names = set(archive.getnames())
         manifest = json.load(archive.extractfile('MANIFEST.json'))['collection_info']
         meta_ee = yaml.safe_load(archive.extractfile('meta/execution-environment.yml'))
-        requirements = archive.extractfile('requirements.txt').read().decode('utf-8')
+        requirements = archive.extractfile('meta/ee-requirements.txt').read().decode('utf-8')
     assert (manifest['namespace'], manifest['name'], manifest['version']) == (galaxy['namespace'], galaxy['name'], galaxy['version'])
-    assert {'meta/execution-environment.yml', 'requirements.txt', 'playbooks/preflight.yml', 'meta/runtime.yml'} <= names
-    assert meta_ee['dependencies'] == {'python': 'requirements.txt'}
-    assert 'requests' in requirements
+    assert {'meta/execution-environment.yml', 'meta/ee-requirements.txt', 'playbooks/preflight.yml', 'meta/runtime.yml'} <= names
+    assert meta_ee['dependencies'] == {'python': 'meta/ee-requirements.txt'}
+    assert 'requests' in requirements and 'prometheus-client' in requirements
     assert not [name for name in names if name.endswith('.tar.gz')], 'a tarball inside the tarball'
 
 
@@ -213,12 +216,12 @@ def test_galaxy_stage_installs_the_collection(galaxy_stage, galaxy):
     assert (installed / 'plugins' / 'modules' / 'stability_balance_info.py').is_file()
 
 
-def test_builder_stage_introspection_asks_for_requests(context, galaxy_stage, tmp_path):
+def test_builder_stage_introspection_asks_for_requests_and_prometheus_client(context, galaxy_stage, tmp_path):
     """The context's own introspect.py, with the Containerfile's arguments, on what the galaxy stage installed."""
     src = tmp_path / 'src'
     run([sys.executable, str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect',
          '--write-bindep=%s' % (src / 'bindep.txt'), '--write-pip=%s' % (src / 'requirements.txt'), str(galaxy_stage)])
-    expected = [line + FROM_COLLECTION for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))]
+    expected = [line + FROM_COLLECTION for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'meta', 'ee-requirements.txt'))]
     assert (src / 'requirements.txt').read_text().splitlines() == expected
     assert not (src / 'bindep.txt').exists() or not (src / 'bindep.txt').read_text().strip()
 
@@ -230,7 +233,7 @@ def test_ansible_builder_introspect_sanitize_on_the_collections_path():
         pytest.skip('ANSIBLE_COLLECTIONS_PATH is not set (tests/run-tests.sh sets it)')
     output = run([tool('ansible-builder'), 'introspect', '--sanitize', collections_path.split(os.pathsep)[0]])
     report = yaml.safe_load(output)
-    expected = [line + FROM_COLLECTION for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))]
+    expected = [line + FROM_COLLECTION for line in requirement_lines(os.path.join(COLLECTION_ROOT, 'meta', 'ee-requirements.txt'))]
     assert report == {'python': expected, 'system': []}
 
 

@@ -46,3 +46,14 @@ def test_good_values_pass(callback, ansible_cfg, monkeypatch):
     monkeypatch.delenv('STABILITY_API_VERSION', raising=False)
     ansible_cfg('validate_certs = no', 'timeout = 7.5', 'retries = 2')
     callback._check_raw_options()
+
+
+def test_the_metrics_options_are_read_as_written_from_the_environment_and_ansible_cfg(callback, ansible_cfg, monkeypatch):
+    for name in ('STABILITY_METRICS_FILE', 'STABILITY_PUSHGATEWAY_URL', 'STABILITY_PUSHGATEWAY_GROUPING', 'STABILITY_PUSHGATEWAY_CA_PATH'):
+        monkeypatch.delenv(name, raising=False)
+    cfg = ansible_cfg('[callback_credit_recap]', 'metrics_path = ', 'pushgateway_grouping = pipeline=nightly, runner=7')
+    monkeypatch.setenv('STABILITY_PUSHGATEWAY_URL', 'http://127.0.0.1:9091')
+    assert callback._raw_option('metrics_path') == ('', '[callback_credit_recap] metrics_path in %s' % cfg)
+    assert callback._raw_option('pushgateway_grouping') == ('pipeline=nightly, runner=7', '[callback_credit_recap] pushgateway_grouping in %s' % cfg)
+    assert callback._raw_option('pushgateway_url') == ('http://127.0.0.1:9091', 'the environment variable STABILITY_PUSHGATEWAY_URL')
+    assert callback._raw_option('pushgateway_ca_path') == (None, None)
