@@ -20,8 +20,11 @@ description:
     the same organization meanwhile (another pipeline, a person in the web app).
   - With O(ledger_path), appends both readings to the ledger and forecasts the runway from it (see
     M(stabilityai.platform.stability_balance_info) option O(stabilityai.platform.stability_balance_info#module:ledger_path)).
-  - With O(report_path), writes the recap as JSON. When the environment variable E(GITHUB_STEP_SUMMARY) is set (GitHub
-    Actions), appends the recap to that file as a Markdown table.
+  - With O(report_path), writes the recap as JSON. When the environment variable E(GITHUB_STEP_SUMMARY) is set and not
+    empty (GitHub Actions), appends the recap to that file as a Markdown table.
+  - The report, the ledger and the step summary are used only if they are regular files or do not exist yet. Anything
+    else in their place (a directory, a FIFO, a device such as C(/dev/full), a socket, a symbolic link) is refused
+    without blocking, with one warning that names the option and the path. Each fails on its own, with its own warning.
   - It never changes a play's outcome. An unreachable API, a bad key or a damaged ledger gives one warning and a report
     with C(complete) V(false).
   - It makes one request per watched organization at the start and one at the end, plus one for the account at the start
@@ -58,6 +61,7 @@ options:
   report_path:
     description:
       - Write the run's recap to this file as JSON (mode 0600, replaced each run, never through a symbolic link).
+      - An empty E(STABILITY_RECAP_REPORT) means not set.
       - It holds C(started), C(finished) (UTC, ISO 8601), C(playbook), C(run_id), C(complete) (V(false) when a reading
         failed), C(spent) (the total), C(problem) (the warning, or V(null)), and C(organizations), a list of
         C(organization_id), C(organization_name) (known with V(all) and for the default organization), C(before), C(after),
@@ -75,7 +79,8 @@ options:
       - Append the start and end readings to this ledger file and forecast the runway from it.
       - "JSON Lines, one reading a line: C(time) (UTC, ISO 8601), C(organization_id), C(credits), C(run_id), C(event)
         (C(start) or C(end)) and C(playbook); never the key. Created with mode 0600, never through a symbolic link,
-        appended under a file lock so that parallel jobs can share it."
+        appended under a file lock so that parallel jobs can share it. The lock is waited for at most O(timeout) seconds."
+      - An empty E(STABILITY_LEDGER) means not set.
       - Growth is bounded. Past 2 MiB the oldest lines are dropped down to 1 MiB (about 6,000 readings, months of
         history; the forecast looks at the last 7 days). A line that cannot be read is skipped with a warning.
     type: path
@@ -198,9 +203,12 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
     CONNECTION_CHECKS,
     check_raw_options,
+    option_unless_empty_environment,
     raw_option_value,
 )
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import CreditRecap
+
+PATH_OPTIONS = ('ledger_path', 'report_path')
 
 
 class CallbackModule(CallbackBase):
@@ -217,8 +225,14 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         name = os.path.basename(getattr(playbook, '_file_name', None) or '') or None
-        self._recap = CreditRecap(self.get_option, self._display.warning, name, check_raw=self._check_raw_options, raw_option=self._raw_option)
+        self._recap = CreditRecap(self._option, self._display.warning, name, check_raw=self._check_raw_options, raw_option=self._raw_option)
         self._recap.start()
+
+    def _option(self, name):
+        """The option as Ansible gives it, except that an empty ``STABILITY_LEDGER`` or ``STABILITY_RECAP_REPORT`` means unset."""
+        if name in PATH_OPTIONS:
+            return option_unless_empty_environment('callback', self._load_name, name, self.get_option(name))
+        return self.get_option(name)
 
     def _raw_option(self, name):
         """``(value, source)`` of option ``name`` as written in the environment or ansible.cfg (the metrics options)."""

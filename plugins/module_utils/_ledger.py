@@ -10,8 +10,9 @@
 
 The ``credit_recap`` callback appends; ``stability_balance_info`` reads (on the host the module
 runs on).  Parallel CI jobs on one runner append at once, so every write holds an exclusive
-``fcntl`` lock on the file and every read a shared one.  The file is created 0600 and never
-followed through a symbolic link.  A reading holds only ``time``, ``organization_id``,
+``flock`` on the file and every read a shared one, each waited for only until a deadline.  The
+file is created 0600 and used only if it is a regular file (``_private_file``): a link, a FIFO
+or a device in its place is refused without blocking.  A reading holds only ``time``, ``organization_id``,
 ``credits``, ``run_id``, ``event`` and ``playbook``: never the key.
 
 Growth is bounded: when an append leaves the file over LEDGER_MAX_BYTES, the oldest lines are
@@ -24,18 +25,22 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import fcntl
 import json
 import os
-import stat
 import sys
+import time
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout, lock_with_deadline
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file, write_all
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import parse_time
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import DEFAULT_TIMEOUT
 
 LEDGER_MAX_BYTES = 2 * 1024 * 1024
 LEDGER_KEEP_BYTES = 1024 * 1024
 LEDGER_FIELDS = ('time', 'organization_id', 'credits', 'run_id', 'event', 'playbook')
 LEDGER_EVENTS = ('start', 'end')
+# How long a reader or a writer waits for another one's lock unless told (a plugin passes its ``timeout``).
+LOCK_TIMEOUT = DEFAULT_TIMEOUT
 
 
 class LedgerError(Exception):
@@ -64,64 +69,75 @@ def check_reading(reading):
         raise ValueError('run_id is not a non-empty string')
 
 
-def _open(path, flags):
+def _open(path, flags, create):
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)  # not inherited by children without O_CLOEXEC: PEP 446
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise LedgerError('ledger %s is a symbolic link; refusing to follow it' % path)
-        raise LedgerError('ledger %s cannot be opened: %s' % (path, exc.strerror or exc))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise LedgerError('ledger %s is not a regular file' % path)
-    return fd
+        return open_private_file(path, flags, create=create)
+    except UnusableFile as exc:
+        raise LedgerError('%s' % exc)
 
 
-def append_readings(path, readings):
-    """Append ``readings`` under an exclusive lock, creating the file 0600; then keep it bounded."""
+def _lock(fd, exclusive, path, lock_timeout):
+    """Lock the ledger, waiting at most ``lock_timeout`` seconds for a writer that holds it."""
+    try:
+        lock_with_deadline(fd, exclusive, time.monotonic() + lock_timeout, path)
+    except LockTimeout as exc:
+        raise LedgerError('%s for %g s; nothing was %s' % (exc, lock_timeout, 'written' if exclusive else 'read'))
+
+
+def append_readings(path, readings, lock_timeout=LOCK_TIMEOUT):
+    """Append ``readings`` under an exclusive lock, creating the file 0600; then keep it bounded.
+
+    A file whose last line has no line break (a writer that died mid-line, an edit by hand) gets
+    one first, so that the old line and the new ones stay readings of their own.
+    """
     data = ''.join(ledger_line(reading) for reading in readings).encode('utf-8')
-    fd = _open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+    # Not O_APPEND: the lock orders writers, and the bound is kept by rewriting through this descriptor.
+    fd = _open(path, os.O_RDWR, create=True)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, data)
-        if os.fstat(fd).st_size > LEDGER_MAX_BYTES:
-            _drop_oldest(path)
+        _lock(fd, True, path, lock_timeout)
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if data and size and os.pread(fd, 1, size - 1) != b'\n':
+            data = b'\n' + data
+        write_all(fd, data)
+        if size + len(data) > LEDGER_MAX_BYTES:
+            _drop_oldest(fd)
     except OSError as exc:
-        raise LedgerError('ledger %s cannot be written: %s' % (path, exc.strerror or exc))
+        raise LedgerError('%s cannot be written: %s' % (path, exc.strerror or exc))
     finally:
         os.close(fd)  # releases the lock
 
 
-def _drop_oldest(path):
-    """Keep the newest whole lines that fit in LEDGER_KEEP_BYTES; the caller holds the lock."""
-    with open(path, 'rb') as handle:
-        handle.seek(max(os.fstat(handle.fileno()).st_size - LEDGER_KEEP_BYTES, 0))
-        tail = handle.read()
+def _drop_oldest(fd):
+    """Keep the newest whole lines that fit in LEDGER_KEEP_BYTES; the caller holds the lock.
+
+    Rewritten in place (not replaced) so that writers waiting on this file's lock see the result.
+    """
+    size = os.fstat(fd).st_size
+    start = max(size - LEDGER_KEEP_BYTES, 0)
+    tail = os.pread(fd, size - start, start)
     tail = tail[tail.find(b'\n') + 1:] if b'\n' in tail else b''
-    # Rewritten in place (not replaced) so that writers waiting on this file's lock see the result.
-    fd = _open(path, os.O_WRONLY)
-    try:
-        os.write(fd, tail)
-        os.ftruncate(fd, len(tail))
-    finally:
-        os.close(fd)
+    os.pwrite(fd, tail, 0)
+    os.ftruncate(fd, len(tail))
 
 
-def read_readings(path):
+def read_readings(path, lock_timeout=LOCK_TIMEOUT):
     """The well-formed readings of the ledger at ``path`` and a list of warnings.
 
     A missing ledger has no readings; lines that are not well-formed readings are skipped and
     counted in one warning that names the first of them, so a damaged file never stops a run.
     """
     try:
-        fd = _open(path, os.O_RDONLY)
-    except LedgerError:
-        if not os.path.lexists(path):
+        fd = open_private_file(path, os.O_RDONLY, create=False)
+    except UnusableFile as exc:
+        if exc.errno == errno.ENOENT:
             return [], []
-        raise
+        raise LedgerError('%s' % exc)
     with os.fdopen(fd, 'rb') as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-        lines = handle.read().split(b'\n')
+        try:
+            _lock(fd, False, path, lock_timeout)
+            lines = handle.read().split(b'\n')
+        except OSError as exc:
+            raise LedgerError('%s cannot be read: %s' % (path, exc.strerror or exc))
     readings = []
     bad = []
     for number, line in enumerate(lines, 1):

@@ -24,6 +24,8 @@ import os
 import stat
 import time
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, check_ours, kind_of, open_private_file
+
 SECRET_FILE = 'secret'
 SECRET_BYTES = 32
 
@@ -38,28 +40,6 @@ def default_cache_dir():
     return os.path.join(base, 'stabilityai.platform')
 
 
-# O_NONBLOCK: opening a FIFO someone planted must not hang the caller (fstat then refuses it).
-OPEN_FLAGS = getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0) | getattr(os, 'O_NONBLOCK', 0)
-
-
-_IS_KIND = {'directory': stat.S_ISDIR, 'regular file': stat.S_ISREG}
-
-
-def check_private(path, info, kind):
-    """Refuse ``path`` (its ``lstat``/``fstat`` in ``info``) unless it is a ``kind`` of ours that only we can use.
-
-    ``kind``: ``'directory'`` or ``'regular file'``.
-    """
-    if not _IS_KIND[kind](info.st_mode):
-        raise PrivateDirectoryUnavailable('%s is not a %s' % (path, kind))
-    if info.st_uid != os.geteuid():
-        raise PrivateDirectoryUnavailable('%s belongs to another user' % path)
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        raise PrivateDirectoryUnavailable(
-            '%s is open to other users (mode %04o); it is left as it is: use a directory only you can use (mode 0700), '
-            'or one that does not exist yet' % (path, stat.S_IMODE(info.st_mode)))
-
-
 def private_directory(path):
     """Create ``path`` 0700 if it does not exist; use an existing one only if it is ours and private.
 
@@ -71,42 +51,36 @@ def private_directory(path):
     except OSError as exc:
         if exc.errno != errno.EEXIST:
             raise PrivateDirectoryUnavailable('cannot create the directory %s: %s' % (path, exc.strerror))
-    check_private(path, os.lstat(path), 'directory')
-    return path
-
-
-def open_private(path, flags, create=True):
-    """Open a file of the directory without following a link or blocking, and check that it is ours, private and regular.
-
-    ``create``: create it 0600 if missing.  Anything else found in its place raises PrivateDirectoryUnavailable.
-    """
-    fd = os.open(path, flags | OPEN_FLAGS | (os.O_CREAT if create else 0), 0o600)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise PrivateDirectoryUnavailable('%s is %s, not a directory' % (path, kind_of(info.st_mode)))
     try:
-        check_private(path, os.fstat(fd), 'regular file')
-    except PrivateDirectoryUnavailable:
-        os.close(fd)
-        raise
-    return fd
+        check_ours(path, info, '; it is left as it is: use a directory only you can use (mode 0700), or one that does not exist yet')
+    except UnusableFile as exc:
+        raise PrivateDirectoryUnavailable('%s' % exc)
+    return path
 
 
 def load_secret(directory):
     """The directory's random secret, created on first use; the same for every process."""
     path = os.path.join(directory, SECRET_FILE)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
-    except OSError as exc:
+        fd = open_private_file(path, os.O_WRONLY | os.O_EXCL, ours=True)
+    except UnusableFile as exc:
         if exc.errno != errno.EEXIST:
-            raise PrivateDirectoryUnavailable('cannot create %s: %s' % (path, exc.strerror))
+            raise PrivateDirectoryUnavailable('%s' % exc)
     else:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(os.urandom(SECRET_BYTES))
     for dummy in range(50):
         try:
-            fd = open_private(path, os.O_RDONLY, create=False)
+            fd = open_private_file(path, os.O_RDONLY, create=False, ours=True)
             try:
                 secret = os.read(fd, SECRET_BYTES + 1)  # one byte more tells a longer file from ours
             finally:
                 os.close(fd)
+        except UnusableFile as exc:
+            raise PrivateDirectoryUnavailable('%s' % exc)
         except OSError as exc:
             raise PrivateDirectoryUnavailable('cannot read %s: %s' % (path, exc.strerror))
         if len(secret) == SECRET_BYTES:

@@ -49,9 +49,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
     default_cache_dir,
     keyed_name,
     load_secret,
-    open_private,
     private_directory,
 )
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     DEFAULT_RATE_LIMIT,
     VENDOR_REQUESTS_PER_WINDOW,
@@ -186,10 +186,8 @@ class RateGuard(object):
         path = self._path
         with self._thread_lock:
             try:
-                fd = open_private(path, os.O_RDWR)
-            except OSError as exc:
-                raise StateUnusable('cannot open %s: %s' % (path, exc.strerror))
-            except PrivateDirectoryUnavailable as exc:
+                fd = open_private_file(path, os.O_RDWR, ours=True)
+            except UnusableFile as exc:
                 raise StateUnusable('%s' % exc)
             try:
                 try:

@@ -71,7 +71,10 @@ options:
   ledger_path:
     description:
       - The credit ledger written by the P(stabilityai.platform.credit_recap#callback) callback (its C(ledger_path)), on
-        the host the module runs on. Read only, under a shared lock; a missing file has no readings.
+        the host the module runs on. Read only, under a shared lock waited for at most O(timeout) seconds; a missing file
+        has no readings.
+      - Anything but a regular file (a directory, a FIFO, a device, a socket, a symbolic link) is refused without blocking,
+        with one line that names O(ledger_path) and the path.
       - Every balance read then also returns RV(runway), forecast from the readings of the last 7 days and the balance
         just read. A line of the ledger that cannot be read is skipped with a warning.
       - Each organization's history is the readings with its id. Readings without an id (written by the callback of 1.x
@@ -335,10 +338,13 @@ def read_balances(client, account, organization, organizations):
     return readings[credits_target], balances
 
 
-def read_history(module, result, ledger_path):
-    """The ledger's readings; a line it cannot read is a warning, a ledger it cannot open a failure."""
+def read_history(module, result, ledger_path, lock_timeout):
+    """The ledger's readings; a line it cannot read is a warning, a ledger it cannot open a failure.
+
+    The ledger's lock is waited for at most ``lock_timeout`` seconds (the module's ``timeout``).
+    """
     try:
-        history, warnings = read_readings(ledger_path)
+        history, warnings = read_readings(ledger_path, lock_timeout=lock_timeout)
     except LedgerError as exc:
         module.fail_json(msg='ledger_path: %s' % exc, **result)
     for warning in warnings:
@@ -431,7 +437,7 @@ def main():
             else:
                 result['credits'] = client.fetch_balance(organization)
             if ledger_path is not None:
-                history = read_history(module, result, ledger_path)
+                history = read_history(module, result, ledger_path, client.settings.timeout)
                 # Readings written without an id (1.x) are the key's default organization's: its id is needed only when
                 # the ledger mixes such readings with ids; then the account is read, once.
                 asked = [item['organization_id'] for item in result.get('balances', [])] + [organization]

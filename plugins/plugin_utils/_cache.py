@@ -45,9 +45,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
     PrivateDirectoryUnavailable,
     keyed_name,
     load_secret,
-    open_private,
     private_directory,
 )
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._playbook_run import RunUnknown, run_identity
 
 CACHE_TTL_PROBLEM = 'must be a number of seconds, 0 or more (0 turns the cache off), got %r'
@@ -102,11 +102,11 @@ class BalanceCache(object):
         """The cached credits of the entry ``stem`` if fresh, else None; anything odd counts as a miss."""
         now = time.time() if now is None else now
         try:
-            fd = open_private(stem + '.json', os.O_RDONLY, create=False)
-        except OSError as exc:
+            fd = open_private_file(stem + '.json', os.O_RDONLY, create=False, ours=True)
+        except UnusableFile as exc:
             if exc.errno == errno.ENOENT:
                 return None
-            raise CacheUnavailable('cannot open a cache entry: %s' % exc.strerror)
+            raise CacheUnavailable('%s' % exc)
         try:
             with os.fdopen(fd, 'rb') as handle:
                 entry = json.loads(handle.read(4096).decode())  # UTF-8
@@ -176,9 +176,9 @@ class BalanceCache(object):
         if credits is not None:
             return credits
         try:
-            lock_fd = open_private(stem + '.lock', os.O_RDWR)
-        except OSError as exc:
-            raise CacheUnavailable('cannot open the lock file of a cache entry: %s' % exc.strerror)
+            lock_fd = open_private_file(stem + '.lock', os.O_RDWR, ours=True)
+        except UnusableFile as exc:
+            raise CacheUnavailable('%s' % exc)
         try:
             self._wait_for_lock(lock_fd)
             credits = self.read(stem)

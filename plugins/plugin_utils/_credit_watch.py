@@ -159,7 +159,7 @@ def take_reading(client, options, now=None):
     account = client.fetch_account(sendable_ids=True)
     memberships = watched_memberships(account, options.organizations)
     credits = client.fetch_balances([membership['id'] for membership in memberships])
-    history = None if options.ledger_path is None else ledger_history(options.ledger_path)
+    history = None if options.ledger_path is None else ledger_history(options.ledger_path, options.connection.timeout)
     default = default_membership(account)
     readings = []
     for membership, balance in zip(memberships, credits):
@@ -171,10 +171,13 @@ def take_reading(client, options, now=None):
     return readings
 
 
-def ledger_history(path):
-    """The ledger's readings; lines it cannot read are skipped with a logged warning, as the module warns."""
+def ledger_history(path, lock_timeout):
+    """The ledger's readings; lines it cannot read are skipped with a logged warning, as the module warns.
+
+    Its lock is waited for at most ``lock_timeout`` seconds (the source's ``timeout``).
+    """
     try:
-        history, warnings = read_readings(path)
+        history, warnings = read_readings(path, lock_timeout=lock_timeout)
     except LedgerError as exc:
         raise StabilityError('ledger_path: %s' % exc)  # the module's wording
     for warning in warnings:

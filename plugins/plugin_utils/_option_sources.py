@@ -26,6 +26,7 @@ import functools
 import os
 
 from ansible import constants as C
+from ansible.config.manager import ensure_type
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
@@ -124,6 +125,26 @@ def _ini_parser(config_file, mtime_ns, size):  # pylint: disable=unused-argument
     except (OSError, configparser.Error):
         pass  # Ansible itself reports a file it cannot read or parse
     return parser
+
+
+def option_unless_empty_environment(plugin_type, plugin_name, name, value):
+    """``value`` (the option as Ansible gives it), unless it came from an environment variable that is empty.
+
+    Ansible takes an empty variable as a value: an empty path becomes the current directory, so
+    ``STABILITY_LEDGER=`` (a CI variable that expands to nothing) would make the ledger a
+    directory.  Empty means unset here: the option is what ``ansible.cfg`` says, converted the
+    way Ansible converts it, else None.
+    """
+    definition = C.config.get_configuration_definitions(plugin_type, plugin_name).get(name, {})
+    found = [entry['name'] for entry in definition.get('env') or () if entry['name'] in os.environ]
+    if not found or os.environ[found[-1]].strip():
+        return value
+    config_file = C.config.get_config_value('CONFIG_FILE')
+    for entry in reversed(definition.get('ini') or ()):
+        raw = ini_value(config_file, entry.get('section', 'defaults'), entry['key'])
+        if raw is not None:
+            return ensure_type(raw, definition.get('type'), origin=config_file, origin_ftype='ini')
+    return None
 
 
 def check_raw_options(raw_option, checks):

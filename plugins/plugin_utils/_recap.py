@@ -35,10 +35,12 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._metrics impo
     write_metrics_file,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file, write_all
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, needs_default_organization, runway
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, clean_path_text
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import DEFAULT_TIMEOUT, ConnectionSettings, clean_path_text
 
 PLUGIN = 'stabilityai.platform.credit_recap'
+STEP_SUMMARY_ENV = 'GITHUB_STEP_SUMMARY'
 _UNKNOWN = object()
 
 
@@ -64,6 +66,7 @@ class CreditRecap(object):
         self._default_id = _UNKNOWN  # the key's default organization's id, once the account told it (None: it has none)
         self._before = {}
         self._problem = None
+        self._warned = set()
         self._secret = None
         self._prometheus = self._metrics_path = self._pushgateway = None
 
@@ -82,7 +85,7 @@ class CreditRecap(object):
             report = self._report([])
         if self._client is not None:
             self._client.close()
-        self._guard(self._write_outputs, report)
+        self._write_outputs(report)
         self._publish_metrics(report)
         return format_text(report)
 
@@ -182,18 +185,18 @@ class CreditRecap(object):
                       event=event, playbook=self.playbook)
                  for organization, credits in readings.items()]
         try:
-            append_readings(ledger_path, lines)
+            append_readings(ledger_path, lines, lock_timeout=self._lock_timeout())
         except LedgerError as exc:
-            self._note('%s' % exc)
+            self._note('ledger_path: %s' % exc, always=True)
 
     def _history(self):
         ledger_path = self._ledger_path()
         if not ledger_path:
             return None
         try:
-            readings, warnings = read_readings(ledger_path)
+            readings, warnings = read_readings(ledger_path, lock_timeout=self._lock_timeout())
         except LedgerError as exc:
-            self._note('%s' % exc)
+            self._note('ledger_path: %s' % exc, always=True)
             return None
         for warning in warnings:
             self.warn(warning)
@@ -212,14 +215,32 @@ class CreditRecap(object):
             problem=self._problem,
         )
 
+    def _lock_timeout(self):
+        """The ledger's lock is waited for as long as one request may take."""
+        return self._client.settings.timeout if self._client is not None else DEFAULT_TIMEOUT
+
     def _write_outputs(self, report):
-        report_path = clean_path_text('report_path', self.get_option('report_path'))
+        """The report and the step summary, each on its own: one that cannot be written does not cost the other."""
+        try:
+            report_path = clean_path_text('report_path', self.get_option('report_path'))
+        except StabilityOptionError as exc:
+            self._note(exc.msg, always=True, record=False)
+            report_path = None
         if report_path:
-            write_private(os.path.expanduser(report_path), json.dumps(report, indent=2, sort_keys=True) + '\n')
-        summary = os.environ.get('GITHUB_STEP_SUMMARY')
-        if summary:
-            with open(summary, 'a') as handle:
-                handle.write(format_markdown(report))
+            self._write_output('report_path', os.path.expanduser(report_path), os.O_TRUNC,
+                               lambda: json.dumps(report, indent=2, sort_keys=True) + '\n')
+        summary = os.environ.get(STEP_SUMMARY_ENV, '')
+        if summary.strip():  # empty: unset, as a CI variable that expands to nothing
+            self._write_output(STEP_SUMMARY_ENV, summary, os.O_APPEND, lambda: format_markdown(report))
+
+    def _write_output(self, option, path, flags, render):
+        """Write ``render()`` to ``path``; any failure is one warning naming ``option``, never an exception."""
+        try:
+            write_private(path, flags, render())
+        except UnusableFile as exc:
+            self._note('%s: %s' % (option, exc), always=True, record=False)
+        except Exception as exc:  # pylint: disable=broad-except  # a recap must never fail a run
+            self._note('%s: %s: %s' % (option, type(exc).__name__, exc), always=True, record=False)
 
     # -- metrics (module_utils/_metrics.py) -------------------------------------------------
 
@@ -267,11 +288,18 @@ class CreditRecap(object):
 
     # -- failures ---------------------------------------------------------------------------
 
-    def _note(self, message):
-        """Remember the first problem and warn about it, once per run."""
+    def _note(self, message, always=False, record=True):
+        """Remember the first problem (``record``) and warn about it, once per run.
+
+        ``always``: warn even when another problem came first (each output fails on its own, with
+        its own warning); the same warning is still given once only.
+        """
         message = one_line(redact(message, self._secret))
-        if self._problem is None:
+        first = self._problem is None
+        if record and first:
             self._problem = message
+        if (first or always) and message not in self._warned:
+            self._warned.add(message)
             self.warn('%s: %s; the run itself is not affected' % (PLUGIN, message))
 
     def _guard(self, function, *args):
@@ -284,11 +312,20 @@ class CreditRecap(object):
         return None
 
 
-def write_private(path, text):
-    """Write ``text`` to ``path``, 0600, never through a symbolic link."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, 'w') as handle:
-        handle.write(text)
+def write_private(path, flags, text):
+    """Write ``text`` (UTF-8) to the regular file ``path``, created 0600; ``flags``: ``os.O_TRUNC`` (replace) or ``os.O_APPEND``.
+
+    Truncated only once the file is known to be a regular file (a FIFO or device is refused first).
+    """
+    fd = open_private_file(path, os.O_WRONLY | (flags & os.O_APPEND))
+    try:
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
+        write_all(fd, text.encode('utf-8'))
+    except OSError as exc:
+        raise UnusableFile(exc.errno, path, 'cannot be written: %s' % (exc.strerror or exc))
+    finally:
+        os.close(fd)
 
 
 def _spent_text(row):

@@ -18,6 +18,7 @@ __metaclass__ = type
 import contextlib
 import io
 import json
+import signal
 import threading
 import time
 
@@ -214,3 +215,19 @@ def ansible_cfg(tmp_path, monkeypatch):
         monkeypatch.setattr(C.config, '_config_file', str(path))
         return str(path)
     return write
+
+
+class TimeLimitExceeded(Exception):
+    """A test that could hang (a FIFO, a lock) ran past its outer time limit."""
+
+
+@pytest.fixture
+def time_limit():
+    """Fail the test, instead of hanging the run, if it takes more than 10 seconds (SIGALRM; main thread only)."""
+    def expired(signum, frame):
+        raise TimeLimitExceeded('the test took more than 10 s: something blocked')
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)

@@ -57,3 +57,33 @@ def test_the_metrics_options_are_read_as_written_from_the_environment_and_ansibl
     assert callback._raw_option('pushgateway_grouping') == ('pipeline=nightly, runner=7', '[callback_credit_recap] pushgateway_grouping in %s' % cfg)
     assert callback._raw_option('pushgateway_url') == ('http://127.0.0.1:9091', 'the environment variable STABILITY_PUSHGATEWAY_URL')
     assert callback._raw_option('pushgateway_ca_path') == (None, None)
+
+
+@pytest.mark.parametrize('option, variable', [('ledger_path', 'STABILITY_LEDGER'), ('report_path', 'STABILITY_RECAP_REPORT')])
+def test_an_empty_environment_variable_means_unset(callback, ansible_cfg, monkeypatch, option, variable):
+    """Ansible makes an empty path the current directory: the ledger would be a directory."""
+    ansible_cfg()
+    monkeypatch.setenv(variable, '')
+    callback.set_options()
+    assert callback.get_option(option) not in (None, '')
+    assert callback._option(option) is None
+
+
+@pytest.mark.parametrize('option, variable', [('ledger_path', 'STABILITY_LEDGER'), ('report_path', 'STABILITY_RECAP_REPORT')])
+def test_an_empty_environment_variable_gives_way_to_ansible_cfg(callback, ansible_cfg, monkeypatch, tmp_path, option, variable):
+    """Read as Ansible reads the file when the variable is not set: relative to the file's directory."""
+    ansible_cfg('[callback_credit_recap]', '%s = recap/out.json' % option)
+    monkeypatch.setenv(variable, ' ')
+    callback.set_options()
+    assert callback._option(option) == str(tmp_path / 'recap' / 'out.json')
+    monkeypatch.delenv(variable)
+    callback.set_options()
+    assert callback._option(option) == callback.get_option(option) == str(tmp_path / 'recap' / 'out.json')
+
+
+def test_a_set_environment_variable_is_used_as_ansible_gives_it(callback, ansible_cfg, monkeypatch, tmp_path):
+    ansible_cfg()
+    monkeypatch.setenv('STABILITY_LEDGER', str(tmp_path / 'ledger.jsonl'))
+    callback.set_options()
+    assert callback._option('ledger_path') == str(tmp_path / 'ledger.jsonl')
+    assert callback._option('organizations') == callback.get_option('organizations')

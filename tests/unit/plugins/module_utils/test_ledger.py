@@ -21,7 +21,7 @@ import types
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger
+from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _locking
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import (
     LedgerError,
     append_readings,
@@ -67,21 +67,22 @@ def test_a_symbolic_link_is_refused_for_writing_and_reading(tmp_path):
     target.write_text('')
     link = tmp_path / 'ledger.jsonl'
     link.symlink_to(target)
-    with pytest.raises(LedgerError, match='is a symbolic link; refusing to follow it'):
-        append_readings(str(link), [reading()])
-    with pytest.raises(LedgerError, match='is a symbolic link'):
-        read_readings(str(link))
+    for use in (lambda: append_readings(str(link), [reading()]), lambda: read_readings(str(link))):
+        with pytest.raises(LedgerError) as caught:
+            use()
+        assert str(caught.value) == '%s is a symbolic link (it is not followed), not a regular file' % link
     assert target.read_text() == ''
 
 
 def test_a_directory_is_refused(tmp_path):
-    with pytest.raises(LedgerError, match='cannot be opened|is not a regular file'):
+    with pytest.raises(LedgerError) as caught:
         append_readings(str(tmp_path), [reading()])
+    assert str(caught.value) == '%s is a directory, not a regular file' % tmp_path
 
 
 def test_an_unwritable_place_is_a_ledger_error_naming_the_path(tmp_path):
     path = str(tmp_path / 'missing-dir' / 'ledger.jsonl')
-    with pytest.raises(LedgerError, match='ledger %s cannot be opened' % path):
+    with pytest.raises(LedgerError, match='^%s cannot be opened' % path):
         append_readings(path, [reading()])
 
 
@@ -204,23 +205,26 @@ def test_a_ledger_that_cannot_be_opened_names_the_path_and_the_reason(tmp_path):
     path = str(tmp_path / 'missing-dir' / 'ledger.jsonl')
     with pytest.raises(LedgerError) as caught:
         append_readings(path, [reading()])
-    assert str(caught.value) == 'ledger %s cannot be opened: No such file or directory' % path
+    assert str(caught.value) == '%s cannot be opened: No such file or directory' % path
 
 
 def test_a_directory_is_not_read_as_a_ledger(tmp_path):
     with pytest.raises(LedgerError) as caught:
         read_readings(str(tmp_path))
-    assert str(caught.value) == 'ledger %s is not a regular file' % tmp_path
+    assert str(caught.value) == '%s is a directory, not a regular file' % tmp_path
 
 
 def test_a_file_system_without_locks_is_a_ledger_error_naming_the_path(tmp_path, monkeypatch):
     def no_locks(fd, operation):
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
-    monkeypatch.setattr(_ledger, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH))
+    monkeypatch.setattr(_locking, 'fcntl', types.SimpleNamespace(flock=no_locks, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH, LOCK_NB=fcntl.LOCK_NB))
     path = str(tmp_path / 'ledger.jsonl')
     with pytest.raises(LedgerError) as caught:
         append_readings(path, [reading()])
-    assert str(caught.value) == 'ledger %s cannot be written: %s' % (path, os.strerror(errno.ENOLCK))
+    assert str(caught.value) == '%s cannot be written: %s' % (path, os.strerror(errno.ENOLCK))
+    with pytest.raises(LedgerError) as caught:
+        read_readings(path)
+    assert str(caught.value) == '%s cannot be read: %s' % (path, os.strerror(errno.ENOLCK))
 
 
 def test_a_ledger_exactly_at_the_bound_is_left_whole(tmp_path, monkeypatch):
@@ -241,3 +245,52 @@ def test_a_tail_without_a_whole_line_is_dropped_entirely(tmp_path, monkeypatch):
     path.write_text('x' * 3000)
     append_readings(str(path), [])
     assert path.read_bytes() == b''
+
+
+def test_a_last_line_without_a_line_break_keeps_its_reading_and_the_new_ones(tmp_path):
+    """A writer that died mid-way, or an edit by hand, leaves no line break: the next append starts a new line."""
+    path = tmp_path / 'ledger.jsonl'
+    path.write_bytes(json.dumps(reading(run_id='old')).encode('utf-8'))
+    append_readings(str(path), [reading(run_id='new'), reading(run_id='new', event='end')])
+    readings, warnings = read_readings(str(path))
+    assert warnings == []
+    assert [(item['run_id'], item['event']) for item in readings] == [('old', 'start'), ('new', 'start'), ('new', 'end')]
+    assert path.read_bytes().count(b'\n') == 3
+
+
+def test_a_ledger_ending_with_a_line_break_gets_no_empty_line(tmp_path):
+    path = tmp_path / 'ledger.jsonl'
+    append_readings(str(path), [reading()])
+    append_readings(str(path), [reading(event='end')])
+    assert b'\n\n' not in path.read_bytes()
+
+
+@pytest.mark.usefixtures('time_limit')
+def test_a_fifo_is_refused_at_once_for_writing_and_reading(tmp_path):
+    fifo = tmp_path / 'ledger.jsonl'
+    os.mkfifo(str(fifo))
+    for use in (lambda: append_readings(str(fifo), [reading()]), lambda: read_readings(str(fifo))):
+        with pytest.raises(LedgerError) as caught:
+            use()
+        assert str(caught.value) == '%s is a FIFO (named pipe), not a regular file' % fifo
+
+
+@pytest.mark.usefixtures('time_limit')
+@pytest.mark.parametrize('exclusive', [True, False])
+def test_a_lock_held_past_the_timeout_refuses_instead_of_waiting(tmp_path, exclusive):
+    path = str(tmp_path / 'ledger.jsonl')
+    append_readings(path, [reading()])
+    holder = os.open(path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    started = time.monotonic()
+    try:
+        with pytest.raises(LedgerError) as caught:
+            if exclusive:
+                append_readings(path, [reading(event='end')], lock_timeout=0.3)
+            else:
+                read_readings(path, lock_timeout=0.3)
+    finally:
+        os.close(holder)
+    assert 0.3 <= time.monotonic() - started < 3
+    assert str(caught.value) == '%s stayed locked by another process for 0.3 s; nothing was %s' % (path, 'written' if exclusive else 'read')
+    assert len(read_readings(path)[0]) == 1

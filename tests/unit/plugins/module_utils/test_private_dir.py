@@ -21,7 +21,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
     PrivateDirectoryUnavailable,
     keyed_name,
     load_secret,
-    open_private,
     private_directory,
 )
 
@@ -63,12 +62,19 @@ def test_a_shared_directory_is_refused_with_what_to_do_instead(tmp_path):
         'or one that does not exist yet' % directory)
 
 
-def test_something_else_in_place_of_a_file_is_named_for_what_was_expected(tmp_path):
-    directory = private_directory(str(tmp_path / 'state'))
-    os.mkdir(os.path.join(directory, 'entry'), 0o700)
+def test_something_else_in_place_of_the_directory_is_named(tmp_path):
+    (tmp_path / 'state').write_text(u'')
     with pytest.raises(PrivateDirectoryUnavailable) as caught:
-        open_private(os.path.join(directory, 'entry'), os.O_RDONLY, create=False)
-    assert str(caught.value) == '%s is not a regular file' % os.path.join(directory, 'entry')
+        private_directory(str(tmp_path / 'state'))
+    assert str(caught.value) == '%s is a regular file, not a directory' % (tmp_path / 'state')
+
+
+def test_something_else_in_place_of_the_secret_is_refused(tmp_path):
+    directory = private_directory(str(tmp_path / 'state'))
+    os.mkdir(os.path.join(directory, 'secret'), 0o700)
+    with pytest.raises(PrivateDirectoryUnavailable) as caught:
+        load_secret(directory)
+    assert str(caught.value) == '%s is a directory, not a regular file' % os.path.join(directory, 'secret')
 
 
 def test_file_names_stay_the_same_across_releases():

@@ -193,7 +193,7 @@ def test_a_ledger_that_is_a_link_fails_naming_the_option(fake_api, run_module, t
     link.symlink_to(ledger)
     fake_api.answer(payload={'credits': demo_credits[None]})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': str(link)})
-    assert failed and result['msg'] == 'ledger_path: ledger %s is a symbolic link; refusing to follow it' % link
+    assert failed and result['msg'] == 'ledger_path: %s is a symbolic link (it is not followed), not a regular file' % link
 
 
 @pytest.mark.parametrize('option', ['min_days_left', 'min_runs_left'])

@@ -21,7 +21,8 @@ import time
 import pytest
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
-from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir, open_private
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import open_private_file
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     CLOCK_SKEW,
@@ -141,7 +142,7 @@ def test_a_planted_fifo_is_refused_without_blocking(tmp_path, which):
     if worker.is_alive():  # unblock the hung open before failing
         os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
     assert not worker.is_alive(), 'opening the FIFO blocked'
-    assert outcome == ['%s is not a regular file' % path]
+    assert outcome == ['%s is a FIFO (named pipe), not a regular file' % path]
 
 
 @pytest.mark.parametrize('which', ['secret', 'json', 'lock'])
@@ -185,7 +186,7 @@ def test_a_planted_symlink_entry_is_refused_and_neither_read_nor_replaced(tmp_pa
     os.symlink(str(target), stem + '.json')
     with pytest.raises(CacheUnavailable) as caught:
         cache.read(stem)
-    assert str(caught.value) == 'cannot open a cache entry: Too many levels of symbolic links'
+    assert str(caught.value) == '%s.json is a symbolic link (it is not followed), not a regular file' % stem
     with pytest.raises(CacheUnavailable):
         cache.get_or_fetch('org-a', lambda organization: pytest.fail('a refused cache must not fetch'))
     assert os.path.islink(stem + '.json') and target.read_text() == planted
@@ -205,7 +206,7 @@ def test_a_file_in_place_of_the_directory_is_refused(tmp_path):
     path.write_text(u'')
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(path)
-    assert str(caught.value) == '%s is not a directory' % path
+    assert str(caught.value) == '%s is a regular file, not a directory' % path
 
 
 def test_a_planted_symlink_lock_is_refused(tmp_path):
@@ -354,7 +355,7 @@ def test_a_symlinked_secret_is_refused(tmp_path):
     os.symlink(str(planted), str(directory / 'secret'))
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert 'cannot read' in str(caught.value)
+    assert str(caught.value) == '%s is a symbolic link (it is not followed), not a regular file' % (directory / 'secret')
 
 
 def test_a_directory_in_place_of_the_secret_is_refused(tmp_path):
@@ -363,12 +364,12 @@ def test_a_directory_in_place_of_the_secret_is_refused(tmp_path):
     (directory / 'secret').mkdir(mode=0o700)
     with pytest.raises(CacheUnavailable) as caught:
         make_cache(directory)
-    assert str(caught.value) == '%s is not a regular file' % (directory / 'secret')
+    assert str(caught.value) == '%s is a directory, not a regular file' % (directory / 'secret')
 
 
 @pytest.mark.parametrize('creating, error, message', [
-    (True, errno.ENOSPC, 'cannot create %s: No space left on device'),
-    (False, errno.EACCES, 'cannot read %s: Permission denied'),
+    (True, errno.ENOSPC, '%s cannot be opened: No space left on device'),
+    (False, errno.EACCES, '%s cannot be opened: Permission denied'),
 ])
 def test_a_secret_that_cannot_be_created_or_read_is_reported(tmp_path, monkeypatch, creating, error, message):
     directory = tmp_path / 'c'
@@ -438,7 +439,7 @@ def test_a_directory_in_place_of_an_entry_is_refused(tmp_path):
     os.mkdir(stem + '.json', 0o700)
     with pytest.raises(CacheUnavailable) as caught:
         cache.get_or_fetch('org-a', lambda organization: pytest.fail('a refused cache must not fetch'))
-    assert str(caught.value) == '%s.json is not a regular file' % stem
+    assert str(caught.value) == '%s.json is a directory, not a regular file' % stem
 
 
 def test_an_entry_lock_that_cannot_be_opened_is_reported(tmp_path):
@@ -446,14 +447,14 @@ def test_an_entry_lock_that_cannot_be_opened_is_reported(tmp_path):
     os.mkdir(cache.entry_stem('org-a') + '.lock')
     with pytest.raises(CacheUnavailable) as caught:
         cache.get_or_fetch('org-a', lambda organization: 1.0)
-    assert str(caught.value).startswith('cannot open the lock file of a cache entry: ')
+    assert str(caught.value) == '%s.lock is a directory, not a regular file' % cache.entry_stem('org-a')
 
 
 def test_a_miss_waits_for_the_holder_of_the_lock_and_reads_what_it_stored(tmp_path):
     """test_concurrent_misses_in_forked_workers_make_one_fetch in one process, so that mutation testing sees the code it runs."""
     cache = make_cache(tmp_path / 'c')
     stem = cache.entry_stem('org-a')
-    holder = open_private(stem + '.lock', os.O_RDWR)
+    holder = open_private_file(stem + '.lock', os.O_RDWR, ours=True)
     fcntl.flock(holder, fcntl.LOCK_EX)
     fetched = []
     answer = []
@@ -469,7 +470,7 @@ def test_a_miss_waits_for_the_holder_of_the_lock_and_reads_what_it_stored(tmp_pa
 
 def test_a_lock_held_past_the_lock_timeout_is_given_up_and_the_miss_fetches(tmp_path):
     cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.2)
-    holder = open_private(cache.entry_stem('org-a') + '.lock', os.O_RDWR)
+    holder = open_private_file(cache.entry_stem('org-a') + '.lock', os.O_RDWR, ours=True)
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         started = time.monotonic()
@@ -506,7 +507,7 @@ def test_a_hit_never_waits_for_a_fetch_in_progress(tmp_path):
     cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=5.0)
     stem = cache.entry_stem('org-a')
     cache.write(stem, 3.5)
-    holder = open_private(stem + '.lock', os.O_RDWR)
+    holder = open_private_file(stem + '.lock', os.O_RDWR, ours=True)
     fcntl.flock(holder, fcntl.LOCK_EX)  # another process is fetching this entry
     try:
         started = time.monotonic()
@@ -547,7 +548,7 @@ def test_an_entry_is_read_up_to_4096_bytes(tmp_path, size, hit):
 def test_a_holder_that_hangs_after_storing_is_given_up_on_and_what_it_stored_is_used(tmp_path):
     cache = BalanceCache(str(tmp_path / 'c'), 60.0, settings(), lock_timeout=0.5)
     stem = cache.entry_stem('org-a')
-    holder = open_private(stem + '.lock', os.O_RDWR)
+    holder = open_private_file(stem + '.lock', os.O_RDWR, ours=True)
     fcntl.flock(holder, fcntl.LOCK_EX)
     fetched, answer = [], []
     waiter = threading.Thread(target=lambda: answer.append(cache.get_or_fetch('org-a', fetched.append)))

@@ -390,7 +390,7 @@ def test_an_unreadable_ledger_fails_the_reading_naming_ledger_path(fake_api, tmp
     with StabilityClient(watch_options.connection) as client:
         with pytest.raises(StabilityError) as caught:
             take_reading(client, watch_options, NOW)
-    assert caught.value.msg == 'ledger_path: ledger %s is not a regular file' % tmp_path
+    assert caught.value.msg == 'ledger_path: %s is a directory, not a regular file' % tmp_path
 
 
 # --- the shipped examples -------------------------------------------------------------------------

@@ -267,8 +267,8 @@ def test_a_ledger_that_cannot_be_written_is_one_warning_and_the_recap_goes_on(fa
     run = recap(warnings, organizations=['org-a'], ledger_path=str(link))
     run.start()
     lines = run.finish()
-    assert warnings == ['stabilityai.platform.credit_recap: ledger %s is a symbolic link; refusing to follow it; the run itself is not affected'
-                        % link]
+    assert warnings == ['stabilityai.platform.credit_recap: ledger_path: %s is a symbolic link (it is not followed), not a regular file; '
+                        'the run itself is not affected' % link]
     assert lines[0] == "org-a : before 5.00  after 5.00  spent 0.00  runway -"
 
 
@@ -387,15 +387,15 @@ def test_a_failure_at_the_start_still_reports_the_end(fake_api, sleeps):
 
 
 def test_a_ledger_that_cannot_be_read_is_one_warning_and_the_recap_goes_on(fake_api, tmp_path, monkeypatch):
-    def unreadable(path):
-        raise LedgerError('ledger %s cannot be opened: Permission denied' % path)
+    def unreadable(path, lock_timeout):
+        raise LedgerError('%s cannot be opened: Permission denied' % path)
     monkeypatch.setattr(_recap, 'read_readings', unreadable)
     fake_api.serve({'org-a': 2.0})
     warnings = []
     run = recap(warnings, organizations=['org-a'], ledger_path=str(tmp_path / 'ledger.jsonl'))
     run.start()
     lines = run.finish()
-    assert warnings == ['stabilityai.platform.credit_recap: ledger %s cannot be opened: Permission denied; the run itself is not affected'
+    assert warnings == ['stabilityai.platform.credit_recap: ledger_path: %s cannot be opened: Permission denied; the run itself is not affected'
                         % (tmp_path / 'ledger.jsonl')]
     assert lines[0] == "org-a : before 2.00  after 2.00  spent 0.00  runway -"
 
@@ -454,3 +454,133 @@ def test_markdown_cells_keep_to_one_line():
     text = format_markdown(report)
     assert '### Stability AI credits: site .yml\n' in text
     assert '| org-a (A B) | 2.00 | 1.00 | 1.00 | - |\n' in text
+
+
+# --- the report, the ledger and the step summary: regular files or nothing, each on its own ---------
+
+def special_file(tmp_path, kind):
+    """A path holding something that is not a regular file: each used to block, fail late or lose data."""
+    path = tmp_path / kind
+    if kind == 'fifo':
+        os.mkfifo(str(path))
+    elif kind == 'directory':
+        path.mkdir()
+    elif kind == 'symlink':
+        path.symlink_to(tmp_path / 'elsewhere')
+    else:
+        return '/dev/full', 'a character device'
+    return str(path), {'fifo': 'a FIFO (named pipe)', 'directory': 'a directory', 'symlink': 'a symbolic link (it is not followed)'}[kind]
+
+
+def refused(option, path, what):
+    return 'stabilityai.platform.credit_recap: %s: %s is %s, not a regular file; the run itself is not affected' % (option, path, what)
+
+
+@pytest.mark.usefixtures('time_limit')
+@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
+def test_a_report_path_that_is_not_a_regular_file_is_one_warning_and_the_summary_is_still_written(fake_api, tmp_path, monkeypatch, kind):
+    path, what = special_file(tmp_path, kind)
+    summary = tmp_path / 'summary.md'
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path=path, ledger_path=str(tmp_path / 'ledger.jsonl'))
+    run.start()
+    run.finish()
+    assert warnings == [refused('report_path', path, what)]
+    assert '**Total spent:** 0.00 credits' in summary.read_text()
+    assert len(read_readings(str(tmp_path / 'ledger.jsonl'))[0]) == 2
+    assert not (tmp_path / 'elsewhere').exists()
+
+
+@pytest.mark.usefixtures('time_limit')
+@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
+def test_a_step_summary_that_is_not_a_regular_file_is_one_warning_and_the_report_is_still_written(fake_api, tmp_path, monkeypatch, kind):
+    path, what = special_file(tmp_path, kind)
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', path)
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    assert warnings == [refused('GITHUB_STEP_SUMMARY', path, what)]
+    assert json.loads((tmp_path / 'r.json').read_text())['complete'] is True
+
+
+@pytest.mark.usefixtures('time_limit')
+@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
+def test_a_ledger_that_is_not_a_regular_file_is_one_warning_for_the_whole_run(fake_api, tmp_path, monkeypatch, kind):
+    """Written at the start and the end and read for the runway: refused each time, warned about once."""
+    path, what = special_file(tmp_path, kind)
+    summary = tmp_path / 'summary.md'
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], ledger_path=path, report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    assert warnings == [refused('ledger_path', path, what)]
+    assert json.loads((tmp_path / 'r.json').read_text())['problem'] == refused('ledger_path', path, what).split(': ', 1)[1].rsplit(';', 1)[0]
+    assert '**Total spent:**' in summary.read_text()
+
+
+def test_every_output_that_fails_warns_even_after_another_problem(fake_api, tmp_path, monkeypatch, sleeps):
+    fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom'})
+    fake_api.answer(payload={'credits': 4.0})
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(tmp_path))
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path='/dev/full', ledger_path=str(tmp_path / 'ledger.jsonl'))
+    run.start()
+    run.finish()
+    assert len(warnings) == 3 and 'boom' in warnings[0]
+    assert warnings[1:] == [refused('report_path', '/dev/full', 'a character device'),
+                            refused('GITHUB_STEP_SUMMARY', str(tmp_path), 'a directory')]
+
+
+def test_a_write_that_fails_half_way_is_a_warning_naming_the_option(fake_api, tmp_path, monkeypatch):
+    def disk_full(fd, data):
+        raise OSError(28, os.strerror(28))
+    monkeypatch.setattr(_recap, 'write_all', disk_full)
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(tmp_path / 'summary.md'))
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: %s: %s cannot be written: No space left on device; the run itself is not affected' % (
+        option, path) for option, path in (('report_path', tmp_path / 'r.json'), ('GITHUB_STEP_SUMMARY', tmp_path / 'summary.md'))]
+
+
+def test_an_output_that_cannot_be_rendered_costs_only_itself(fake_api, tmp_path, monkeypatch):
+    monkeypatch.setattr(_recap, 'format_markdown', lambda report: 1 / 0)
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(tmp_path / 'summary.md'))
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    run.finish()
+    assert warnings == ['stabilityai.platform.credit_recap: GITHUB_STEP_SUMMARY: ZeroDivisionError: division by zero; the run itself is not affected']
+    assert json.loads((tmp_path / 'r.json').read_text())['complete'] is True
+
+
+@pytest.mark.parametrize('value', ['', '  '])
+def test_an_empty_step_summary_variable_means_none(fake_api, tmp_path, monkeypatch, value):
+    (tmp_path / 'cwd').mkdir()
+    monkeypatch.chdir(str(tmp_path / 'cwd'))
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', value)
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'])
+    run.start()
+    run.finish()
+    assert warnings == [] and os.listdir('.') == []
+
+
+def test_a_longer_old_report_is_replaced_whole(fake_api, tmp_path):
+    report = tmp_path / 'r.json'
+    report.write_text(u'x' * 100000)
+    fake_api.serve({'org-a': 1.0})
+    run = recap([], organizations=['org-a'], report_path=str(report))
+    run.start()
+    run.finish()
+    assert json.loads(report.read_text())['run_id'] == run.run_id
