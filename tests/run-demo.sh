@@ -56,7 +56,7 @@ demo_main() {
 
   STABILITY_API_URL=$(python tests/simulator/launcher.py start "$DEMO_DIR/simulator")
   # The simulator's demo account: a fake key, never a real one.
-  export STABILITY_API_URL STABILITY_API_KEY=sk-sim-alice-0000000000000000
+  export STABILITY_API_URL STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 
   ansible-playbook tests/demo/demo.yml
   ansible-playbook stabilityai.platform.preflight \

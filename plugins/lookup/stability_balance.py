@@ -129,7 +129,7 @@ EXAMPLES = r'''
 
 - name: Talk to the bundled simulator instead of the real API
   ansible.builtin.debug:
-    msg: "{{ lookup('stabilityai.platform.stability_balance', api_url='http://127.0.0.1:8080', api_key='sk-sim-alice-0000000000000000') }}"
+    msg: "{{ lookup('stabilityai.platform.stability_balance', api_url='http://127.0.0.1:8080', api_key='sk-sim-alice-64Es19knE59ROToV') }}"
 '''
 
 RETURN = r'''

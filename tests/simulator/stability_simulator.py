@@ -21,7 +21,7 @@ Command line::
 
     python tests/simulator/stability_simulator.py --port-file /tmp/sim.port
     python tests/simulator/stability_simulator.py --daemon --port-file /tmp/sim.port --pid-file /tmp/sim.pid
-    curl -H 'Authorization: Bearer sk-sim-alice-0000000000000000' http://127.0.0.1:$(cat /tmp/sim.port)/v1/user/balance
+    curl -H 'Authorization: Bearer sk-sim-alice-64Es19knE59ROToV' http://127.0.0.1:$(cat /tmp/sim.port)/v1/user/balance
     curl -X POST http://127.0.0.1:$(cat /tmp/sim.port)/_sim/shutdown
 
 ``launcher.py`` next to this file starts it in the background and stops it by its pid (``start``

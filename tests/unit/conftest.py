@@ -32,7 +32,7 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import account_document, load_fixture
 
-DEMO_KEY = 'sk-sim-alice-0000000000000000'
+DEMO_KEY = 'sk-sim-alice-64Es19knE59ROToV'
 
 
 @pytest.fixture

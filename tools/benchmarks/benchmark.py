@@ -56,8 +56,8 @@ DEFAULT_OUTPUT = os.path.join(HERE, 'results', 'latest.json')
 sys.path.insert(0, os.path.join(REPO, 'tests', 'simulator'))
 import launcher  # noqa: E402 pylint: disable=wrong-import-position
 
-ALICE_KEY = 'sk-sim-alice-0000000000000000'
-BULK_KEY = 'sk-sim-bulk-00000000000000000'
+ALICE_KEY = 'sk-sim-alice-64Es19knE59ROToV'
+BULK_KEY = 'sk-sim-bulk-8bKhjU0jxxwVS3LHc'
 BULK_ORGANIZATIONS = 24
 FLEET_SIZE = 200
 FLEET_FORKS = 20

@@ -39,7 +39,7 @@ COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspat
 SIMULATOR = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'stability_simulator.py')
 EXAMPLES = os.path.join(COLLECTION_ROOT, 'docs', 'examples', 'eda')
 
-ALICE_KEY = 'sk-sim-alice-0000000000000000'
+ALICE_KEY = 'sk-sim-alice-64Es19knE59ROToV'
 ORG = 'org-alice-lab'
 LABEL = 'org-alice-lab (Alice Lab)'
 WAIT = 90.0  # the JVM of ansible-rulebook starts in 3-20 s on a busy machine

@@ -37,7 +37,7 @@ import launcher  # noqa: E402 pylint: disable=wrong-import-position
 FIXTURE = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'fixtures', 'default.json')
 AWX_DOC = os.path.join(COLLECTION_ROOT, 'docs', 'docsite', 'rst', 'awx.rst')
 
-ALICE_KEY = 'sk-sim-alice-0000000000000000'
+ALICE_KEY = 'sk-sim-alice-64Es19knE59ROToV'
 DEFAULT_API_URL = 'https://api.stability.ai'
 NO_LOG_MASK = 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER'
 

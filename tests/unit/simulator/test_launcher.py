@@ -19,7 +19,7 @@ import requests
 from ansible_collections.stabilityai.platform.tests.simulator import launcher
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import DEFAULT_LIFETIME
 
-BOB = 'sk-sim-bob-000000000000000000'
+BOB = 'sk-sim-bob-5OvJqKtyjJxXnYIQjk'
 TIMEOUT = 10
 LAUNCHER_SCRIPT = os.path.splitext(launcher.__file__)[0] + '.py'
 TESTS_README = os.path.join(os.path.dirname(LAUNCHER_SCRIPT), '..', 'README.md')

@@ -32,10 +32,10 @@ from ansible_collections.stabilityai.platform.tests.simulator.launcher import pr
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import StabilitySimulator
 
 
-ALICE = 'sk-sim-alice-0000000000000000'
-BOB = 'sk-sim-bob-000000000000000000'
-BULK = 'sk-sim-bulk-00000000000000000'
-EMPTY = 'sk-sim-empty-0000000000000000'
+ALICE = 'sk-sim-alice-64Es19knE59ROToV'
+BOB = 'sk-sim-bob-5OvJqKtyjJxXnYIQjk'
+BULK = 'sk-sim-bulk-8bKhjU0jxxwVS3LHc'
+EMPTY = 'sk-sim-empty-3mC0qpELIhMtWOJv'
 UNKNOWN_KEY = 'sk-not-a-key-of-the-simulator'
 VERSIONS = ('v1', 'v1alpha')
 TIMEOUT = 10
@@ -228,7 +228,7 @@ def test_help_shows_the_defaults_the_fixture_keys_and_where_the_control_api_is_d
     script = stability_simulator.__file__
     result = subprocess.run([sys.executable, script, '--help'], capture_output=True, text=True, timeout=30, check=True)
     assert '(default: 900.0)' in result.stdout and '(default: 150/10)' in result.stdout
-    assert 'sk-sim-alice-0000000000000000  user-alice' in result.stdout
+    assert 'sk-sim-alice-64Es19knE59ROToV  user-alice' in result.stdout
     assert 'docs/docsite/rst/simulator.rst' in result.stdout
     docs = os.path.join(os.path.dirname(script), '..', '..', 'docs', 'docsite', 'rst', 'simulator.rst')
     with open(docs) as handle:

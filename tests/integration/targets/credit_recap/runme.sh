@@ -15,7 +15,7 @@ start_simulator "${work_dir}"
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
 sim_url="$(cat "${work_dir}/url")"
 export STABILITY_API_URL="${sim_url}"
-export STABILITY_API_KEY=sk-sim-alice-0000000000000000
+export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export ANSIBLE_CALLBACKS_ENABLED=stabilityai.platform.credit_recap
 export STABILITY_RECAP_ORGANIZATIONS=all
 export STABILITY_LEDGER="${work_dir}/ledger.jsonl"

@@ -12,7 +12,7 @@ start_simulator "${work_dir}"
 
 STABILITY_API_URL="$(cat "${work_dir}/url")"
 export STABILITY_API_URL
-export STABILITY_API_KEY=sk-sim-alice-0000000000000000
+export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export STABILITY_CACHE_DIR="${work_dir}/cache"
 export ANSIBLE_FORKS=20
 

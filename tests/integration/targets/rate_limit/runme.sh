@@ -21,7 +21,7 @@ start_simulator "${work_dir}" --rate-limit 30/2 --lockout "${lockout}"
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
 STABILITY_API_URL="$(cat "${work_dir}/url")"
 export STABILITY_API_URL
-export STABILITY_API_KEY=sk-sim-alice-0000000000000000
+export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export STABILITY_RATE_LIMIT=20/2
 export XDG_CACHE_HOME="${work_dir}/xdg-cache"
 export ANSIBLE_FORKS=40
