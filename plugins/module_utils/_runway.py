@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import datetime
 import math
+import sys
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_threshold
 
@@ -42,10 +43,39 @@ def format_time(when):
     return when.astimezone(_UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
+def _half_sum(low, high):
+    """The mean of two floats without overflowing where their sum would (1.7e308 + 1.7e308)."""
+    return low / 2.0 + high / 2.0
+
+
 def _median(values):
     values = sorted(values)
     middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2.0
+    return values[middle] if len(values) % 2 else _half_sum(values[middle - 1], values[middle])
+
+
+def _as_float(value):
+    """A finite number as a float; an integer beyond the float range becomes the largest float of its sign."""
+    try:
+        return float(value)
+    except OverflowError:
+        return sys.float_info.max if value > 0 else -sys.float_info.max
+
+
+def _finite(value):
+    """``value`` when it is a finite float, else None: a number that does not fit is not reported."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _left(credits, rate):
+    """``credits / rate``, or 0.0 when that overflows (a tiny rate and a huge balance): the gates fail closed."""
+    if rate is None or math.isinf(rate):
+        return 0.0
+    try:
+        value = credits / rate
+    except (OverflowError, ZeroDivisionError):
+        return 0.0
+    return value if math.isfinite(value) else 0.0
 
 
 def organization_history(readings, organization_id, default_organization_id=None):
@@ -92,24 +122,31 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
       reading to ``now``; an increase is a top-up, not negative spend, and is left out.
     * ``days_left``: ``credits / spent_per_day``.
     * ``spent_per_run``: the median spend (start minus end) of the complete runs, those with a
-      start and an end reading; a run during which the balance rose (a top-up) says nothing of
-      what it spent and is left out.  ``runs_left``: ``floor(credits / spent_per_run)``.
-    * ``runs_recorded``: how many complete runs the median is taken over.
-    * ``reason``: why a forecast is missing (None when both are there); gates then warn and pass.
+      start and an end reading, for display; a run during which the balance rose (a top-up) says
+      nothing of what it spent and is left out.  ``spent_per_run_max``: the costliest of them,
+      which ``runs_left`` is computed from (``floor(credits / spent_per_run_max)``), so a gate on
+      it holds for the dearest run seen, not for a typical one.
+    * ``runs_recorded``: how many complete runs count.
+    * ``reason``: why a forecast is missing (None when both are there), only ever for too little
+      data; gates then warn and pass, or fail with ``runway_required``.
 
-    An overdrawn or empty balance has 0 days and 0 runs left whenever a rate is known.
+    Conservative, for gates: credits at or below zero give 0 days and 0 runs left whatever the
+    readings; any finite input gives finite numbers and never raises.  A quotient too large for a
+    float (1.7e308 credits at 1e-310 a day) is 0, which fails a gate rather than pass it; a rate
+    too large for a float (a spend from 1.7e308 to -1.7e308) is reported as None.
     """
     now = datetime.datetime.now(_UTC) if now is None else now
     since = now - datetime.timedelta(days=window_days)
+    credits = _as_float(credits)
     points = []
     for reading in organization_history(readings, organization_id, default_organization_id):
         when = parse_time(reading['time'])
         if since <= when <= now:
-            points.append((when, float(reading['credits']), reading.get('run_id'), reading.get('event')))
+            points.append((when, _as_float(reading['credits']), reading.get('run_id'), reading.get('event')))
     points.sort(key=lambda point: point[0])
 
-    series = [point[:2] for point in points] + [(now, float(credits))]
-    spent = sum(max(earlier[1] - later[1], 0.0) for earlier, later in zip(series, series[1:]))
+    series = [point[:2] for point in points] + [(now, credits)]
+    spent = sum(max(earlier[1] - later[1], 0.0) for earlier, later in zip(series, series[1:]))  # may be inf, never nan
     observed_days = (now - series[0][0]).total_seconds() / 86400.0
 
     runs = {}
@@ -119,26 +156,28 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
     run_spends = [run['start'] - run['end'] for run in runs.values() if 'start' in run and 'end' in run]
     run_spends = [value for value in run_spends if value >= 0]
 
-    result = dict(spent_per_day=None, days_left=None, spent_per_run=None, runs_left=None,
-                  runs_recorded=len(run_spends), window_days=window_days, reason=None)
+    overdrawn = credits <= 0
+    result = dict(spent_per_day=None, days_left=0.0 if overdrawn else None, spent_per_run=None, spent_per_run_max=None,
+                  runs_left=0 if overdrawn else None, runs_recorded=len(run_spends), window_days=window_days, reason=None)
     reasons = []
-    if observed_days < MIN_OBSERVED_DAYS:
+    if observed_days >= MIN_OBSERVED_DAYS:
+        rate = spent / observed_days
+        result['spent_per_day'] = _finite(rate)
+        if spent > 0 and not overdrawn:
+            result['days_left'] = _left(credits, rate)
+    if result['days_left'] is None:
         reasons.append('the ledger holds less than %s of readings in the last %d days' % (
-            'a day' if MIN_OBSERVED_DAYS == 1 else '%g days' % MIN_OBSERVED_DAYS, window_days))
-    else:
-        result['spent_per_day'] = spent / observed_days
-        if spent > 0:
-            result['days_left'] = max(credits, 0.0) / result['spent_per_day']
-        else:
-            reasons.append('nothing was spent in the last %d days' % window_days)
-    if not run_spends:
-        reasons.append('no complete run (a start and an end reading) in the last %d days' % window_days)
-    else:
-        result['spent_per_run'] = _median(run_spends)
-        if result['spent_per_run'] > 0:
-            result['runs_left'] = int(math.floor(max(credits, 0.0) / result['spent_per_run']))
-        else:
-            reasons.append('the runs of the last %d days spent nothing' % window_days)
+            'a day' if MIN_OBSERVED_DAYS == 1 else '%g days' % MIN_OBSERVED_DAYS, window_days)
+            if observed_days < MIN_OBSERVED_DAYS else 'nothing was spent in the last %d days' % window_days)
+    if run_spends:
+        result['spent_per_run'] = _finite(_median(run_spends))
+        costliest = max(run_spends)
+        result['spent_per_run_max'] = _finite(costliest)
+        if costliest > 0 and not overdrawn:
+            result['runs_left'] = int(math.floor(_left(credits, costliest)))
+    if result['runs_left'] is None:
+        reasons.append('no complete run (a start and an end reading) in the last %d days' % window_days
+                       if not run_spends else 'the runs of the last %d days spent nothing' % window_days)
     if reasons:
         result['reason'] = '; '.join(reasons)
     return result
@@ -164,29 +203,48 @@ def describe_runway(forecast):
     return text
 
 
+# option: (the forecast it checks, the rate behind it, how that runway reads)
 RUNWAY_GATES = {
-    'min_days_left': ('days_left', 'spent_per_day', '%.1f days left, spending %.2f credits a day'),
-    'min_runs_left': ('runs_left', 'spent_per_run', '%d runs left at %.2f credits a run'),
+    'min_days_left': ('days_left', 'spent_per_day', '%.1f days left', ', spending %s credits a day'),
+    'min_runs_left': ('runs_left', 'spent_per_run_max', '%d runs left', ' at up to %s credits a run'),
 }
 
 
-def runway_gate(option, threshold, forecasts):
-    """Check ``forecasts`` (a list of ``(label, forecast)``) against one runway gate.
+def _amount(value):
+    """Credits in a message: two decimals, or six significant digits where two decimals would be dozens of digits."""
+    value = _as_float(value)
+    return '%.2f' % value if abs(value) < 1e15 else '%.6g' % value
+
+
+def _runway_words(option, credits, forecast):
+    key, rate, left, pace = RUNWAY_GATES[option]
+    text = left % forecast[key]
+    if credits > 0 and forecast[rate] is not None:
+        text += pace % _amount(forecast[rate])
+    return '%s (%s credits)' % (text, _amount(credits))
+
+
+def runway_gate(option, threshold, forecasts, required=False):
+    """Check ``forecasts`` (a list of ``(label, credits, forecast)``) against one runway gate.
 
     Returns ``(failure, warning)``: the failure names each organization whose runway is below
-    ``threshold``, that runway and the threshold; the warning names each one whose runway is
-    unknown, and why, since a gate without data warns and passes.
+    ``threshold``, that runway, its balance and the threshold.  The warning names each one whose
+    runway is unknown, and why, since a gate without data warns and passes; with ``required``
+    (``runway_required``) an unknown runway is a failure instead.
     """
     if threshold is None:
         return None, None
-    key, rate, wording = RUNWAY_GATES[option]
-    below = [(label, forecast) for label, forecast in forecasts if forecast[key] is not None and forecast[key] < threshold]
-    unknown = [(label, forecast) for label, forecast in forecasts if forecast[key] is None]
-    failure = warning = None
+    key = RUNWAY_GATES[option][0]
+    below = [(label, credits, forecast) for label, credits, forecast in forecasts if forecast[key] is not None and forecast[key] < threshold]
+    unknown = '; '.join('%s: %s' % (label, forecast['reason']) for label, dummy, forecast in forecasts if forecast[key] is None)
+    failures = []
+    warning = None
     if below:
-        failure = 'Runway below %s %g: %s' % (option, threshold, '; '.join(
-            '%s has %s' % (label, wording % (forecast[key], forecast[rate])) for label, forecast in below))
-    if unknown:
-        warning = '%s %g not checked, too little data in the ledger: %s' % (option, threshold, '; '.join(
-            '%s: %s' % (label, forecast['reason']) for label, forecast in unknown))
-    return failure, warning
+        failures.append('Runway below %s %g: %s' % (option, threshold, '; '.join(
+            '%s has %s' % (label, _runway_words(option, credits, forecast)) for label, credits, forecast in below)))
+    if unknown and required:
+        failures.append('Runway unknown for %s %g and runway_required is true, too little data in the ledger: %s' % (
+            option, threshold, unknown))
+    elif unknown:
+        warning = '%s %g not checked, too little data in the ledger: %s' % (option, threshold, unknown)
+    return '; '.join(failures) or None, warning

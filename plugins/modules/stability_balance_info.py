@@ -88,17 +88,24 @@ options:
   min_days_left:
     description:
       - Fail when the credits of an organization read will run out in fewer than this many days at the rate of the
-        last 7 days (C(runway.days_left)). The message names each organization, its runway and the threshold.
-      - When the ledger holds too little data for a forecast, a warning says why and the check passes.
+        last 7 days (C(runway.days_left)). The message names each organization, its runway, its balance and the threshold.
+      - Credits at or below zero have 0 days left, so this fails on them whatever the ledger holds.
+      - When the ledger holds too little data for a forecast, a warning says why and the check passes, unless
+        O(runway_required) is V(true).
       - A number of days, 0 or more. Needs O(ledger_path).
     type: raw
     version_added: 1.1.0
   min_runs_left:
     description:
-      - Fail when the credits of an organization read cover fewer than this many runs at the median spend of the runs
-        of the last 7 days (C(runway.runs_left)). The message names each organization, its runway and the threshold.
-      - When the ledger holds too little data for a forecast, a warning says why and the check passes.
+      - Fail when the credits of an organization read cover fewer than this many runs at the spend of the costliest
+        complete run of the last 7 days (C(runway.runs_left), from C(runway.spent_per_run_max); not the median
+        C(runway.spent_per_run), which is for display). The message names each organization, its runway, its balance
+        and the threshold.
+      - Credits at or below zero have 0 runs left, so this fails on them whatever the ledger holds.
+      - When the ledger holds too little data for a forecast, a warning says why and the check passes, unless
+        O(runway_required) is V(true).
       - A number of runs, 0 or more. Needs O(ledger_path).
+      - Before 2.0.0 the median run was used, so a few cheap runs hid an expensive one.
     type: raw
     version_added: 1.1.0
   metrics_path:
@@ -117,6 +124,15 @@ options:
         still returned and the gates still checked.
       - See the guide R(Monitor the credits,ansible_collections.stabilityai.platform.docsite.monitoring).
     type: path
+    version_added: 2.0.0
+  runway_required:
+    description:
+      - Make O(min_days_left) and O(min_runs_left) fail, instead of warning and passing, when the ledger holds too little
+        data for the forecast they check (C(runway.reason) says why). For pipelines that must not start without a known
+        runway.
+      - Has no effect without one of those thresholds.
+    type: bool
+    default: false
     version_added: 2.0.0
 '''
 
@@ -233,27 +249,45 @@ runway:
   version_added: 1.1.0
   contains:
     spent_per_day:
-      description: Credits spent a day over the window (decreases between consecutive readings; top-ups left out).
+      description:
+        - Credits spent a day over the window (decreases between consecutive readings; top-ups left out).
+        - V(null) when there is less than a day of readings, or when the number is too large for a float.
       type: float
       returned: always
       sample: 41.5
     days_left:
-      description: Credits divided by RV(runway.spent_per_day); V(null) when there is too little data.
+      description:
+        - Credits divided by RV(runway.spent_per_day); V(null) when there is too little data. O(min_days_left) uses it.
+        - V(0) when the credits are at or below zero, whatever the ledger holds, and when the quotient is too large to
+          compute (so a gate fails rather than pass).
       type: float
       returned: always
       sample: 36.9
     spent_per_run:
-      description: The median spend of the complete runs (a start and an end reading) in the window.
+      description:
+        - The median spend of the complete runs (a start and an end reading) in the window, for display.
+        - V(null) when there is no complete run, or when the number is too large for a float.
       type: float
       returned: always
       sample: 25.0
+    spent_per_run_max:
+      description:
+        - The spend of the costliest complete run in the window; RV(runway.runs_left) and O(min_runs_left) use it.
+        - V(null) when there is no complete run, or when the number is too large for a float.
+      type: float
+      returned: always
+      sample: 40.0
+      version_added: 2.0.0
     runs_left:
-      description: The credits divided by RV(runway.spent_per_run), rounded down; V(null) when there is too little data.
+      description:
+        - The credits divided by RV(runway.spent_per_run_max), rounded down; V(null) when there is too little data.
+        - V(0) when the credits are at or below zero, whatever the ledger holds, and when the quotient is too large to
+          compute (so a gate fails rather than pass).
       type: int
       returned: always
-      sample: 61
+      sample: 38
     runs_recorded:
-      description: How many complete runs RV(runway.spent_per_run) is the median of.
+      description: How many complete runs RV(runway.spent_per_run) and RV(runway.spent_per_run_max) are taken over.
       type: int
       returned: always
       sample: 4
@@ -263,7 +297,7 @@ runway:
       returned: always
       sample: 7
     reason:
-      description: Why a forecast is V(null) (too little data), or V(null).
+      description: Why a forecast is V(null) (too little data), or V(null). Never set for a number out of range.
       type: str
       returned: always
       sample: no complete run (a start and an end reading) in the last 7 days
@@ -380,12 +414,12 @@ def write_metrics(module, result, path):
         module.warn('%s; the balances were read and the gates checked' % exc.msg)
 
 
-def runway_failures(module, result, thresholds):
-    """Check the runway gates: warn where the ledger says too little, return the failures."""
-    forecasts = labelled(result, 'runway')
+def runway_failures(module, result, thresholds, required):
+    """Check the runway gates: warn where the ledger says too little (fail with ``required``), return the failures."""
+    forecasts = [(label, credits, forecast) for (label, credits), (dummy, forecast) in zip(labelled(result, 'credits'), labelled(result, 'runway'))]
     failures = []
     for option in sorted(RUNWAY_GATES):
-        failure, warning = runway_gate(option, thresholds[option], forecasts)
+        failure, warning = runway_gate(option, thresholds[option], forecasts, required)
         if warning:
             module.warn(warning)
         if failure:
@@ -406,6 +440,7 @@ def main():
             min_days_left=dict(type='raw'),
             min_runs_left=dict(type='raw'),
             metrics_path=dict(type='path'),
+            runway_required=dict(type='bool', default=False),
         ),
         required_by=dict(min_days_left='ledger_path', min_runs_left='ledger_path'),
         supports_check_mode=True,
@@ -448,7 +483,7 @@ def main():
         except StabilityError as exc:
             module.fail_json(**dict(result, **exc.to_result()))
 
-    failures = runway_failures(module, result, runway_thresholds) if ledger_path is not None else []
+    failures = runway_failures(module, result, runway_thresholds, params['runway_required']) if ledger_path is not None else []
     if metrics_path is not None:
         write_metrics(module, result, metrics_path)
 

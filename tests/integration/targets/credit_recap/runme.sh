@@ -60,6 +60,14 @@ for organizations in all org-alice-studio; do
     grep -q "pre-flight failed: Runway below min_days_left 1000: org-alice-studio (Alice Studio) has " "${work_dir}/preflight-legacy.txt"
 done
 
+# stability_runway_required=true: too little data fails the runway gate instead of warning.
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-lab -e stability_min_runs=1 \
+    -e stability_runway_required=true "$@" >"${work_dir}/preflight-required.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+grep -q "pre-flight failed: Runway unknown for min_runs_left 1 and runway_required is true" "${work_dir}/preflight-required.txt"
+
 # The preflight hands stability_organizations to the module's parser: ALL in any case, an empty item refused.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
     -e stability_organizations=ALL "$@" >"${work_dir}/preflight-all.txt" 2>&1

@@ -9,10 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import json
+import math
+import os
 import random
+import sys
 import types
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
@@ -70,13 +75,20 @@ def test_a_run_during_which_the_balance_rose_is_left_out_of_the_median():
     assert forecast['spent_per_run'] == 20.0  # median of 10 and 30
 
 
-def test_runs_that_spent_nothing_count_in_the_median():
+def test_runs_that_spent_nothing_count_in_the_median_but_the_costliest_run_gives_the_runs_left():
     readings = run('r1', 3, 100, 100) + run('r2', 2, 100, 100) + run('r3', 1, 100, 40)
     forecast = runway(readings, ORG, 40, now=NOW)
     assert forecast['spent_per_run'] == 0
-    assert forecast['runs_left'] is None
-    assert 'spent nothing' in forecast['reason']
+    assert forecast['spent_per_run_max'] == 60
+    assert forecast['runs_left'] == 0
+    assert forecast['reason'] is None
     assert forecast['days_left'] == pytest.approx(40 / forecast['spent_per_day'])
+
+
+def test_runs_that_all_spent_nothing_give_no_runs_left_and_say_why():
+    forecast = runway(run('r1', 3, 100, 100) + run('r2', 2, 100, 100), ORG, 100, now=NOW)
+    assert (forecast['spent_per_run'], forecast['spent_per_run_max'], forecast['runs_left']) == (0, 0, None)
+    assert 'the runs of the last 7 days spent nothing' in forecast['reason']
 
 
 def test_nothing_spent_in_the_window_gives_no_days_left_and_says_why():
@@ -194,23 +206,77 @@ def test_runway_thresholds_refuse_anything_else_naming_the_option(value):
         clean_runway_threshold('min_runs_left', value)
 
 
-def test_the_days_gate_names_each_organization_its_runway_and_the_threshold():
-    short = dict(days_left=2.3, spent_per_day=40.0, runs_left=3, spent_per_run=30.0, reason=None)
-    long = dict(days_left=30.0, spent_per_day=4.0, runs_left=30, spent_per_run=4.0, reason=None)
-    failure, warning = runway_gate('min_days_left', 7, [('org-a (A)', short), ('org-b', long)])
-    assert failure == 'Runway below min_days_left 7: org-a (A) has 2.3 days left, spending 40.00 credits a day'
+def test_the_days_gate_names_each_organization_its_runway_its_balance_and_the_threshold():
+    short = dict(days_left=2.3, spent_per_day=40.0, runs_left=3, spent_per_run=20.0, spent_per_run_max=30.0, reason=None)
+    long = dict(days_left=30.0, spent_per_day=4.0, runs_left=30, spent_per_run=4.0, spent_per_run_max=4.0, reason=None)
+    failure, warning = runway_gate('min_days_left', 7, [('org-a (A)', 92.0, short), ('org-b', 120.0, long)])
+    assert failure == 'Runway below min_days_left 7: org-a (A) has 2.3 days left, spending 40.00 credits a day (92.00 credits)'
     assert warning is None
-    failure, warning = runway_gate('min_runs_left', 5, [('org-a (A)', short), ('org-b', long)])
-    assert failure == 'Runway below min_runs_left 5: org-a (A) has 3 runs left at 30.00 credits a run'
-    assert runway_gate('min_runs_left', 3, [('org-a', short)]) == (None, None)
-    assert runway_gate('min_runs_left', None, [('org-a', short)]) == (None, None)
+    failure, warning = runway_gate('min_runs_left', 5, [('org-a (A)', 92.0, short), ('org-b', 120.0, long)])
+    assert failure == 'Runway below min_runs_left 5: org-a (A) has 3 runs left at up to 30.00 credits a run (92.00 credits)'
+    assert runway_gate('min_runs_left', 3, [('org-a', 92.0, short)]) == (None, None)
+    assert runway_gate('min_runs_left', None, [('org-a', 92.0, short)]) == (None, None)
 
 
 def test_a_gate_without_data_warns_with_the_reason_and_passes():
-    thin = dict(days_left=None, spent_per_day=None, runs_left=None, spent_per_run=None, reason='no complete run')
-    failure, warning = runway_gate('min_runs_left', 5, [('org-a', thin)])
+    thin = dict(days_left=None, spent_per_day=None, runs_left=None, spent_per_run=None, spent_per_run_max=None, reason='no complete run')
+    failure, warning = runway_gate('min_runs_left', 5, [('org-a', 10.0, thin)])
     assert failure is None
     assert warning == 'min_runs_left 5 not checked, too little data in the ledger: org-a: no complete run'
+
+
+def test_a_gate_without_data_fails_when_the_runway_is_required():
+    thin = dict(days_left=None, spent_per_day=None, runs_left=None, spent_per_run=None, spent_per_run_max=None, reason='no complete run')
+    short = dict(thin, runs_left=1, spent_per_run_max=6.0, reason=None)
+    failure, warning = runway_gate('min_runs_left', 5, [('org-a', 10.0, thin), ('org-b', 6.0, short)], required=True)
+    assert warning is None
+    assert failure == ('Runway below min_runs_left 5: org-b has 1 runs left at up to 6.00 credits a run (6.00 credits); '
+                       'Runway unknown for min_runs_left 5 and runway_required is true, too little data in the ledger: org-a: no complete run')
+    assert runway_gate('min_runs_left', None, [('org-a', 10.0, thin)], required=True) == (None, None)
+
+
+@pytest.mark.parametrize('credits', [0, -5.0, -1e-300, -1.7e308])
+def test_credits_at_or_below_zero_fail_both_gates_naming_the_balance_whatever_the_ledger(credits):
+    for readings in ([], run('r1', 3, 100, 100) + run('r2', 2, 100, 100), run('r1', 3, 100, 200)):
+        forecast = runway(readings, ORG, credits, now=NOW)
+        assert (forecast['days_left'], forecast['runs_left'], forecast['reason']) == (0, 0, None)
+        for option, wording in (('min_days_left', '0.0 days left'), ('min_runs_left', '0 runs left')):
+            failure, warning = runway_gate(option, 3, [('org-a', credits, forecast)], required=True)
+            assert failure == 'Runway below %s 3: org-a has %s (%s credits)' % (
+                option, wording, '%.2f' % credits if abs(credits) < 1e15 else '%.6g' % credits) and warning is None
+
+
+def test_the_costliest_run_decides_the_runs_left():
+    """0, 500, 0, 500, 0 with 100 credits left: the median run spent 0, yet one more expensive run does not fit."""
+    readings = []
+    for index, spend in enumerate((0, 500, 0, 500, 0)):
+        readings += run('r%d' % index, 5 - index, 1100, 1100 - spend)
+    forecast = runway(readings, ORG, 100, now=NOW)
+    assert (forecast['spent_per_run'], forecast['spent_per_run_max'], forecast['runs_left']) == (0, 500, 0)
+    failure, dummy = runway_gate('min_runs_left', 1, [('org-a', 100.0, forecast)])
+    assert failure == 'Runway below min_runs_left 1: org-a has 0 runs left at up to 500.00 credits a run (100.00 credits)'
+
+
+@pytest.mark.parametrize('credits, readings, expected', [
+    # a balance too large for the quotient: 1.7e308 / 1e-310 overflows, so 0 days and 0 runs (a gate fails rather than pass)
+    (1.7e308, run('r1', 3, 1e-310, 0.0), dict(days_left=0.0, runs_left=0, spent_per_run=1e-310, spent_per_run_max=1e-310)),
+    # a spend too large for a float: the rate is not reported, the runway is 0
+    (1.0, run('r1', 3, 1.7e308, -1.7e308) + run('r2', 2, 1.7e308, -1.7e308),
+     dict(days_left=0.0, runs_left=0, spent_per_day=None, spent_per_run=None, spent_per_run_max=None)),
+    # a balance of 1.7e308 with ordinary runs: a huge but finite runway
+    (1.7e308, run('r1', 3, 20.0, 10.0), dict(runs_left=int(1.7e307), spent_per_run_max=10.0)),
+    # an integer balance beyond the float range is read as the largest float
+    (10 ** 400, run('r1', 3, 20.0, 10.0), dict(runs_left=int(sys.float_info.max / 10))),
+], ids=['tiny-spend', 'huge-spend', 'huge-balance', 'huge-integer'])
+def test_numeric_extremes_give_finite_answers_never_exceptions(credits, readings, expected):
+    forecast = runway(readings, ORG, credits, now=NOW)
+    for key, value in expected.items():
+        assert forecast[key] == value, key
+    assert forecast['reason'] is None
+    json.dumps(forecast, allow_nan=False)
+    describe_runway(forecast)
+    for option in ('min_days_left', 'min_runs_left'):
+        runway_gate(option, 1, [('org-a', credits, forecast)])
 
 
 def test_describe_runway():
@@ -325,11 +391,11 @@ def test_a_time_that_is_not_a_string_says_so():
 
 
 def test_a_gate_names_every_organization_below_and_every_one_unknown():
-    short = dict(days_left=2.0, spent_per_day=5.0, runs_left=None, spent_per_run=None, reason='no complete run')
-    failure, warning = runway_gate('min_days_left', 7, [('org-a', short), ('org-b', short)])
-    assert failure == ('Runway below min_days_left 7: org-a has 2.0 days left, spending 5.00 credits a day; '
-                       'org-b has 2.0 days left, spending 5.00 credits a day')
-    failure, warning = runway_gate('min_runs_left', 1, [('org-a', short), ('org-b', short)])
+    short = dict(days_left=2.0, spent_per_day=5.0, runs_left=None, spent_per_run=None, spent_per_run_max=None, reason='no complete run')
+    failure, warning = runway_gate('min_days_left', 7, [('org-a', 10.0, short), ('org-b', 10.0, short)])
+    assert failure == ('Runway below min_days_left 7: org-a has 2.0 days left, spending 5.00 credits a day (10.00 credits); '
+                       'org-b has 2.0 days left, spending 5.00 credits a day (10.00 credits)')
+    failure, warning = runway_gate('min_runs_left', 1, [('org-a', 10.0, short), ('org-b', 10.0, short)])
     assert warning == 'min_runs_left 1 not checked, too little data in the ledger: org-a: no complete run; org-b: no complete run'
 
 
@@ -374,3 +440,67 @@ def test_the_forecast_reads_both_spellings_of_the_default_organization():
 ])
 def test_the_default_organizations_id_is_needed_only_when_the_ledger_mixes_the_spellings(readings, asked, expected):
     assert needs_default_organization(readings, asked) is expected
+
+
+# --- properties over random ledgers ---------------------------------------------------------------
+
+PROPERTY_SETTINGS = settings(deadline=None, max_examples=int(os.environ.get('STABILITY_HYPOTHESIS_EXAMPLES', '300')),
+                             suppress_health_check=[HealthCheck.too_slow])
+# Any finite credits, subnormals and the extremes included, and the ordinary ones a pipeline sees.
+CREDITS = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(min_value=-100, max_value=2000),
+                    st.sampled_from([0.0, -0.0, 1e-310, -1e-310, 1.7e308, -1.7e308, sys.float_info.max]))
+READING = st.fixed_dictionaries({
+    'seconds_ago': st.integers(min_value=-86400, max_value=9 * 86400),   # some after now, some before the window
+    'organization_id': st.sampled_from([ORG, ORG, ORG, None, 'org-b']),
+    'credits': CREDITS,
+    'run_id': st.sampled_from(['r1', 'r2', 'r3', 'r4', 'r5', '']),
+    'event': st.sampled_from(['start', 'end']),
+})
+
+
+def ledger_of(rows):
+    return [dict(time=format_time(NOW - datetime.timedelta(seconds=row['seconds_ago'])), organization_id=row['organization_id'],
+                 credits=row['credits'], run_id=row['run_id'], event=row['event'], playbook='p.yml') for row in rows]
+
+
+def complete_run_spends(readings, organization_id, default_organization_id):
+    """What each complete run of the window spent, worked out apart from the forecast: its first start minus its first end."""
+    since = NOW - datetime.timedelta(days=7)
+    mine = sorted((reading for reading in organization_history(readings, organization_id, default_organization_id)
+                   if since <= parse_time(reading['time']) <= NOW), key=lambda reading: parse_time(reading['time']))
+    firsts = {}
+    for reading in mine:
+        if reading['run_id']:
+            firsts.setdefault(reading['run_id'], {}).setdefault(reading['event'], reading['credits'])
+    return [run['start'] - run['end'] for run in firsts.values() if 'start' in run and 'end' in run]
+
+
+@PROPERTY_SETTINGS
+@given(rows=st.lists(READING, max_size=30), credits=CREDITS, asked=st.sampled_from([ORG, None, 'org-b']),
+       default=st.sampled_from([ORG, None]))
+@example(rows=[dict(seconds_ago=2 * 86400, organization_id=ORG, credits=1e-310, run_id='r1', event='start'),
+               dict(seconds_ago=86400, organization_id=ORG, credits=0.0, run_id='r1', event='end')],
+         credits=1.7e308, asked=ORG, default=None)
+@example(rows=[dict(seconds_ago=2 * 86400, organization_id=ORG, credits=-1.7e308, run_id='r1', event='start'),
+               dict(seconds_ago=86400, organization_id=ORG, credits=1.7e308, run_id='r2', event='end'),
+               dict(seconds_ago=86000, organization_id=ORG, credits=-1.7e308, run_id='r2', event='start')],
+         credits=1.7e308, asked=ORG, default=None)
+def test_any_ledger_gives_finite_numbers_and_no_gate_passes_a_run_that_no_longer_fits(rows, credits, asked, default):
+    readings = ledger_of(rows)
+    forecast = runway(readings, asked, credits, now=NOW, default_organization_id=default)
+    json.dumps(forecast, allow_nan=False)  # finite or null, nothing else
+    for key in ('spent_per_day', 'days_left', 'spent_per_run', 'spent_per_run_max'):
+        assert forecast[key] is None or math.isfinite(forecast[key]), key
+    assert forecast['days_left'] is None or forecast['days_left'] >= 0
+    assert forecast['runs_left'] is None or (isinstance(forecast['runs_left'], int) and forecast['runs_left'] >= 0)
+    if credits <= 0:
+        assert (forecast['days_left'], forecast['runs_left'], forecast['reason']) == (0, 0, None)
+    assert (forecast['reason'] is None) == (forecast['days_left'] is not None and forecast['runs_left'] is not None)
+    describe_runway(forecast)
+    for required in (False, True):
+        for option in ('min_days_left', 'min_runs_left'):
+            runway_gate(option, 1, [('org-a', credits, forecast)], required)
+    spends = complete_run_spends(readings, asked, default)
+    if any(spend > credits for spend in spends):
+        failure, dummy = runway_gate('min_runs_left', 1, [('org-a', credits, forecast)])
+        assert failure is not None and failure.startswith('Runway below min_runs_left 1: org-a has 0 runs left')

@@ -72,8 +72,8 @@ def test_runway_at_the_top_and_in_each_balance(fake_api, run_module, ledger, dem
     assert result['runway'] == studio['runway']  # credits are the default organization's, whose id the account told
     assert studio['runway']['runs_left'] == runs_left(demo_credits[STUDIO]) and studio['runway']['runs_recorded'] == 3
     assert studio['runway']['days_left'] == pytest.approx(days_left(demo_credits[STUDIO]), rel=1e-3)
-    for other in (lab, farm):
-        assert other['runway']['runs_left'] is None and 'no complete run' in other['runway']['reason']
+    assert lab['runway']['runs_left'] is None and 'no complete run' in lab['runway']['reason']
+    assert farm['credits'] == 0 and (farm['runway']['runs_left'], farm['runway']['days_left'], farm['runway']['reason']) == (0, 0, None)
     assert warnings == []
 
 
@@ -144,7 +144,8 @@ def test_min_runs_left_fails_naming_the_organization_its_runway_and_the_threshol
     result, failed, warnings = run_module(stability_balance_info, {
         'api_key': KEY, 'organizations': [STUDIO], 'ledger_path': ledger, 'min_runs_left': runs + 1})
     assert failed
-    assert result['msg'] == 'Runway below min_runs_left %d: %s (Alice Studio) has %d runs left at 10.00 credits a run' % (runs + 1, STUDIO, runs)
+    assert result['msg'] == 'Runway below min_runs_left %d: %s (Alice Studio) has %d runs left at up to 10.00 credits a run (%.2f credits)' % (
+        runs + 1, STUDIO, runs, demo_credits[STUDIO])
     assert result['balances'][0]['runway']['runs_left'] == runs
 
 
@@ -158,7 +159,7 @@ def test_min_days_left_fails_and_min_credits_is_reported_with_it(fake_api, run_m
     credits_failure, runway_failure = result['msg'].split('; ')
     assert credits_failure.startswith('Credits are below min_credits %.2f' % (demo_credits[None] + 1))
     assert runway_failure == ("Runway below min_days_left %d: the key's default organization has %.1f days left, "
-                              "spending 9.99 credits a day" % (threshold, days))
+                              "spending 9.99 credits a day (%.2f credits)" % (threshold, days, demo_credits[None]))
     assert 'runway' in result
 
 
@@ -208,3 +209,69 @@ def test_a_bad_runway_threshold_is_refused_before_any_request(fake_api, run_modu
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': ledger, 'min_days_left': value})
     assert failed and result['msg'].startswith('min_days_left must be a number of days, 0 or more, got ')
     assert fake_api.requests == []
+
+
+def write_runs(path, organization, spends, before=1000.0):
+    """One run a day, ending a day ago, spending each of ``spends`` in turn."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = []
+    for index, spend in enumerate(spends):
+        end = now - datetime.timedelta(days=len(spends) - index)
+        for event, when, credits in (('start', end - datetime.timedelta(minutes=5), before), ('end', end, before - spend)):
+            lines.append(json.dumps(dict(time=format_time(when), organization_id=organization, credits=credits,
+                                         run_id='run-%d' % index, event=event, playbook='generate.yml')))
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def test_an_overdrawn_balance_fails_both_gates_naming_it_though_the_ledger_shows_no_spend(fake_api, run_module, tmp_path):
+    ledger = write_runs(tmp_path / 'ledger.jsonl', 'org-lab', [0, 0, 0], before=-5.0)
+    fake_api.answer(payload={'credits': -5.0})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': ledger, 'min_days_left': 3, 'min_runs_left': 10})
+    assert failed and warnings == []
+    assert result['msg'] == ('Runway below min_days_left 3: org-lab has 0.0 days left (-5.00 credits); '
+                             'Runway below min_runs_left 10: org-lab has 0 runs left (-5.00 credits)')
+
+
+def test_the_costliest_run_gates_not_the_median(fake_api, run_module, tmp_path):
+    ledger = write_runs(tmp_path / 'ledger.jsonl', 'org-lab', [0, 500, 0, 500, 0])
+    fake_api.answer(payload={'credits': 100.0})
+    result, failed, dummy = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': ledger, 'min_runs_left': 1})
+    assert failed and result['msg'] == 'Runway below min_runs_left 1: org-lab has 0 runs left at up to 500.00 credits a run (100.00 credits)'
+    assert (result['runway']['spent_per_run'], result['runway']['spent_per_run_max']) == (0, 500)
+
+
+@pytest.mark.parametrize('credits, spends', [(1.7e308, [1e-310]), (1.7e308, [10.0]), (5.0, [1e-310, 0.0]), (1e-310, [1e-310])])
+def test_numeric_extremes_never_crash_the_module(fake_api, run_module, tmp_path, credits, spends):
+    ledger = write_runs(tmp_path / 'ledger.jsonl', 'org-lab', spends, before=spends[0] if spends[0] < 1 else 1e3)
+    fake_api.answer(payload={'credits': credits})
+    result, failed, dummy = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': ledger, 'min_runs_left': 1, 'min_days_left': 1})
+    assert 'Traceback' not in json.dumps(result) and 'MODULE FAILURE' not in result.get('msg', '')
+    json.dumps(result, allow_nan=False)
+    assert result['runway']['reason'] is None or 'too little' not in result['runway']['reason']
+    if failed:
+        assert result['msg'].startswith('Runway below ')
+
+
+def test_runway_required_makes_a_thin_ledger_fail_the_gate(fake_api, run_module, tmp_path):
+    fake_api.answer(payload={'credits': 50.0})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'organization': 'org-lab', 'ledger_path': str(tmp_path / 'none.jsonl'), 'min_runs_left': 5, 'runway_required': True})
+    assert failed and warnings == []
+    assert result['msg'] == ('Runway unknown for min_runs_left 5 and runway_required is true, too little data in the ledger: org-lab: the ledger '
+                             'holds less than a day of readings in the last 7 days; no complete run (a start and an end reading) in the last 7 days')
+
+
+def test_runway_required_passes_a_known_runway(fake_api, run_module, ledger, demo_credits):
+    fake_api.answer(payload={'credits': demo_credits[None]})
+    result, failed, warnings = run_module(stability_balance_info, {
+        'api_key': KEY, 'ledger_path': ledger, 'min_runs_left': 1, 'min_days_left': 1, 'runway_required': True})
+    assert not failed and warnings == []
+
+
+def test_runway_required_is_a_boolean(fake_api, run_module, tmp_path):
+    result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'ledger_path': str(tmp_path / 'x'), 'runway_required': 'maybe'})
+    assert failed and 'runway_required' in result['msg'] and fake_api.requests == []
