@@ -65,9 +65,11 @@ options:
       - It holds C(started), C(finished) (UTC, ISO 8601), C(playbook), C(run_id), C(complete) (V(false) when a reading
         failed), C(spent) (the total), C(problem) (the warning, or V(null)), and C(organizations), a list of
         C(organization_id), C(organization_name) (known with V(all) and for the default organization), C(before), C(after),
-        C(spent) and, with a ledger,
-        C(runway) (C(spent_per_day), C(days_left), C(spent_per_run), C(runs_left), C(runs_recorded), C(window_days),
-        C(reason)).
+        C(spent) and, with a ledger, C(runway) (C(spent_per_day), C(days_left), C(spent_per_run), C(spent_per_run_max),
+        C(runs_left), C(runs_recorded), C(window_days), C(reason); see
+        M(stabilityai.platform.stability_balance_info) RV(stabilityai.platform.stability_balance_info#module:runway)).
+      - The file is strict JSON. A spend too large for a number (from -1.7e308 credits to 1.7e308) is V(null), the report is
+        not C(complete) and C(problem) says why.
     type: path
     env:
       - name: STABILITY_RECAP_REPORT

@@ -49,7 +49,7 @@ class LedgerError(Exception):
 
 def ledger_line(reading):
     """One reading as its JSON line, with the ledger's fields only (nothing else can slip in)."""
-    return json.dumps(dict((field, reading.get(field)) for field in LEDGER_FIELDS), sort_keys=True) + '\n'
+    return json.dumps(dict((field, reading.get(field)) for field in LEDGER_FIELDS), sort_keys=True, allow_nan=False) + '\n'
 
 
 def check_reading(reading):

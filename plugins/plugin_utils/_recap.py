@@ -19,6 +19,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import math
 import os
 import uuid
 
@@ -110,7 +111,8 @@ class CreditRecap(object):
         for organization_id, name in self._targets or []:
             before, now = self._before.get(organization_id), after.get(organization_id)
             row = dict(organization_id=organization_id, organization_name=name, before=before, after=now,
-                       spent=None if before is None or now is None else before - now)
+                       spent=None if before is None or now is None else self._fits(before - now, 'the spend of %s (%r before, %r after)' % (
+                           organization_label(organization_id, name), before, now)))
             if history is not None and now is not None:
                 row['runway'] = runway(history, organization_id, now, now=self.finished, default_organization_id=default_id)
             rows.append(row)
@@ -202,15 +204,23 @@ class CreditRecap(object):
             self.warn(warning)
         return readings
 
+    def _fits(self, value, what):
+        """``value`` when it is a finite number; else None and the problem, so that the report stays strict JSON."""
+        if math.isfinite(value):
+            return value
+        self._note('%s does not fit a number; it is reported as null' % what)
+        return None
+
     def _report(self, rows):
         spent = [row['spent'] for row in rows if row['spent'] is not None]
+        total = self._fits(sum(spent), 'the total spend') if spent else None
         return dict(
             started=format_time(self.started) if self.started else None,
             finished=format_time(self.finished) if self.finished else None,
             playbook=self.playbook,
             run_id=self.run_id,
             complete=self._problem is None and bool(rows) and len(spent) == len(rows),
-            spent=sum(spent) if spent else None,
+            spent=total,
             organizations=rows,
             problem=self._problem,
         )
@@ -228,7 +238,7 @@ class CreditRecap(object):
             report_path = None
         if report_path:
             self._write_output('report_path', os.path.expanduser(report_path), os.O_TRUNC,
-                               lambda: json.dumps(report, indent=2, sort_keys=True) + '\n')
+                               lambda: json.dumps(report, indent=2, sort_keys=True, allow_nan=False) + '\n')
         summary = os.environ.get(STEP_SUMMARY_ENV, '')
         if summary.strip():  # empty: unset, as a CI variable that expands to nothing
             self._write_output(STEP_SUMMARY_ENV, summary, os.O_APPEND, lambda: format_markdown(report))

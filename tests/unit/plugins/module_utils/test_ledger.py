@@ -294,3 +294,9 @@ def test_a_lock_held_past_the_timeout_refuses_instead_of_waiting(tmp_path, exclu
     assert 0.3 <= time.monotonic() - started < 3
     assert str(caught.value) == '%s stayed locked by another process for 0.3 s; nothing was %s' % (path, 'written' if exclusive else 'read')
     assert len(read_readings(path)[0]) == 1
+
+
+@pytest.mark.parametrize('credits', [float('nan'), float('inf'), float('-inf')])
+def test_a_line_is_strict_json_or_not_written(credits):
+    with pytest.raises(ValueError, match='Out of range float values are not JSON compliant'):
+        _ledger.ledger_line(reading(credits=credits))

@@ -375,6 +375,27 @@ def test_the_default_organizations_history_whether_written_by_id_or_without(fake
     assert ('below_min_runs_left', 'min_runs_left') in kinds(events)
 
 
+@pytest.mark.parametrize('balance, rows', [
+    (1.7e308, [(NOW - timedelta(days=2), 'org-a', 1e-310, 'r1', 'start'), (NOW - timedelta(days=1), 'org-a', 0.0, 'r1', 'end')]),
+    (1.0, [(NOW - timedelta(days=2), 'org-a', 1.7e308, 'r1', 'start'), (NOW - timedelta(days=1), 'org-a', -1.7e308, 'r1', 'end')]),
+    (-5.0, [(NOW - timedelta(days=2), 'org-a', -5.0, 'r1', 'start'), (NOW - timedelta(days=1), 'org-a', -5.0, 'r1', 'end')]),
+])
+def test_extreme_ledgers_give_gate_events_in_strict_json_not_errors(fake_api, tmp_path, balance, rows):
+    """A watch of ``all`` used to emit only error events ("cannot convert float infinity to integer") on such ledgers."""
+    ledger = tmp_path / 'ledger.jsonl'
+    write_ledger(ledger, rows)
+    fake_api.serve({'org-a': balance, 'org-b': 20.0}, account=ACCOUNT)
+    watch_options = options(min_days_left=1, min_runs_left=1, ledger_path=str(ledger), organizations='all')
+    with StabilityClient(watch_options.connection) as client:
+        events = CreditWatch(watch_options).record(take_reading(client, watch_options, NOW))
+
+    def refuse(constant):
+        raise ValueError(constant)
+    assert json.loads(json.dumps(events, allow_nan=False), parse_constant=refuse) == events
+    assert ('below_min_runs_left', 'min_runs_left') in kinds(events) and ('below_min_days_left', 'min_days_left') in kinds(events)
+    assert 'error' not in [kind for kind, dummy in kinds(events)]
+
+
 def test_take_reading_without_a_ledger_file_forecasts_nothing_and_says_why(fake_api, tmp_path):
     fake_api.serve({'org-a': 90.0}, account=ACCOUNT)
     watch_options = options(min_runs_left=3, ledger_path=str(tmp_path / 'none.jsonl'))

@@ -584,3 +584,51 @@ def test_a_longer_old_report_is_replaced_whole(fake_api, tmp_path):
     run.start()
     run.finish()
     assert json.loads(report.read_text())['run_id'] == run.run_id
+
+
+def strict_json(text):
+    """json.loads that refuses NaN and Infinity, as every strict JSON reader does."""
+    def refuse(constant):
+        raise ValueError('not JSON: %s' % constant)
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_spend_that_does_not_fit_a_number_is_null_with_a_reason_and_the_report_stays_json(fake_api, tmp_path):
+    credits = {'org-a': -1.7e308}
+    fake_api.serve(credits)
+    warnings = []
+    run = recap(warnings, Clock(), organizations=['org-a'], report_path=str(tmp_path / 'r.json'), ledger_path=str(tmp_path / 'l.jsonl'))
+    run.start()
+    credits['org-a'] = 1.7e308
+    lines = run.finish()
+    report = strict_json((tmp_path / 'r.json').read_text())
+    assert report['organizations'][0]['spent'] is None and report['spent'] is None and report['complete'] is False
+    assert report['problem'] == 'the spend of org-a (-1.7e+308 before, 1.7e+308 after) does not fit a number; it is reported as null'
+    assert warnings == ['stabilityai.platform.credit_recap: %s; the run itself is not affected' % report['problem']]
+    assert lines[-2] == 'total spent: - credits (incomplete)'
+    strict_json(json.dumps(report['organizations'][0]['runway']))
+
+
+def test_a_total_that_does_not_fit_a_number_is_null_with_a_reason(fake_api, tmp_path):
+    credits = {'org-a': 1e308, 'org-b': 1e308}
+    fake_api.serve(credits)
+    warnings = []
+    run = recap(warnings, Clock(), organizations=['org-a', 'org-b'], report_path=str(tmp_path / 'r.json'))
+    run.start()
+    credits.update({'org-a': -5e307, 'org-b': -5e307})
+    run.finish()
+    report = strict_json((tmp_path / 'r.json').read_text())
+    assert [row['spent'] for row in report['organizations']] == [1.5e308, 1.5e308]
+    assert report['spent'] is None and report['problem'] == 'the total spend does not fit a number; it is reported as null'
+
+
+def test_the_report_is_written_with_allow_nan_false(fake_api, tmp_path, monkeypatch):
+    """The last guard: were a NaN ever to reach the report, it would be a warning, not a file that is not JSON."""
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
+    monkeypatch.setattr(run, '_report', lambda rows: dict(spent=float('nan'), organizations=[], problem=None, complete=False, playbook='p'))
+    run.start()
+    run.finish()
+    assert not (tmp_path / 'r.json').exists() or 'NaN' not in (tmp_path / 'r.json').read_text()
+    assert any('Out of range float values are not JSON compliant' in warning for warning in warnings)
