@@ -27,6 +27,7 @@ import stat
 import tempfile
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import kind_of
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import _HOST_AND_PORT, clean_path_text, is_loopback_as_written
 
 from urllib.parse import urlsplit
@@ -111,7 +112,7 @@ def write_textfile(path, data):
     except OSError as exc:
         raise MetricsError('metrics_path: cannot use %s: %s' % (path, exc.strerror))
     if mode is not None and not stat.S_ISREG(mode):
-        raise MetricsError('metrics_path: %s is not a regular file; no metrics were written' % path)
+        raise MetricsError('metrics_path: %s is %s, not a regular file; no metrics were written' % (path, kind_of(mode)))
     directory, name = os.path.split(path)
     try:
         fd, temporary = tempfile.mkstemp(prefix='.%s.' % name, suffix='.tmp', dir=directory or '.')

@@ -28,7 +28,8 @@ SCHEMAS = [
 # What the examples must say, as the collection names it (callback, environment, preflight variables).
 NAMES = ('stabilityai.platform.credit_recap', 'ANSIBLE_CALLBACKS_ENABLED', 'STABILITY_LEDGER', 'STABILITY_RECAP_REPORT',
          'STABILITY_RECAP_ORGANIZATIONS', 'stabilityai.platform.preflight', 'stability_ledger=', 'stability_min_runs=',
-         'stability_min_days=', 'STABILITY_API_KEY')
+         'stability_min_days=', 'STABILITY_API_KEY', 'STABILITY_PUSHGATEWAY_URL', 'STABILITY_PUSHGATEWAY_GROUPING',
+         'STABILITY_PUSHGATEWAY_USERNAME', 'STABILITY_PUSHGATEWAY_PASSWORD', 'prometheus-client')
 
 
 def check_jsonschema(schema, path):

@@ -127,13 +127,14 @@ def planted_link(path):
     os.symlink('/etc/passwd', path)
 
 
-@pytest.mark.parametrize('make', [os.mkfifo, planted_link, os.mkdir])
-def test_only_a_regular_file_or_nothing_is_replaced(tmp_path, make):
+@pytest.mark.parametrize('make, kind', [(os.mkfifo, 'a FIFO (named pipe)'), (planted_link, 'a symbolic link (it is not followed)'),
+                                        (os.mkdir, 'a directory')])
+def test_only_a_regular_file_or_nothing_is_replaced(tmp_path, make, kind):
     path = str(tmp_path / 'stability.prom')
     make(path)
     with pytest.raises(_metrics.MetricsError) as caught:
         _metrics.write_textfile(path, b'x 1\n')
-    assert caught.value.msg == 'metrics_path: %s is not a regular file; no metrics were written' % path
+    assert caught.value.msg == 'metrics_path: %s is %s, not a regular file; no metrics were written' % (path, kind)
     assert os.listdir(str(tmp_path)) == ['stability.prom']
 
 

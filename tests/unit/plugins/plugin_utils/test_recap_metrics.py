@@ -129,7 +129,7 @@ def test_an_unwritable_file_is_one_warning_naming_the_option(fake_api, tmp_path)
     os.mkfifo(str(path))
     warnings = []
     run, lines = run_recap(fake_api, {LAB: 10.0}, {LAB: 9.0}, warnings, {'metrics_path': str(path)}, organizations=[LAB])
-    assert warnings == ['stabilityai.platform.credit_recap: metrics_path: %s is not a regular file; no metrics were written; '
+    assert warnings == ['stabilityai.platform.credit_recap: metrics_path: %s is a FIFO (named pipe), not a regular file; no metrics were written; '
                         'the run itself is not affected' % path]
     assert lines[-1] == 'total spent: 1.00 credits'
 
