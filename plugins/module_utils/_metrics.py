@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import collections
 import os
 import re
 import ssl
@@ -28,21 +29,26 @@ import tempfile
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import kind_of
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import _HOST_AND_PORT, clean_path_text, is_loopback_as_written
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
+    _HOST_AND_PORT,
+    clean_path_text,
+    is_loopback_as_written,
+    split_url,
+)
 
 from urllib.parse import urlsplit
 
 PACKAGE = 'prometheus-client'
 JOB = 'stabilityai_platform'
 LABELS = ('organization_id', 'organization_name')
-# (name, help, key of a reading): the gauges, in the order the file lists them.
-GAUGES = (
-    ('stability_credits', 'Credits left in the organization (1 credit = US$0.01).', 'credits'),
-    ('stability_run_spent_credits', 'Credits the organization spent during the last playbook run (before minus after).', 'spent'),
-    ('stability_runway_days_left', 'Days the credits last at the spend rate of the last 7 days in the ledger.', 'days_left'),
-    ('stability_runway_runs_left', 'Runs the credits cover at the spend per run of the last 7 days in the ledger.', 'runs_left'),
-    ('stability_last_reading_timestamp_seconds', 'When the credits were read, in seconds since the epoch.', 'time'),
-)
+# The gauges, in the order the file lists them: {key of a reading: (metric name, help)}.
+GAUGES = {
+    'credits': ('stability_credits', 'Credits left in the organization (1 credit = US$0.01).'),
+    'spent': ('stability_run_spent_credits', 'Credits the organization spent during the last playbook run (before minus after).'),
+    'days_left': ('stability_runway_days_left', 'Days the credits last at the spend rate of the last 7 days in the ledger.'),
+    'runs_left': ('stability_runway_runs_left', 'Runs the credits cover at the spend per run of the last 7 days in the ledger.'),
+    'time': ('stability_last_reading_timestamp_seconds', 'When the credits were read, in seconds since the epoch.'),
+}
 PUSH_TIMEOUT = 10.0
 USERNAME_ENV = 'STABILITY_PUSHGATEWAY_USERNAME'
 PASSWORD_ENV = 'STABILITY_PUSHGATEWAY_PASSWORD'
@@ -77,7 +83,7 @@ def registry_of(client, readings, secret=None):
     ``days_left`` and ``runs_left``; a gauge without a value for an organization has no sample for it.
     """
     registry = client.CollectorRegistry()
-    gauges = [(client.Gauge(name, text, LABELS, registry=registry), key) for name, text, key in GAUGES]
+    gauges = [(client.Gauge(name, text, LABELS, registry=registry), key) for key, (name, text) in GAUGES.items()]
     for reading in readings:
         labels = [_label(reading.get(name), secret) for name in LABELS]
         for gauge, key in gauges:
@@ -142,13 +148,7 @@ def clean_pushgateway_url(value):
     url = ('%s' % (value,)).strip()
     if not url:
         raise StabilityOptionError('pushgateway_url', 'is empty; leave it unset to push nothing')
-    if any(ord(char) < 0x21 or ord(char) > 0x7e for char in url):
-        raise StabilityOptionError('pushgateway_url', 'contains white space, a control character or a character that is not ASCII')
-    try:
-        parts = urlsplit(url)
-        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise StabilityOptionError('pushgateway_url', 'is not a valid URL (%s)' % exc)
+    parts = split_url('pushgateway_url', url)
     if parts.username is not None or parts.password is not None:
         raise StabilityOptionError('pushgateway_url', 'must not contain credentials; set %s and %s' % (USERNAME_ENV, PASSWORD_ENV))
     if parts.scheme.lower() not in ('http', 'https'):
@@ -215,15 +215,10 @@ def clean_ca_path(url, value):
     return path
 
 
-class Pushgateway(object):
+class Pushgateway(collections.namedtuple('Pushgateway', 'url grouping credentials ca_path timeout', defaults=(None, None, PUSH_TIMEOUT))):
     """A validated Pushgateway target; ``push`` sends a group with prometheus-client's ``push_to_gateway``."""
 
-    def __init__(self, url, grouping, credentials=None, ca_path=None, timeout=PUSH_TIMEOUT):
-        self.url = url
-        self.grouping = grouping
-        self.credentials = credentials
-        self.ca_path = ca_path
-        self.timeout = timeout
+    __slots__ = ()
 
     def __repr__(self):
         return 'Pushgateway(url=%r, grouping=%r, credentials=%s, ca_path=%r)' % (

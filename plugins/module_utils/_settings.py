@@ -93,6 +93,18 @@ def is_loopback_as_written(host):
 _HOST_AND_PORT = re.compile(r'^(?:\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?)(?::[0-9]*)?$')
 
 
+def split_url(option, value):
+    """``urlsplit`` of a URL option's value; refused (naming ``option``) with white space, a non-ASCII character or a bad port."""
+    if any(ord(char) < 0x21 or ord(char) > 0x7e for char in value):
+        raise StabilityOptionError(option, 'contains white space, a control character or a character that is not ASCII')
+    try:
+        parts = urlsplit(value)
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise StabilityOptionError(option, 'is not a valid URL (%s)' % exc)
+    return parts
+
+
 def clean_api_url(value):
     """Return the base URL, scheme and host in lower case, without a trailing slash; or refuse it with the reason.
 
@@ -103,14 +115,8 @@ def clean_api_url(value):
     value = value.strip()
     if not value:
         raise StabilityOptionError('api_url', 'is empty')
-    if any(ord(char) < 0x21 or ord(char) > 0x7e for char in value):
-        raise StabilityOptionError('api_url', 'contains white space, a control character or a character that is not ASCII')
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise StabilityOptionError('api_url', 'is not a valid URL (%s)' % exc)
+    parts = split_url('api_url', value)
+    host = parts.hostname
     if parts.scheme not in ('http', 'https'):
         raise StabilityOptionError(
             'api_url', 'must start with https:// (or http:// for a loopback address), got %r' % (parts.scheme + ':' if parts.scheme else value))
