@@ -192,9 +192,11 @@ def describe_runway(forecast):
     """The runway in words: ``12.3 days, 40 runs left`` or the reason it is unknown."""
     parts = []
     if forecast.get('days_left') is not None:
-        parts.append('%.1f days' % forecast['days_left'])
+        days = forecast['days_left']
+        parts.append('%s days' % ('%.1f' % days if days < 1e6 else '%.3g' % days))  # not hundreds of digits for a huge balance
     if forecast.get('runs_left') is not None:
-        parts.append('%d run%s' % (forecast['runs_left'], '' if forecast['runs_left'] == 1 else 's'))
+        runs = forecast['runs_left']
+        parts.append('%s run%s' % ('%d' % runs if runs < 10 ** 6 else '%.3g' % runs, '' if runs == 1 else 's'))
     text = '%s left' % ', '.join(parts) if parts else 'unknown'
     if forecast.get('reason') and parts:
         text += ' (%s)' % forecast['reason']

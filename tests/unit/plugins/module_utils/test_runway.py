@@ -283,6 +283,8 @@ def test_describe_runway():
     assert describe_runway(dict(days_left=12.34, runs_left=1, reason=None)) == '12.3 days, 1 run left'
     assert describe_runway(dict(days_left=None, runs_left=4, reason='thin')) == '4 runs left (thin)'
     assert describe_runway(dict(days_left=None, runs_left=None, reason='thin')) == 'unknown: thin'
+    assert describe_runway(dict(days_left=999999.94, runs_left=999999, reason=None)) == '999999.9 days, 999999 runs left'
+    assert describe_runway(dict(days_left=1.7e307, runs_left=int(1.7e307), reason=None)) == '1.7e+307 days, 1.7e+307 runs left'
 
 
 def test_the_median_of_an_odd_number_of_runs_is_the_middle_one():
