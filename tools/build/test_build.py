@@ -49,6 +49,7 @@ FORBIDDEN = [
         r'^tests/output/',
         r'^tests/integration/inventory$',
         r'^tools/',
+        r'^\.github/',
         r'(^|/)results/.*\.json$',
         r'^dist/',
         r'^collections/',

