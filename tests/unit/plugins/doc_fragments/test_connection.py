@@ -114,7 +114,7 @@ FACTS = [
     ('runway window', r'the forecast looks at the last (\w+) days', (_runway.RUNWAY_WINDOW_DAYS,)),
     ('worst case of one call', r'\(retries \+ 1\) [x×] timeout \+ retries [x×] (\d+)', (int(_settings.RETRY_AFTER_MAX),)),
     ('event source interval floor', r'(?:below|at least) (\d+) seconds(?: is refused|; a loopback)', (int(_credit_watch.MIN_INTERVAL),)),
-    ('event source interval default', r'Seconds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
+    ('event source interval default', r'[Ss]econds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
     ('event source recovery margin', r'back at least (\d+) % above', (int(_credit_watch.RECOVERY_MARGIN * 100),)),
 ]
 

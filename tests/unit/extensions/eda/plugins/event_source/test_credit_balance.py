@@ -15,14 +15,21 @@ __metaclass__ = type
 
 import asyncio
 import os
+import re
+import textwrap
 import threading
 import time
 
 import pytest
+import yaml
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
+from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
 
+COLLECTION_ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), *['..'] * 6))
+REFERENCE_PAGE = os.path.join(COLLECTION_ROOT, 'docs', 'docsite', 'rst', 'credit_balance.rst')
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), *(['..'] * 6 + ['extensions', 'eda', 'plugins', 'event_source', 'credit_balance.py']))
 KEY = 'sk-unit-source-0000000000000'
 ACCOUNT = {'id': 'user-1', 'email': 'a@example.com', 'organizations': [{'id': 'org-a', 'name': 'A', 'role': 'OWNER', 'is_default': True}]}
@@ -138,3 +145,88 @@ def test_the_loop_stays_responsive_while_a_reading_blocks(source, monkeypatch, c
     finally:
         release.set()
     assert len(closed) == 1
+
+
+# --- DOCUMENTATION, the code, and the reference page docs/docsite/rst/credit_balance.rst ---------
+
+def documented_options(source):
+    return yaml.safe_load(source['DOCUMENTATION'])['options']
+
+
+def test_documentation_names_every_argument_in_order(source):
+    assert list(documented_options(source)) == list(_credit_watch.SOURCE_OPTIONS)
+    for name, option in documented_options(source).items():
+        assert option['description'] and option['type'], name
+
+
+def test_connection_options_are_documented_as_the_modules_have_them(source):
+    modules = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    controller = yaml.safe_load(ModuleDocFragment.CONTROLLER)['options']
+    for name in _credit_watch.CONNECTION_OPTIONS:
+        documented = documented_options(source)[name]
+        assert documented['type'] == modules[name]['type'], name
+        assert documented.get('choices') == modules[name].get('choices'), name
+        assert documented.get('default', modules[name].get('default')) == controller[name].get('default', modules[name].get('default')), name
+        assert documented.get('env') == controller[name].get('env'), name
+
+
+def test_source_defaults_and_choices_are_the_code_s(source):
+    options = documented_options(source)
+    assert options['interval']['default'] == _credit_watch.DEFAULT_INTERVAL
+    assert options['emit']['choices'] == list(_credit_watch.EMIT_MODES)
+    assert options['emit']['default'] == _credit_watch.WatchOptions({'api_key': KEY, 'emit': None, 'min_credits': 1}, {}).emit
+    assert _credit_watch.WatchOptions({'api_key': KEY, 'min_credits': 1}, {}).interval == options['interval']['default']
+
+
+def test_examples_are_rulebooks_whose_source_arguments_are_accepted(source):
+    rulebooks = yaml.safe_load(source['EXAMPLES'])
+    arguments = [source_entry['stabilityai.platform.credit_balance'] for rulebook in rulebooks for source_entry in rulebook['sources']]
+    assert len(arguments) == len(rulebooks) == 2
+    for args in arguments:
+        _credit_watch.WatchOptions(args, {'STABILITY_API_KEY': KEY})
+
+
+MARKUP = [
+    (re.compile(r'[COVE]\(([^()]*)\)'), r'``\1``'),
+    (re.compile(r'I\(([^()]*)\)'), r'*\1*'),
+]
+
+
+def rst_text(text):
+    for pattern, replacement in MARKUP:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def rst_value(value):
+    return ('%s' % value).lower() if isinstance(value, bool) else '%g' % value if isinstance(value, float) else '%s' % value
+
+
+def render_reference(documentation, examples):
+    """The generated part of the reference page: every option of DOCUMENTATION, then EXAMPLES."""
+    lines = ['.. Generated from DOCUMENTATION and EXAMPLES of extensions/eda/plugins/event_source/credit_balance.py:',
+             '.. tests/unit/extensions/eda/plugins/event_source/test_credit_balance.py fails when this part differs.',
+             '', 'Options', '-------', '']
+    for name, option in yaml.safe_load(documentation)['options'].items():
+        facts = ['*%s*' % option['type']]
+        if option.get('choices'):
+            facts.append('one of %s' % ', '.join('``%s``' % rst_value(choice) for choice in option['choices']))
+        if option.get('default') is not None:
+            facts.append('default ``%s``' % rst_value(option['default']))
+        if option.get('env'):
+            facts.append('environment %s' % ' then '.join('``%s``' % entry['name'] for entry in option['env']))
+        lines.extend(['``%s``' % name, '  ' + '; '.join(facts) + '.', ''])
+        for paragraph in option['description']:
+            lines.extend(textwrap.wrap(rst_text(paragraph), 100, initial_indent='  ', subsequent_indent='  ', break_on_hyphens=False))
+            lines.append('')
+    lines.extend(['Examples', '--------', '', '.. code-block:: yaml', ''])
+    lines.extend(('  ' + line).rstrip() for line in examples.strip('\n').splitlines())
+    lines.extend(['', '.. End of the generated part.'])
+    return '\n'.join(lines) + '\n'
+
+
+def test_reference_page_shows_the_documentation(source):
+    expected = render_reference(source['DOCUMENTATION'], source['EXAMPLES'])
+    with open(REFERENCE_PAGE) as handle:
+        page = handle.read()
+    assert expected in page, 'update docs/docsite/rst/credit_balance.rst: its generated part must read\n' + expected
