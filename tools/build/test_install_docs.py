@@ -53,7 +53,7 @@ NOT_AN_INSTALL = {
 FIXTURE = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'fixtures', 'default.json')
 
 RST_MARKER = re.compile(r'^\.\. install-test: (.+)$')
-MD_MARKER = re.compile(r'^<!-- install-test: (\S+)')
+MD_MARKER = re.compile(r'^<!-- install-test: (.+?)\s*-->$')
 GALAXY_COMMAND = re.compile(r'ansible-galaxy collection (?:install|download)\b[^\n`#]*')
 NAME_TOKEN = re.compile(r'(?<=\s)stabilityai\.platform(?=\s|$)')
 REQUIREMENT_NAME = re.compile(r'^(\s*-?\s*name:\s*)stabilityai\.platform\s*$', re.MULTILINE)
@@ -85,37 +85,38 @@ def marker_fields(text):
     return scenarios, filename
 
 
-def rst_blocks(page, lines):
-    blocks = []
-    for index, line in enumerate(lines):
-        match = RST_MARKER.match(line)
-        if not match:
-            continue
-        scenarios, filename = marker_fields(match.group(1))
-        start = index + 1
-        while start < len(lines) and not lines[start].strip():
-            start += 1
-        directive = re.match(r'^\.\. code-block:: (\S+)$', lines[start]) if start < len(lines) else None
-        assert directive, '%s:%d: an install-test marker must be followed by a code block' % (page, index + 1)
-        body = []
-        for text in lines[start + 1:]:
-            if text.strip() and not text.startswith(' '):
-                break
-            body.append(text)
-        blocks.append(Block(page, index + 1, scenarios, filename, directive.group(1), textwrap.dedent('\n'.join(body)).strip('\n') + '\n'))
-    return blocks
+def rst_block(page, lines, index):
+    """The language and text of the RST code block after the marker on line ``index``."""
+    start = index + 1
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    directive = re.match(r'^\.\. code-block:: (\S+)$', lines[start]) if start < len(lines) else None
+    assert directive, '%s:%d: an install-test marker must be followed by a code block' % (page, index + 1)
+    body = []
+    for text in lines[start + 1:]:
+        if text.strip() and not text.startswith(' '):
+            break
+        body.append(text)
+    return directive.group(1), textwrap.dedent('\n'.join(body)).strip('\n') + '\n'
 
 
-def markdown_blocks(page, lines):
+def markdown_block(page, lines, index):
+    """The language and text of the Markdown fence right after the marker on line ``index``."""
+    fence = re.match(r'^```(\w+)$', lines[index + 1]) if index + 1 < len(lines) else None
+    assert fence, '%s:%d: an install-test marker must be followed by a fenced code block' % (page, index + 1)
+    end = lines.index('```', index + 2)
+    return fence.group(1), '\n'.join(lines[index + 2:end]) + '\n'
+
+
+def page_blocks(page, lines):
+    marker, read_block = (MD_MARKER, markdown_block) if page.endswith('.md') else (RST_MARKER, rst_block)
     blocks = []
     for index, line in enumerate(lines):
-        match = MD_MARKER.match(line)
-        if not match:
-            continue
-        fence = re.match(r'^```(\w+)$', lines[index + 1]) if index + 1 < len(lines) else None
-        assert fence, '%s:%d: an install-test marker must be followed by a fenced code block' % (page, index + 1)
-        end = lines.index('```', index + 2)
-        blocks.append(Block(page, index + 1, [match.group(1)], None, fence.group(1), '\n'.join(lines[index + 2:end]) + '\n'))
+        match = marker.match(line)
+        if match:
+            scenarios, filename = marker_fields(match.group(1))
+            language, text = read_block(page, lines, index)
+            blocks.append(Block(page, index + 1, scenarios, filename, language, text))
     return blocks
 
 
@@ -124,7 +125,7 @@ def marked_blocks():
     for page in PAGES:
         with open(os.path.join(COLLECTION_ROOT, page)) as handle:
             lines = handle.read().splitlines()
-        blocks.extend((markdown_blocks if page.endswith('.md') else rst_blocks)(page, lines))
+        blocks.extend(page_blocks(page, lines))
     return blocks
 
 
