@@ -105,7 +105,10 @@ class CreditRecap(object):
         history = self._history()
         if history is not None and self._default_id is _UNKNOWN and needs_default_organization(
                 history, [organization for organization, _name in self._targets or []]):
-            self._learn_default(self._client.fetch_account(sendable_ids=True))
+            try:
+                self._learn_default(self._client.fetch_account(sendable_ids=True))
+            except StabilityError as exc:  # the rows still count; readings without an id are then nobody's
+                self._note(exc.msg)
         default_id = None if self._default_id is _UNKNOWN else self._default_id
         rows = []
         for organization_id, name in self._targets or []:

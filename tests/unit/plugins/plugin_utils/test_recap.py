@@ -168,6 +168,21 @@ def test_readings_written_without_an_id_count_for_the_default_organization(fake_
     assert [name for name, dummy in balance_requests(fake_api)].count('account') == account_reads
 
 
+def test_an_account_that_cannot_be_read_at_the_end_keeps_the_rows(fake_api, tmp_path, sleeps):
+    ledger = tmp_path / 'ledger.jsonl'
+    legacy_runs(ledger, None)
+    fake_api.answer(payload={'credits': 10.0}).answer(payload={'credits': 8.0})
+    fake_api.answer(status=500, payload={'id': 'e1', 'name': 'server_error', 'message': 'boom'})
+    warnings = []
+    run = recap(warnings, Clock(), organizations=[LAB], ledger_path=str(ledger), report_path=str(tmp_path / 'r.json'))
+    run.start()
+    lines = run.finish()
+    report = json.loads((tmp_path / 'r.json').read_text())
+    assert [(row['organization_id'], row['spent'], row['runway']['runs_recorded']) for row in report['organizations']] == [(LAB, 2.0, 1)]
+    assert report['complete'] is False and report['problem'].startswith('GET http://127.0.0.1:9/v1/user/account failed with HTTP 500')
+    assert lines[0].startswith('org-alice-lab : before 10.00  after 8.00  spent 2.00') and len(warnings) == 1
+
+
 def test_readings_by_id_need_no_account_for_organizations_named(fake_api, tmp_path, demo_credits):
     ledger = tmp_path / 'ledger.jsonl'
     legacy_runs(ledger, LAB)
