@@ -139,7 +139,7 @@ error:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import default_membership
+from ansible_collections.stabilityai.platform.plugins.module_utils._account import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
 

@@ -335,7 +335,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
+from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings

@@ -26,7 +26,7 @@ import difflib
 import logging
 from urllib.parse import urlsplit
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import chosen_memberships, default_membership
+from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityError,
     StabilityOptionError,

@@ -23,6 +23,7 @@ import math
 import os
 import uuid
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
@@ -136,8 +137,7 @@ class CreditRecap(object):
         return client
 
     def _learn_default(self, account):
-        from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
-        default = _client.default_membership(account)
+        default = default_membership(account)
         self._default_id = default['id'] if default else None
         return default
 
@@ -153,8 +153,7 @@ class CreditRecap(object):
             if watched == ALL_ORGANIZATIONS:
                 account = self._client.fetch_account(sendable_ids=True)
                 self._learn_default(account)
-                from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
-                self._targets = [(membership['id'], membership['name']) for membership in _client.chosen_memberships(account, None)]
+                self._targets = [(membership['id'], membership['name']) for membership in chosen_memberships(account, None)]
             elif watched is None:
                 default = self._learn_default(self._client.fetch_account(sendable_ids=True))
                 if default is None:

@@ -15,7 +15,7 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.plugins.module_utils import _account, _client
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityAPIError,
@@ -394,7 +394,7 @@ class TestResponseChecks:
         fake_api.answer(payload=dict(demo_account, extra='ignored', organizations=[dict(studio, payment_method='card')]))
         account = make_client().fetch_account()
         assert account == dict(demo_account, organizations=[studio])
-        assert _client.default_membership(account) == studio
+        assert _account.default_membership(account) == studio
 
     @pytest.mark.parametrize('picture', [{}, {'profile_picture': ''}, {'profile_picture': 42}, {'profile_picture': None}],
                              ids=['absent', 'empty', 'a number', 'null'])
@@ -582,7 +582,7 @@ class TestAccountContract:
         for dummy in range(2):
             fake_api.answer(payload=demo_account)
         assert make_client().fetch_account()['organizations'][0]['id'] == u'org-caf\u00e9'
-        assert _client.check_account(demo_account)['organizations'][0]['id'] == u'org-caf\u00e9'
+        assert _account.check_account(demo_account)['organizations'][0]['id'] == u'org-caf\u00e9'
         with pytest.raises(StabilityResponseError) as caught:
             make_client().fetch_account(sendable_ids=True)
         assert caught.value.msg == (
@@ -597,5 +597,5 @@ class TestAccountContract:
     def test_unknown_organizations_are_all_named_with_the_known_ones(self, memberships, known):
         account = {'id': 'user-1', 'email': 'a@example.com', 'profile_picture': None, 'organizations': memberships}
         with pytest.raises(StabilityOptionError) as caught:
-            _client.chosen_memberships(account, ['org-x', 'org-a', 'org-y'] if memberships else ['org-x', 'org-y'])
+            _account.chosen_memberships(account, ['org-x', 'org-a', 'org-y'] if memberships else ['org-x', 'org-y'])
         assert caught.value.msg == ('organizations names org-x, org-y, not an organization of this account (its organizations: %s)' % known)
