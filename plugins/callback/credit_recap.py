@@ -207,6 +207,7 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sourc
     check_raw_options,
     option_unless_empty_environment,
     raw_option_value,
+    unknown_ini_keys,
 )
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import CreditRecap
 
@@ -227,6 +228,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         name = os.path.basename(getattr(playbook, '_file_name', None) or '') or None
+        for warning in unknown_ini_keys():
+            self._display.warning(warning)
         self._recap = CreditRecap(self._option, self._display.warning, name, check_raw=self._check_raw_options, raw_option=self._raw_option)
         self._recap.start()
 

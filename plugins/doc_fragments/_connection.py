@@ -49,7 +49,8 @@ options:
   timeout:
     description:
       - Seconds one request may take, from connecting to the last byte of the answer, by the wall clock; a server that
-        sends slowly (a byte at a time) is cut off after this long, like one that does not answer. Must be greater than 0.
+        sends slowly (a byte at a time) is cut off after this long, like one that does not answer.
+      - Greater than 0 and at most 600 (ten minutes); the bound keeps the time of a call finite.
     type: float
     default: 30
   retries:
@@ -149,6 +150,9 @@ options:
 notes:
   - Except O(api_key), the connection options are also read from the C([stabilityai_platform]) section of
     C(ansible.cfg); the environment wins over C(ansible.cfg).
+  - A key in the collection's own sections of C(ansible.cfg) (C([stabilityai_platform]), C([callback_credit_recap]))
+    that no option knows gets one warning naming it and the closest known key; it is ignored, not refused, since
+    C(ansible.cfg) is shared with other tools.
 '''
 
     # Plugins that see play variables (lookups; a callback does not): list this after CONTROLLER.

@@ -172,6 +172,7 @@ from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sourc
     check_raw_options,
     raw_option_value,
     templated_option_variables,
+    unknown_ini_keys,
 )
 
 # The raw checks of this lookup's options (see _option_sources): the shared ones and its own.
@@ -223,6 +224,8 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         option_variables = templated_option_variables('lookup', self._load_name, variables, self._templar)
+        for warning in unknown_ini_keys():
+            display.warning(warning)
         try:
             self._check_raw_options(kwargs, option_variables)
             self.set_options(var_options=option_variables, direct=kwargs)

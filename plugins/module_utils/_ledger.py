@@ -81,7 +81,7 @@ def _lock(fd, exclusive, path, lock_timeout):
     try:
         lock_with_deadline(fd, exclusive, time.monotonic() + lock_timeout, path)
     except LockTimeout as exc:
-        raise LedgerError('%s for %g s; nothing was %s' % (exc, lock_timeout, 'written' if exclusive else 'read'))
+        raise LedgerError('%s for %g s' % (exc, lock_timeout))  # the same words for a reader and a writer: one warning a run
 
 
 def append_readings(path, readings, lock_timeout=LOCK_TIMEOUT):

@@ -34,6 +34,11 @@ DEFAULT_API_URL = 'https://api.stability.ai'
 API_VERSIONS = ('v1', 'v1alpha')
 DEFAULT_API_VERSION = 'v1'
 DEFAULT_TIMEOUT = 30.0
+# A request that has not answered in ten minutes will not (the answers are a few hundred bytes).
+# The bound keeps the documented worst case of one call, (retries + 1) x timeout + retries x 60 s,
+# at two hours at most, and every deadline computed from it within what clocks and sleeps accept:
+# ``timeout: 1e10`` used to crash with "timestamp out of range for platform time_t".
+MAX_TIMEOUT = 600.0
 DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
 RETRY_AFTER_MAX = 60.0
@@ -153,14 +158,20 @@ def drop_version_path(api_url, api_version):
     return api_url[:-len('/' + version)]
 
 
-def clean_positive_number(option, value):
+def clean_seconds(option, value, maximum):
+    """A duration option: a number of seconds greater than 0 and at most ``maximum`` (documented with the option)."""
     try:
         number = None if isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
-        raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
-    if number is None or not math.isfinite(number) or number <= 0:
-        raise StabilityOptionError(option, 'must be a number of seconds greater than 0, got %r' % (value,))
+        number = None
+    if number is None or not 0 < number <= maximum:  # NaN fails both comparisons
+        raise StabilityOptionError(option, 'must be a number of seconds greater than 0 and at most %g, got %r' % (maximum, value))
     return number
+
+
+def clean_timeout(value):
+    """``timeout``: seconds, greater than 0 and at most MAX_TIMEOUT."""
+    return clean_seconds('timeout', value, MAX_TIMEOUT)
 
 
 def clean_retries(value):
@@ -276,7 +287,7 @@ class ConnectionSettings(object):
         self.api_url = clean_api_url(DEFAULT_API_URL if api_url is None else '%s' % api_url)
         self.api_version = clean_api_version(api_version)
         self.api_url = drop_version_path(self.api_url, self.api_version)
-        self.timeout = DEFAULT_TIMEOUT if timeout is None else clean_positive_number('timeout', timeout)
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else clean_timeout(timeout)
         self.retries = DEFAULT_RETRIES if retries is None else clean_retries(retries)
         self.validate_certs = clean_bool('validate_certs', validate_certs)
         self.ca_path = None

@@ -44,12 +44,16 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     RATE_LIMIT_ENV,
     ConnectionSettings,
     clean_path_text,
-    clean_positive_number,
+    clean_seconds,
     clean_threshold,
     is_loopback_as_written,
 )
 
 DEFAULT_INTERVAL = 300.0
+# A source that reads less than once a day cannot warn in time of credits that a day of CI can
+# spend; and the wait must stay one that asyncio can schedule (``interval: 1e308`` used to be
+# accepted, and then the source never read again).
+MAX_INTERVAL = 86400.0
 # No rulebook can poll the real API more often than this; one reading is 1 + N requests.
 MIN_INTERVAL = 60.0
 # A loopback api_url (the simulator) may go this low, so tests run in seconds.
@@ -88,11 +92,11 @@ def _environment_default(args, environ, option, names):
 
 
 def clean_interval(value, api_url):
-    """Seconds between readings: at least MIN_INTERVAL, except against a loopback API.
+    """Seconds between readings: at least MIN_INTERVAL, except against a loopback API, and at most MAX_INTERVAL.
 
     ``api_url`` is the cleaned one of ``ConnectionSettings``, which always has a host name.
     """
-    interval = DEFAULT_INTERVAL if value is None else clean_positive_number('interval', value)
+    interval = DEFAULT_INTERVAL if value is None else clean_seconds('interval', value, MAX_INTERVAL)
     floor = MIN_LOOPBACK_INTERVAL if is_loopback_as_written(urlsplit(api_url).hostname) else MIN_INTERVAL
     if interval < floor:
         raise StabilityOptionError('interval', 'must be at least %g seconds, got %r (so no rulebook polls the API too often; only '

@@ -27,25 +27,35 @@ import os
 
 from ansible import constants as C
 from ansible.config.manager import ensure_type
+from ansible.plugins.loader import callback_loader, lookup_loader
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     clean_api_version,
     clean_bool,
     clean_path_text,
-    clean_positive_number,
     clean_retries,
     clean_threshold,
+    clean_timeout,
 )
 
 # The raw check of each shared option whose documented type Ansible would convert by guessing.
 CONNECTION_CHECKS = {
     'api_version': clean_api_version,
-    'timeout': functools.partial(clean_positive_number, 'timeout'),
+    'timeout': clean_timeout,
     'retries': clean_retries,  # ansible-core before 2.19 truncates 1.5 to 1
     'validate_certs': functools.partial(clean_bool, 'validate_certs'),
     'ca_path': functools.partial(clean_path_text, 'ca_path'),
 }
+# The collection's own sections of ansible.cfg, and the plugins whose options they hold.
+LOOKUP = ('lookup', 'stabilityai.platform.stability_balance')
+CALLBACK = ('callback', 'stabilityai.platform.credit_recap')
+INI_SECTIONS = (
+    ('stabilityai_platform', (LOOKUP, CALLBACK)),
+    ('callback_credit_recap', (CALLBACK,)),
+)
+_LOADERS = {'lookup': lookup_loader, 'callback': callback_loader}
+
 THRESHOLD_CHECKS = {
     'min_credits': functools.partial(clean_threshold, 'min_credits'),
     'warn_below': functools.partial(clean_threshold, 'warn_below'),
@@ -145,6 +155,46 @@ def option_unless_empty_environment(plugin_type, plugin_name, name, value):
         if raw is not None:
             return ensure_type(raw, definition.get('type'), origin=config_file, origin_ftype='ini')
     return None
+
+
+def ini_keys(plugin_type, plugin_name, section):
+    """The keys of ``[section]`` that options of the plugin ``plugin_name`` (its name as users write it) are read from."""
+    plugin = _LOADERS[plugin_type].get_with_context(plugin_name, class_only=True)  # registers its options with Ansible
+    if plugin.object is None:
+        return set()
+    definitions = C.config.get_configuration_definitions(plugin_type, plugin.plugin_load_context.plugin_resolved_name)
+    return set(entry['key'] for definition in definitions.values() for entry in definition.get('ini') or ()
+               if entry.get('section', 'defaults') == section)
+
+
+def unknown_ini_keys():
+    """One warning for each key of the collection's ansible.cfg sections that no option of its plugins knows.
+
+    Ansible ignores such a key without a word, so ``timout = 5`` or ``organisations = all`` would
+    quietly leave the default in force.  ansible.cfg is shared with other tools, so this warns
+    rather than refuses; Ansible shows a warning given in every host's task once.
+    """
+    config_file = C.config.get_config_value('CONFIG_FILE')
+    if not config_file:
+        return []
+    try:
+        stat = os.stat(config_file)
+    except OSError:
+        return []
+    parser = _ini_parser(config_file, stat.st_mtime_ns, stat.st_size)
+    warnings = []
+    for section, plugins in INI_SECTIONS:
+        if not parser.has_section(section):
+            continue
+        known = sorted(set().union(*(ini_keys(plugin_type, name, section) for plugin_type, name in plugins)))
+        for key in parser.options(section):
+            if key in known or key in parser.defaults():
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = 'did you mean %s?' % close[0] if close else 'its keys are %s' % ', '.join(known)
+            warnings.append('%s: [%s] %s is not a setting of the stabilityai.platform collection and is ignored; %s' % (
+                config_file, section, key, hint))
+    return warnings
 
 
 def check_raw_options(raw_option, checks):

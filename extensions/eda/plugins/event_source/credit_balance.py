@@ -11,7 +11,7 @@ events under one key, ``stability``, on the rulebook's queue::
     sources:
       - stabilityai.platform.credit_balance:
           organizations: all          # or a list of ids; default: the key's default organization
-          interval: 300               # at least 60 seconds; a loopback api_url may go lower
+          interval: 300               # 60 to 86400 seconds; a loopback api_url may go lower
           warn_below: 1000
           min_credits: 250
           ledger_path: /var/lib/stability/ledger.jsonl   # optional: runway, min_days_left, min_runs_left
@@ -73,7 +73,7 @@ options:
       - name: STABILITY_API_VERSION
   timeout:
     description:
-      - Seconds one request may take, as for the modules.
+      - Seconds one request may take, as for the modules; greater than 0 and at most 600 (ten minutes).
     type: float
     default: 30
   retries:
@@ -113,6 +113,8 @@ options:
       - Seconds between readings.
       - Anything below 60 seconds is refused, so no rulebook can poll the API too often. Only a loopback O(api_url)
         (such as the collection's simulator) may go down to 0.5 seconds, for tests.
+      - At most 86400 seconds (one day). A source that reads less often could not warn in time of credits that a day of
+        CI can spend.
     type: float
     default: 300
   min_credits:

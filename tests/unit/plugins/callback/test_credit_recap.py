@@ -8,10 +8,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import types
+
 import pytest
 
 from ansible.plugins.loader import callback_loader
 
+from ansible_collections.stabilityai.platform.plugins.callback import credit_recap
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 
 
@@ -25,7 +28,9 @@ def callback():
 @pytest.mark.parametrize('line, message', [
     ('validate_certs = maybe', "validate_certs (set by [stabilityai_platform] validate_certs in {cfg}) must be true or false, got 'maybe'"),
     ('retries = 1.5', "retries (set by [stabilityai_platform] retries in {cfg}) must be a whole number from 0 to 10, got '1.5'"),
-    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0, got 'soon'"),
+    ('timeout = 1e10',
+     "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0 and at most 600, got '1e10'"),
+    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0 and at most 600, got 'soon'"),
 ])
 def test_a_value_ansible_would_guess_at_is_refused_naming_its_source(callback, ansible_cfg, line, message):
     cfg = ansible_cfg(line)
@@ -87,3 +92,13 @@ def test_a_set_environment_variable_is_used_as_ansible_gives_it(callback, ansibl
     callback.set_options()
     assert callback._option('ledger_path') == str(tmp_path / 'ledger.jsonl')
     assert callback._option('organizations') == callback.get_option('organizations')
+
+
+def test_a_misspelt_key_in_ansible_cfg_is_one_warning_at_the_start(callback, ansible_cfg, monkeypatch):
+    cfg = ansible_cfg('[callback_credit_recap]', 'organisations = all')
+    warnings = []
+    monkeypatch.setattr(callback._display, 'warning', warnings.append)
+    monkeypatch.setattr(credit_recap, 'CreditRecap', lambda *args, **kwargs: types.SimpleNamespace(start=lambda: None))
+    callback.v2_playbook_on_start(types.SimpleNamespace(_file_name='site.yml'))
+    assert warnings == ['%s: [callback_credit_recap] organisations is not a setting of the stabilityai.platform collection and is ignored; '
+                        'did you mean organizations?' % cfg]

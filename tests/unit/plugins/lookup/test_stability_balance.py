@@ -111,7 +111,8 @@ def test_warn_below_warns_once_without_failing(api, lookup, warnings, demo_credi
     ([], {}, 'api_key is not set: give the api_key option or set the STABILITY_API_KEY environment variable'),
     (['org-a\r\nX: 1'], {'api_key': KEY}, 'organization contains a control character (such as a line break); nothing was sent'),
     ([], {'api_key': KEY, 'api_url': 'http://api.stability.ai'}, 'api_url uses plain http:// to api.stability.ai'),
-    ([], {'api_key': KEY, 'timeout': -1}, 'timeout must be a number of seconds greater than 0, got -1'),
+    ([], {'api_key': KEY, 'timeout': -1}, 'timeout must be a number of seconds greater than 0 and at most 600, got -1'),
+    ([], {'api_key': KEY, 'timeout': 1e10}, 'timeout must be a number of seconds greater than 0 and at most 600, got 10000000000.0'),
     ([], {'api_key': KEY, 'retries': 99}, 'retries must be a whole number from 0 to 10, got 99'),
     ([], {'api_key': KEY, 'cache_ttl': -1}, 'cache_ttl must be a number of seconds, 0 or more'),
     ([], {'api_key': KEY + '\n'}, None),
@@ -126,8 +127,8 @@ def test_warn_below_warns_once_without_failing(api, lookup, warnings, demo_credi
     ([], {'api_key': KEY, 'min_credits': '100 credits'}, "min_credits must be a number of credits, 0 or more, got '100 credits'"),
     ([], {'api_key': KEY, 'min_credits': -5}, 'min_credits must be a number of credits, 0 or more, got -5'),
     ([], {'api_key': KEY, 'warn_below': 'nan'}, "warn_below must be a number of credits, 0 or more, got 'nan'"),
-    ([], {'api_key': KEY, 'timeout': 'soon'}, "timeout must be a number of seconds greater than 0, got 'soon'"),
-    ([], {'api_key': KEY, 'timeout': True}, 'timeout must be a number of seconds greater than 0, got True'),
+    ([], {'api_key': KEY, 'timeout': 'soon'}, "timeout must be a number of seconds greater than 0 and at most 600, got 'soon'"),
+    ([], {'api_key': KEY, 'timeout': True}, 'timeout must be a number of seconds greater than 0 and at most 600, got True'),
     ([], {'api_key': KEY, 'cache_ttl': 'a minute'}, "cache_ttl must be a number of seconds, 0 or more (0 turns the cache off), got 'a minute'"),
     ([], {'api_key': KEY, 'api_version': 'v2'}, "api_version must be one of v1, v1alpha, got 'v2'"),
     ([], {'api_key': KEY, 'api_url': 'https://api.stability.ai/v1alpha'}, 'api_url ends with /v1alpha but api_version is v1'),
@@ -171,7 +172,7 @@ def test_an_unknown_keyword_is_refused_naming_the_closest_option(api, lookup, op
 @pytest.mark.parametrize('line, message', [
     ('validate_certs = maybe', "validate_certs (set by [stabilityai_platform] validate_certs in {cfg}) must be true or false, got 'maybe'"),
     ('retries = 1.5', "retries (set by [stabilityai_platform] retries in {cfg}) must be a whole number from 0 to 10, got '1.5'"),
-    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0, got 'soon'"),
+    ('timeout = soon', "timeout (set by [stabilityai_platform] timeout in {cfg}) must be a number of seconds greater than 0 and at most 600, got 'soon'"),
     ('cache_ttl = true', "cache_ttl (set by [stabilityai_platform] cache_ttl in {cfg}) must be a number of seconds, 0 or more"),
     ('ca_path =', 'ca_path (set by [stabilityai_platform] ca_path in {cfg}) is empty; leave it unset for the default'),
     ('cache_dir = ', 'cache_dir (set by [stabilityai_platform] cache_dir in {cfg}) is empty'),
@@ -192,6 +193,14 @@ def test_a_good_value_in_ansible_cfg_is_the_one_ansible_uses(api, lookup, ansibl
     assert (api.kwargs[0]['verify'], api.kwargs[0]['timeout']) == (False, 7.5)
 
 
+def test_a_misspelt_key_in_ansible_cfg_is_a_warning_naming_the_closest_key(api, lookup, ansible_cfg, warnings):
+    cfg = ansible_cfg('timout = 0.001', 'cache_ttl = 0')
+    lookup.run([], api_key=KEY)
+    assert warnings == ['%s: [stabilityai_platform] timout is not a setting of the stabilityai.platform collection and is ignored; '
+                        'did you mean timeout?' % cfg]
+    assert api.kwargs[0]['timeout'] == 30.0
+
+
 def test_a_variable_wins_over_ansible_cfg_as_in_ansible(api, lookup, ansible_cfg):
     ansible_cfg('validate_certs = maybe', 'cache_ttl = 0')
     lookup.run([], {'stability_api_key': KEY, 'stability_validate_certs': 'yes'})
@@ -209,7 +218,8 @@ def test_the_environment_is_named_as_the_source(api, lookup, monkeypatch):
     ({'stability_validate_certs': 'maybe'}, {}, "validate_certs (set by the variable stability_validate_certs) must be true or false, got 'maybe'"),
     ({'stability_cache_dir': ' '}, {}, 'cache_dir (set by the variable stability_cache_dir) is empty'),
     ({'stability_ca_path': ''}, {}, 'ca_path (set by the variable stability_ca_path) is empty'),
-    ({'stability_timeout': 'true'}, {}, "timeout (set by the variable stability_timeout) must be a number of seconds greater than 0, got 'true'"),
+    ({'stability_timeout': 'true'}, {},
+     "timeout (set by the variable stability_timeout) must be a number of seconds greater than 0 and at most 600, got 'true'"),
     ({}, {'STABILITY_CACHE_DIR': ''}, 'cache_dir (set by the environment variable STABILITY_CACHE_DIR) is empty'),
 ])
 def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monkeypatch, tmp_path, variables, environment, message):
@@ -227,7 +237,7 @@ def test_raw_values_from_variables_and_environment_are_checked(api, lookup, monk
     ({'retries': 1.5}, 'retries must be a whole number from 0 to 10, got 1.5'),  # ansible-core < 2.19 would make it 1
     ({'validate_certs': 'maybe'}, "validate_certs must be true or false, got 'maybe'"),  # Ansible would make it false
     ({'min_credits': True}, 'min_credits must be a number of credits, 0 or more, got True'),  # Ansible would make it 1.0
-    ({'timeout': True}, 'timeout must be a number of seconds greater than 0, got True'),  # Ansible would make it 1.0
+    ({'timeout': True}, 'timeout must be a number of seconds greater than 0 and at most 600, got True'),  # Ansible would make it 1.0
 ])
 def test_raw_values_are_checked_whatever_ansible_converts_them_to(lookup, direct, message):
     with pytest.raises(StabilityOptionError) as caught:

@@ -61,7 +61,7 @@ def test_missing_key_names_the_option_and_the_variable(api_key):
     (dict(api_version='v2'), 'api_version', "must be one of v1, v1alpha, got 'v2'"),
     (dict(timeout=0), 'timeout', 'greater than 0'),
     (dict(timeout=-1.5), 'timeout', 'greater than 0'),
-    (dict(timeout=True), 'timeout', 'greater than 0, got True'),
+    (dict(timeout=True), 'timeout', 'greater than 0 and at most 600, got True'),
     (dict(api_url='https://api.stability.ai/v1alpha'), 'api_url',
      'ends with /v1alpha but api_version is v1: drop /v1alpha from api_url (the version goes in api_version)'),
     (dict(api_url='https://api.stability.ai/v1/', api_version='v1alpha'), 'api_url',

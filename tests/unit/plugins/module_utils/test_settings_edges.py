@@ -15,13 +15,14 @@ import pytest
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, one_line
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     MAX_RETRIES,
+    MAX_TIMEOUT,
     ConnectionSettings,
     clean_bool,
     clean_header_value,
     clean_organization,
     clean_path_text,
-    clean_positive_number,
     clean_retries,
+    clean_timeout,
     is_loopback_as_written,
     max_total_seconds,
 )
@@ -58,16 +59,17 @@ def test_retry_counts_outside_zero_to_ten_are_refused(retries):
     assert caught.value.msg == 'retries must be a whole number from 0 to %d, got %r' % (MAX_RETRIES, retries)
 
 
-@pytest.mark.parametrize('timeout', [0.5, '0.5', 1e-3, 600])
-def test_any_positive_timeout_is_accepted(timeout):
+@pytest.mark.parametrize('timeout', [0.5, '0.5', 1e-3, 600, '600'])
+def test_any_positive_timeout_up_to_the_bound_is_accepted(timeout):
     assert ConnectionSettings(api_key=KEY, timeout=timeout).timeout == float(timeout)
 
 
-@pytest.mark.parametrize('value', [0, -0.1, float('inf'), float('nan'), 'inf', None, [1]])
-def test_a_timeout_that_is_not_a_positive_finite_number_is_refused(value):
+@pytest.mark.parametrize('value', [0, -0.1, 600.001, 1e10, '1e10', float('inf'), float('nan'), 'inf', None, [1]])
+def test_a_timeout_that_is_not_a_positive_number_up_to_the_bound_is_refused(value):
     with pytest.raises(StabilityOptionError) as caught:
-        clean_positive_number('timeout', value)
-    assert caught.value.msg == 'timeout must be a number of seconds greater than 0, got %r' % (value,)
+        ConnectionSettings(api_key=KEY, timeout=value) if value is not None else clean_timeout(value)
+    assert caught.value.msg == 'timeout must be a number of seconds greater than 0 and at most 600, got %r' % (value,)
+    assert MAX_TIMEOUT == 600
 
 
 def test_a_ca_path_with_a_space_is_accepted(tmp_path):

@@ -156,6 +156,7 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
     ({'api_url': 'https://api.stability.ai/v1alpha'}, 'api_url ends with /v1alpha but api_version is v1: drop /v1alpha from api_url'),
     ({'min_credit': 100}, ') module: min_credit. Supported parameters include: all_organizations, api_key, '),  # Ansible's own check
     ({'timeout': 0}, 'timeout must be a number of seconds greater than 0'),
+    ({'timeout': 1e10}, 'timeout must be a number of seconds greater than 0 and at most 600, got 10000000000.0'),
     ({'retries': -1}, 'retries must be a whole number from 0 to 10'),
     ({'organizations': ['org-lab'], 'all_organizations': True}, 'organizations and all_organizations exclude each other'),
 ])

@@ -93,7 +93,10 @@ def test_the_rulebook_feedback_queue_is_not_an_unknown_argument():
      'interval must be at least 60 seconds, got 30 (so no rulebook polls the API too often; only a loopback api_url such as the '
      'simulator may go down to 0.5)'),
     ({'min_credits': 1, 'interval': 0.1}, 'interval must be at least 0.5 seconds, got 0.1'),
-    ({'min_credits': 1, 'interval': 'soon'}, "interval must be a number of seconds greater than 0, got 'soon'"),
+    ({'min_credits': 1, 'interval': 'soon'}, "interval must be a number of seconds greater than 0 and at most 86400, got 'soon'"),
+    ({'min_credits': 1, 'interval': 1e308}, 'interval must be a number of seconds greater than 0 and at most 86400, got 1e+308'),
+    ({'min_credits': 1, 'interval': 86400.5}, 'interval must be a number of seconds greater than 0 and at most 86400, got 86400.5'),
+    ({'min_credits': 1, 'timeout': 1e10}, 'timeout must be a number of seconds greater than 0 and at most 600, got 10000000000.0'),
     ({'min_credits': -1}, 'min_credits must be a number of credits, 0 or more, got -1'),
     ({'warn_below': 'lots'}, "warn_below must be a number of credits, 0 or more, got 'lots'"),
     ({'min_days_left': 3}, 'min_days_left needs ledger_path'),
@@ -135,6 +138,7 @@ def test_no_key_names_the_option_and_the_variable():
 def test_floor_applies_to_remote_apis_and_loopback_may_go_lower():
     assert options(min_credits=1, interval=60, api_url='https://api.stability.ai').interval == 60.0
     assert options(min_credits=1, interval='0.5').interval == 0.5
+    assert options(min_credits=1, interval=86400).interval == _credit_watch.MAX_INTERVAL == 86400.0
     assert options(emit='every', organizations='ALL').organizations == 'all'
     assert options(emit='every', organizations=' org-a ').organizations == ['org-a']
 

@@ -19,9 +19,11 @@ from ansible import constants as C
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._option_sources import (
+    ini_keys,
     ini_value,
     raw_option_value,
     templated_option_variables,
+    unknown_ini_keys,
 )
 
 
@@ -97,3 +99,45 @@ def test_an_edited_ansible_cfg_is_read_again(tmp_path):
 @pytest.mark.parametrize('config_file', [None, '', '/nonexistent/ansible.cfg'])
 def test_no_config_file_has_no_value(config_file):
     assert ini_value(config_file, 'stabilityai_platform', 'timeout') is None
+
+
+def test_an_unknown_ini_key_is_named_with_the_closest_known_one(ansible_cfg):
+    cfg = ansible_cfg('timout = 0.001', 'api_url = https://api.stability.ai', '[callback_credit_recap]', 'organisations = all', 'ledger = /x')
+    assert unknown_ini_keys() == [
+        '%s: [stabilityai_platform] timout is not a setting of the stabilityai.platform collection and is ignored; did you mean timeout?' % cfg,
+        '%s: [callback_credit_recap] organisations is not a setting of the stabilityai.platform collection and is ignored; '
+        'did you mean organizations?' % cfg,
+        '%s: [callback_credit_recap] ledger is not a setting of the stabilityai.platform collection and is ignored; '
+        'did you mean ledger_path?' % cfg,
+    ]
+
+
+def test_a_key_nothing_resembles_is_shown_the_known_keys(ansible_cfg):
+    cfg = ansible_cfg('[callback_credit_recap]', 'zzz = 1')
+    warnings = unknown_ini_keys()
+    assert len(warnings) == 1
+    assert warnings[0].startswith('%s: [callback_credit_recap] zzz is not a setting of the stabilityai.platform collection and is ignored; '
+                                  'its keys are ' % cfg)
+    assert 'ledger_path, ' in warnings[0] and 'organizations' in warnings[0]
+
+
+def test_every_known_key_of_either_plugin_passes(ansible_cfg):
+    """[stabilityai_platform] is shared by the lookup and the callback: a key of either is known to both."""
+    known = set(ini_keys('lookup', 'stabilityai.platform.stability_balance', 'stabilityai_platform'))
+    known |= ini_keys('callback', 'stabilityai.platform.credit_recap', 'stabilityai_platform')
+    recap_keys = ini_keys('callback', 'stabilityai.platform.credit_recap', 'callback_credit_recap')
+    assert {'timeout', 'api_url', 'retries', 'validate_certs', 'rate_limit'} <= known
+    assert {'organizations', 'ledger_path', 'report_path'} <= recap_keys
+    ansible_cfg(*(['%s = 1' % key for key in sorted(known)] + ['[callback_credit_recap]'] + ['%s = 1' % key for key in sorted(recap_keys)]))
+    assert unknown_ini_keys() == []
+
+
+def test_other_sections_and_defaults_are_left_to_their_owners(ansible_cfg):
+    ansible_cfg('[defaults]', 'timout = 1', '[DEFAULT]', 'shared = 1', '[callback_other]', 'ledger = 1')
+    assert unknown_ini_keys() == []
+
+
+@pytest.mark.parametrize('config_file', [None, '', '/nonexistent/ansible.cfg'])
+def test_no_config_file_has_no_unknown_keys(monkeypatch, config_file):
+    monkeypatch.setattr(C.config, '_config_file', config_file)
+    assert unknown_ini_keys() == []
