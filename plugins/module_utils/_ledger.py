@@ -18,12 +18,14 @@ or a device in its place is refused without blocking.  A reading holds only ``ti
 Growth is bounded: when an append leaves the file over LEDGER_MAX_BYTES, the oldest lines are
 dropped, in place and under the same lock, until at most LEDGER_KEEP_BYTES remain (about 6,000
 readings: months of history, where the forecast looks at 7 days).  A line that cannot be read
-is skipped with one warning, never an error.  Standard library only.
+is skipped with one warning, never an error.  The ledger's time format (``parse_time``, ``format_time``)
+lives here with it.  Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import errno
 import json
 import os
@@ -32,7 +34,6 @@ import time
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout, lock_with_deadline
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file, write_all
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import parse_time
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import DEFAULT_TIMEOUT
 
 LEDGER_MAX_BYTES = 2 * 1024 * 1024
@@ -41,6 +42,21 @@ LEDGER_FIELDS = ('time', 'organization_id', 'credits', 'run_id', 'event', 'playb
 LEDGER_EVENTS = ('start', 'end')
 # How long a reader or a writer waits for another one's lock unless told (a plugin passes its ``timeout``).
 LOCK_TIMEOUT = DEFAULT_TIMEOUT
+
+_UTC = datetime.timezone.utc
+
+
+def parse_time(text):
+    """A ledger ``time`` (ISO 8601; ``Z`` or an offset; naive means UTC) as an aware datetime, or ValueError."""
+    if not isinstance(text, str):
+        raise ValueError('time is not a string')
+    value = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith(('Z', 'z')) else text)
+    return value.replace(tzinfo=_UTC) if value.tzinfo is None else value
+
+
+def format_time(when):
+    """The ledger's own spelling of a time: UTC, ISO 8601, microseconds, ``Z``."""
+    return when.astimezone(_UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 class LedgerError(Exception):

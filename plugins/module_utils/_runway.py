@@ -21,6 +21,7 @@ import datetime
 import math
 import sys
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import parse_time
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_threshold
 
 RUNWAY_WINDOW_DAYS = 7
@@ -28,19 +29,6 @@ RUNWAY_WINDOW_DAYS = 7
 MIN_OBSERVED_DAYS = 1.0
 
 _UTC = datetime.timezone.utc
-
-
-def parse_time(text):
-    """A ledger ``time`` (ISO 8601; ``Z`` or an offset; naive means UTC) as an aware datetime, or ValueError."""
-    if not isinstance(text, str):
-        raise ValueError('time is not a string')
-    value = datetime.datetime.fromisoformat(text[:-1] + '+00:00' if text.endswith(('Z', 'z')) else text)
-    return value.replace(tzinfo=_UTC) if value.tzinfo is None else value
-
-
-def format_time(when):
-    """The ledger's own spelling of a time: UTC, ISO 8601, microseconds, ``Z``."""
-    return when.astimezone(_UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
 def _half_sum(low, high):

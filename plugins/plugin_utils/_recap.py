@@ -27,7 +27,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._account impo
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
-from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, format_time, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
     checked,
     clean_metrics_path,
@@ -38,7 +38,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._metrics impo
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file, write_all
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, format_time, needs_default_organization, runway
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, needs_default_organization, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import DEFAULT_TIMEOUT, ConnectionSettings, clean_path_text
 
 PLUGIN = 'stabilityai.platform.credit_recap'

@@ -8,6 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import errno
 import fcntl
 import json
@@ -25,6 +26,8 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _ledge
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import (
     LedgerError,
     append_readings,
+    format_time,
+    parse_time,
     read_readings,
 )
 
@@ -300,3 +303,46 @@ def test_a_lock_held_past_the_timeout_refuses_instead_of_waiting(tmp_path, exclu
 def test_a_line_is_strict_json_or_not_written(credits):
     with pytest.raises(ValueError, match='Out of range float values are not JSON compliant'):
         _ledger.ledger_line(reading(credits=credits))
+
+
+NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def test_times_with_offsets_or_without_a_zone_are_utc():
+    assert parse_time('2026-03-10T12:00:00Z') == NOW
+    assert parse_time('2026-03-10T13:00:00+01:00') == NOW
+    assert parse_time('2026-03-10T12:00:00') == NOW
+    assert parse_time(format_time(NOW)) == NOW
+    with pytest.raises(ValueError):
+        parse_time('yesterday')
+    with pytest.raises(ValueError):
+        parse_time(12)
+
+
+def test_the_ledger_time_is_utc_whatever_the_local_zone(local_zone):
+    local_zone('EST+05')
+    assert format_time(NOW) == '2026-03-10T12:00:00.000000Z'
+    assert format_time(datetime.datetime(2026, 3, 10, 13, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))) == (
+        '2026-03-10T12:00:00.000000Z')
+
+
+class StrictIsoDatetime(datetime.datetime):
+    """``fromisoformat`` as Python 3.7 to 3.10 have it (the modules run there): no ``Z``."""
+
+    @classmethod
+    def fromisoformat(cls, date_string):
+        if date_string.endswith(('Z', 'z')):
+            raise ValueError('Invalid isoformat string: %r' % date_string)
+        return datetime.datetime.fromisoformat(date_string)
+
+
+def test_a_trailing_z_in_either_case_is_read_even_where_fromisoformat_does_not_know_it(monkeypatch):
+    assert parse_time('2026-03-10T12:00:00z') == NOW
+    monkeypatch.setattr(_ledger, 'datetime', types.SimpleNamespace(datetime=StrictIsoDatetime))
+    assert parse_time('2026-03-10T12:00:00Z') == NOW
+    assert parse_time('2026-03-10T12:00:00.000000z') == NOW
+
+
+def test_a_time_that_is_not_a_string_says_so():
+    with pytest.raises(ValueError, match='^time is not a string$'):
+        parse_time(None)

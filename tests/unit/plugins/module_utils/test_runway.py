@@ -14,20 +14,18 @@ import math
 import os
 import random
 import sys
-import types
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import format_time, parse_time
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
     clean_runway_threshold,
     describe_runway,
-    format_time,
     needs_default_organization,
     organization_history,
-    parse_time,
     runway,
     runway_gate,
 )
@@ -182,17 +180,6 @@ def test_an_overdrawn_balance_has_no_runway_left():
     forecast = runway(run('r1', 3, 10, 5) + run('r2', 2, 5, -3), ORG, -3, now=NOW)
     assert forecast['days_left'] == 0
     assert forecast['runs_left'] == 0
-
-
-def test_times_with_offsets_or_without_a_zone_are_utc():
-    assert parse_time('2026-03-10T12:00:00Z') == NOW
-    assert parse_time('2026-03-10T13:00:00+01:00') == NOW
-    assert parse_time('2026-03-10T12:00:00') == NOW
-    assert parse_time(format_time(NOW)) == NOW
-    with pytest.raises(ValueError):
-        parse_time('yesterday')
-    with pytest.raises(ValueError):
-        parse_time(12)
 
 
 @pytest.mark.parametrize('value, expected', [(None, None), ('3', 3.0), (0, 0.0), (2.5, 2.5)])
@@ -361,35 +348,6 @@ def test_readings_at_the_same_time_keep_the_order_they_were_written_in():
 def test_readings_without_a_run_id_make_no_run():
     readings = [dict(reading, run_id=None) for reading in run('r1', 2, 100, 90)]
     assert runway(readings, ORG, 90, now=NOW)['runs_recorded'] == 0
-
-
-def test_the_ledger_time_is_utc_whatever_the_local_zone(local_zone):
-    local_zone('EST+05')
-    assert format_time(NOW) == '2026-03-10T12:00:00.000000Z'
-    assert format_time(datetime.datetime(2026, 3, 10, 13, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))) == (
-        '2026-03-10T12:00:00.000000Z')
-
-
-class StrictIsoDatetime(datetime.datetime):
-    """``fromisoformat`` as Python 3.7 to 3.10 have it (the modules run there): no ``Z``."""
-
-    @classmethod
-    def fromisoformat(cls, date_string):
-        if date_string.endswith(('Z', 'z')):
-            raise ValueError('Invalid isoformat string: %r' % date_string)
-        return datetime.datetime.fromisoformat(date_string)
-
-
-def test_a_trailing_z_in_either_case_is_read_even_where_fromisoformat_does_not_know_it(monkeypatch):
-    assert parse_time('2026-03-10T12:00:00z') == NOW
-    monkeypatch.setattr(_runway, 'datetime', types.SimpleNamespace(datetime=StrictIsoDatetime))
-    assert parse_time('2026-03-10T12:00:00Z') == NOW
-    assert parse_time('2026-03-10T12:00:00.000000z') == NOW
-
-
-def test_a_time_that_is_not_a_string_says_so():
-    with pytest.raises(ValueError, match='^time is not a string$'):
-        parse_time(None)
 
 
 def test_a_gate_names_every_organization_below_and_every_one_unknown():

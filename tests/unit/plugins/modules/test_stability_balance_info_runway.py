@@ -14,7 +14,7 @@ import math
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import format_time
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import format_time
 from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
 
 KEY = 'sk-unit-runway-key-3'
