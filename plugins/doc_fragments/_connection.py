@@ -58,7 +58,8 @@ options:
       - How many times a request is repeated after a connection error, a time-out or an HTTP 429, 500, 502, 503 or 504.
       - Waits between attempts grow exponentially (0.5, 1, 2, 4, 8 s, with jitter); a C(Retry-After) header sent by
         the server is honoured up to 60 seconds. Other HTTP errors are never retried.
-      - One call therefore takes at most (O(retries) + 1) times O(timeout), plus O(retries) times 60 seconds.
+      - One call therefore takes at most (O(retries) + 1) times O(timeout), plus O(retries) times 60 seconds, plus up to
+        60 seconds waiting for its turn under O(rate_limit) or for a lock-out to end.
       - A whole number from 0 to 10.
     type: int
     default: 3
@@ -80,12 +81,14 @@ options:
       - If not set, the value of the E(STABILITY_RATE_LIMIT) environment variable is used, and otherwise C(100/10), so one
         controller never sends more than 100 requests in any 10 seconds with one key; the API allows 150 requests per
         10 seconds and then refuses the caller for 60 seconds.
-      - A request over the budget waits for its turn. When the API answers that it refuses the key for a while, no process
-        of the user on that host sends with the key until that ends; a task whose worst case (see O(retries)) ends earlier
-        fails at once with a message naming the end.
-      - The budget and the lock-out live in the per-user directory C($XDG_CACHE_HOME/stabilityai.platform) (or
-        C(~/.cache/stabilityai.platform)), mode 0700, in a 0600 file named by a keyed hash, so the key is never stored.
-        When that directory cannot be used, each task keeps to the budget on its own and a warning says so.
+      - A request over the budget waits for its turn, at most 60 seconds and only within the bound of its call (see
+        O(retries)); a turn further away fails at once with a message naming O(rate_limit) and when the turn comes.
+        When the API answers that it refuses the key for a while, no process of the user on that host sends with the
+        key until that ends; a task whose bound ends earlier fails at once with a message naming the end.
+      - The budget and the lock-out live in the per-user directory the E(STABILITY_CACHE_DIR) environment variable names,
+        otherwise C($XDG_CACHE_HOME/stabilityai.platform) (or C(~/.cache/stabilityai.platform)), mode 0700, in a 0600 file
+        named by a keyed hash, so the key is never stored. Modules and lookups see the same environment, so they share
+        one budget. When that directory cannot be used, each task keeps to the budget on its own and a warning says so.
       - V(0) turns the guard off. Modules that run on other hosts, and other controllers, each have their own budget.
     type: str
 requirements:

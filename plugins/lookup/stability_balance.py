@@ -90,6 +90,9 @@ options:
         in it, that belongs to another user, that others may read or write (such as a shared C(/tmp)), or that is not
         of the right kind (a FIFO, a link) is not used; the lookup then reads without a cache and warns once.
       - If not set, C($XDG_CACHE_HOME/stabilityai.platform), or C(~/.cache/stabilityai.platform).
+      - The request budget of O(rate_limit) lives in the directory E(STABILITY_CACHE_DIR) names (otherwise the default
+        above), which modules see too, so that modules and lookups share one budget; C(cache_dir) set as a keyword, a
+        variable or in C(ansible.cfg) moves only the balance cache.
     type: path
     env:
       - name: STABILITY_CACHE_DIR

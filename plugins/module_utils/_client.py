@@ -39,6 +39,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     CLIENT_ID,
     COLLECTION_VERSION,
     RETRY_AFTER_MAX,
+    attempts_seconds,
     clean_organization,
     max_total_seconds,
 )
@@ -365,11 +366,12 @@ class StabilityClient(object):
         url = self._base + endpoint
         headers = {'Organization': organization} if organization else None
         what = self._describe(endpoint, organization)
-        deadline = time.monotonic() + max_total_seconds(self.settings.timeout, self.settings.retries)
+        call_end = time.monotonic() + max_total_seconds(self.settings.timeout, self.settings.retries)
         attempt = 0
         while True:
             retry_after = None
-            self._guard.wait(deadline, what)
+            # A wait may use what this attempt and the retries left cannot need, so the call ends by call_end.
+            self._guard.wait(call_end - attempts_seconds(self.settings.timeout, self.settings.retries - attempt), what)
             try:
                 status, response_headers, body = self._send(url, headers)
             except requests.exceptions.SSLError as exc:

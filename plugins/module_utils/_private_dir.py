@@ -28,6 +28,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_file
 
 SECRET_FILE = 'secret'
 SECRET_BYTES = 32
+CACHE_DIR_ENV = 'STABILITY_CACHE_DIR'
 
 
 class PrivateDirectoryUnavailable(Exception):
@@ -35,7 +36,15 @@ class PrivateDirectoryUnavailable(Exception):
 
 
 def default_cache_dir():
-    """``$XDG_CACHE_HOME/stabilityai.platform``, or ``~/.cache/stabilityai.platform``."""
+    """``$STABILITY_CACHE_DIR``, else ``$XDG_CACHE_HOME/stabilityai.platform``, else ``~/.cache/stabilityai.platform``.
+
+    Modules and lookups see the same environment, so the rate guard's state lands in one
+    directory for both and the budget stays one; the lookup's ``cache_dir`` given any other way
+    (keyword, variable, ansible.cfg) moves only its balance cache.  Empty means unset.
+    """
+    chosen = os.environ.get(CACHE_DIR_ENV, '')
+    if chosen.strip():
+        return os.path.abspath(os.path.expanduser(chosen))
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return os.path.join(base, 'stabilityai.platform')
 

@@ -15,11 +15,17 @@ one client bounds one task, not a play: 300 hosts with forks 40 would each bring
 * the state of a key lives in the private per-user directory (see ``_private_dir``), in a 0600 file
   named by a keyed hash of (api_url, key): the send times reserved lately and the end of a lock-out;
 * a request takes the file's ``flock`` (polled, for at most LOCK_WAIT_SECONDS), reads the state,
-  reserves the earliest time that keeps any ``S`` seconds (plus SEND_MARGIN) at ``N`` requests and
-  is not before a lock-out ends, writes, unlocks, and only then sleeps until that time;
+  reserves the earliest time that keeps any ``S`` seconds (plus SEND_MARGIN) at ``N`` requests,
+  writes, unlocks, and only then sleeps until that time.  A turn further away than TURN_WAIT_MAX
+  (the vendor's own lock-out), or than the call's time bound allows, is not reserved: the request
+  fails at once, naming ``rate_limit`` and the time of the turn (``rate_limit: 1/3600`` must not
+  make a second call sleep for an hour);
 * a 429 whose body says the caller "has been timed out for N seconds" is written down, so that no
-  process sends with the key before the end; a process whose own time bound ends earlier fails at
-  once with the end time instead of waiting or asking again;
+  process sends with the key before the end (no turn is reserved while it lasts); a process whose
+  own time bound ends earlier fails at once with the end time instead of waiting or asking again;
+* times this guard cannot have written (a lock-out further ahead than MAX_LOCKOUT_SECONDS, a turn
+  further ahead than TURN_WAIT_MAX) are damage, dropped with one warning: a planted lock-out a day
+  ahead must not refuse every call for a day;
 * times are the wall clock (processes share no other).  When it went back since the last write,
   the stored times move back with it, so nobody waits for lost time; a jump forward makes them look
   old, which lets at most one more budget through;
@@ -54,6 +60,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir 
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     DEFAULT_RATE_LIMIT,
+    TURN_WAIT_MAX,
     VENDOR_REQUESTS_PER_WINDOW,
     VENDOR_WINDOW_SECONDS,
 )
@@ -63,7 +70,6 @@ STATE_PREFIX = 'rate-'
 LOCK_WAIT_SECONDS = 5.0
 MAX_STATE_BYTES = 1024 * 1024
 MAX_LOCKOUT_SECONDS = 3600.0
-MAX_AHEAD_SECONDS = 86400.0
 # Turns ``S`` seconds apart are kept this much further apart: between its turn and the API reading
 # it, a request is delayed by a busy CPU, by a varying amount, and two requests can close up.
 SEND_MARGIN = 0.25
@@ -104,21 +110,27 @@ class RequestBudget(object):
         self._slots = collections.deque(maxlen=limit)
         self._lock = threading.Lock()
 
-    def wait(self):
+    def wait(self, may_wait):
+        """Wait for a turn; ``may_wait(seconds)`` raises when the turn is further away than the caller waits, and no turn is taken."""
         with self._lock:
             now = time.monotonic()
             slot = now
             if len(self._slots) == self._slots.maxlen:
                 slot = max(now, self._slots[0] + self.window)
+            may_wait(slot - now)
             self._slots.append(slot)
         if slot > now:
             time.sleep(slot - now)
 
 
 def parse_state(data, now):
-    """The state a file holds (empty: a fresh one), moved back with the clock if it went back; else StateUnusable."""
+    """The state a file holds (empty: a fresh one) and what of it was dropped as damage; else StateUnusable.
+
+    The times are moved back with the clock if it went back.  A lock-out or a turn further ahead
+    than this guard ever writes is dropped, and named in the list of damage.
+    """
     if not data.strip():
-        return {'slots': [], 'lockout_until': 0.0, 'written': now}
+        return {'slots': [], 'lockout_until': 0.0, 'written': now}, []
     try:
         state = json.loads(data.decode('utf-8'))
         slots, lockout_until, written = state['slots'], state['lockout_until'], state['written']
@@ -132,10 +144,14 @@ def parse_state(data, now):
     if shift:
         slots = [value + shift for value in slots]
         lockout_until += shift
-    slots.sort()
-    if max(slots[-1:] + [lockout_until]) > now + MAX_AHEAD_SECONDS:
-        raise StateUnusable('is damaged (times far in the future)')
-    return {'slots': slots, 'lockout_until': lockout_until, 'written': now}
+    damage = []
+    if lockout_until > now + MAX_LOCKOUT_SECONDS:
+        damage.append('a lock-out %.0f s ahead, more than %d s' % (lockout_until - now, MAX_LOCKOUT_SECONDS))
+        lockout_until = 0.0
+    near = sorted(slot for slot in slots if slot <= now + TURN_WAIT_MAX)
+    if len(near) < len(slots):
+        damage.append('%d turn%s more than %d s ahead' % (len(slots) - len(near), '' if len(slots) - len(near) == 1 else 's', TURN_WAIT_MAX))
+    return {'slots': near, 'lockout_until': lockout_until, 'written': now}, damage
 
 
 class RateGuard(object):
@@ -152,6 +168,7 @@ class RateGuard(object):
         self._path = None
         self._fallback = None
         self._lockout_until = 0.0  # this process's own memory, used once the shared state is not
+        self._damage_told = False
         self._thread_lock = threading.Lock()
         if self.rate_limit is None:
             return
@@ -197,9 +214,12 @@ class RateGuard(object):
                 now = time.time()
                 data = os.read(fd, MAX_STATE_BYTES + 1)
                 try:
-                    state = parse_state(data, now)
+                    state, damage = parse_state(data, now)
                 except StateUnusable as exc:
                     raise StateUnusable('%s %s; remove it' % (path, exc))
+                if damage and not self._damage_told:
+                    self._damage_told = True
+                    self._warnings.append('ignored what %s holds that this collection cannot have written: %s' % (path, '; '.join(damage)))
                 result = change(state, now)
                 if write:
                     written = json.dumps(state, separators=(',', ':')).encode('utf-8')
@@ -213,55 +233,77 @@ class RateGuard(object):
                 os.close(fd)  # closing the descriptor releases the lock
 
     def wait(self, deadline, what):
-        """Wait until this request may go; refuse it at once when a lock-out ends after ``deadline`` (time.monotonic()).
+        """Wait until this request may go, a wait that must end by ``deadline`` (time.monotonic()); else refuse it at once.
 
-        ``what`` names the request in the refusal.  After a sleep the lock-out is read again: a
-        429 another process met meanwhile moves the request behind the new end.
+        ``what`` names the request in the refusal.  While a lock-out lasts no turn is taken: the
+        request sleeps until its end and then asks for a turn, counting from that end.  After a
+        sleep for a turn the lock-out is read again: a 429 another process met meanwhile moves the
+        request behind the new end.
         """
         if self.rate_limit is None:
             return
+        slept_until = 0.0
         while self._path is not None:
             try:
-                slot = self._update(lambda state, now: self._reserve(state, now, deadline, what))
-                pause = slot - time.time()
-                if pause <= 0:
+                slot, turn = self._update(lambda state, now: self._reserve(state, max(now, slept_until), deadline, what))
+                pause = slot - max(time.time(), slept_until)
+                if turn and pause <= 0:
                     return
-                time.sleep(pause)
-                if self._update(lambda state, now: state['lockout_until'], write=False) <= slot:
+                if pause > 0:
+                    time.sleep(pause)
+                slept_until = slot
+                if turn and self._update(lambda state, now: state['lockout_until'], write=False) <= slot:
                     return
             except StateUnusable as exc:
                 self._give_up(exc)
         self._wait_alone(deadline, what)
 
     def _reserve(self, state, now, deadline, what):
+        """(when this request may go, whether that is a turn it took): the end of a lock-out, or its turn of the budget."""
+        lockout_end = max(state['lockout_until'], self._lockout_until)
+        if lockout_end > now:
+            self._refuse_beyond(lockout_end, now, deadline, what)
+            return lockout_end, False
         limit, window = self.rate_limit
         slots = state['slots'][bisect.bisect_right(state['slots'], now - window - SEND_MARGIN):]
-        slot = max(now, state['lockout_until'], self._lockout_until)
-        self._refuse_beyond(slot, now, deadline, what)
+        slot = now
         if len(slots) >= limit:
-            slot = max(slot, slots[-limit] + window + SEND_MARGIN)
+            slot = max(now, slots[-limit] + window + SEND_MARGIN)
+        self._refuse_turn(slot - now, slot, deadline, what)
         bisect.insort(slots, slot)
         state['slots'] = slots
-        return slot
+        return slot, True
 
     def _refuse_beyond(self, lockout_end, now, deadline, what):
-        """Refuse a request whose call cannot wait until the lock-out ends.
-
-        A turn of the budget is always waited for: that wait is bounded by the requests in flight
-        (forks times 4 at most), while a lock-out lasts as long as the API says.
-        """
+        """Refuse a request whose call cannot wait until the lock-out ends."""
         if lockout_end - now <= deadline - time.monotonic():
             return
         raise StabilityRequestError('%s was not sent: the API refuses this key until %s after a 429 answer that said so, later than '
                                     'this call may take (timeout %g s, retries %d); %s' % (
                                         what, utc_text(lockout_end), self.settings.timeout, self.settings.retries, RATE_LIMIT_HINT))
 
+    def _refuse_turn(self, pause, turn, deadline, what):
+        """Refuse a request whose turn (``pause`` seconds away, at the wall-clock time ``turn``) is further than a call waits.
+
+        A call waits at most TURN_WAIT_MAX for a turn, and only within its own time bound: 300 hosts
+        under the default budget still wait their turns, while ``rate_limit: 1/3600`` fails a second
+        call at once instead of putting it to sleep for an hour.
+        """
+        if pause <= 0 or (pause <= TURN_WAIT_MAX and pause <= deadline - time.monotonic()):
+            return
+        if pause > TURN_WAIT_MAX:
+            reason = 'more than %d s away, the longest a call waits for its turn' % TURN_WAIT_MAX
+        else:
+            reason = 'later than this call may take (timeout %g s, retries %d)' % (self.settings.timeout, self.settings.retries)
+        raise StabilityRequestError('%s was not sent: its turn under rate_limit %s comes at %s, %s' % (
+            what, self._rate_text(), utc_text(turn), reason))
+
     def _wait_alone(self, deadline, what):
         now = time.time()
         if self._lockout_until > now:
             self._refuse_beyond(self._lockout_until, now, deadline, what)
             time.sleep(self._lockout_until - now)
-        self._fallback.wait()
+        self._fallback.wait(lambda pause: self._refuse_turn(pause, time.time() + pause, deadline, what))
 
     def record_lockout(self, body, retry_after=None):
         """Write down the end of a lock-out a 429 answer announced, for every process of the user."""

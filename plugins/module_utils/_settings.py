@@ -54,6 +54,9 @@ DEFAULT_RATE_LIMIT = (100, 10)
 MAX_RATE_LIMIT_REQUESTS = 1000
 MAX_RATE_LIMIT_SECONDS = 3600
 RATE_LIMIT_ENV = 'STABILITY_RATE_LIMIT'
+# The longest a call waits for its turn under the budget (or for a lock-out to end) before its
+# attempts: the vendor's own lock-out.  A turn further away fails the call at once, naming it.
+TURN_WAIT_MAX = float(VENDOR_LOCKOUT_SECONDS)
 _RATE_LIMIT = re.compile(r'^(\d+)\s*/\s*(\d+(?:\.\d+)?)$')
 
 API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
@@ -61,9 +64,14 @@ API_URL_ENV = 'STABILITY_API_URL'
 API_VERSION_ENV = 'STABILITY_API_VERSION'
 
 
-def max_total_seconds(timeout, retries):
-    """The documented worst case of one call: every attempt times out and every wait is the longest."""
+def attempts_seconds(timeout, retries):
+    """The worst case of a call's attempts: every attempt times out and every wait between two is the longest."""
     return (retries + 1) * timeout + retries * RETRY_AFTER_MAX
+
+
+def max_total_seconds(timeout, retries):
+    """The documented bound of one call: up to TURN_WAIT_MAX waiting for turns (or a lock-out's end), then its attempts."""
+    return TURN_WAIT_MAX + attempts_seconds(timeout, retries)
 
 
 def clean_header_value(option, value):

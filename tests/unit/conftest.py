@@ -120,6 +120,7 @@ def private_cache_home(tmp_path, monkeypatch):
     """Every test gets its own per-user directory: the shared request budget and lock-out memory
     of one test (or of the user running them) never reach another."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg-cache'))
+    monkeypatch.delenv('STABILITY_CACHE_DIR', raising=False)
     monkeypatch.delenv('STABILITY_RATE_LIMIT', raising=False)
     return tmp_path / 'xdg-cache' / 'stabilityai.platform'
 

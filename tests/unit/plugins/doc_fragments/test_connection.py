@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
-from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _runway, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _rate_guard, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
@@ -115,7 +115,11 @@ FACTS = [
     ('ledger bound', r'Past (\d+) MiB the oldest lines are dropped down to (\d+) MiB',
      (_ledger.LEDGER_MAX_BYTES // 1048576, _ledger.LEDGER_KEEP_BYTES // 1048576)),
     ('runway window', r'the forecast looks at the last (\w+) days', (_runway.RUNWAY_WINDOW_DAYS,)),
-    ('worst case of one call', r'\(retries \+ 1\) [x×] timeout \+ retries [x×] (\d+)', (int(_settings.RETRY_AFTER_MAX),)),
+    ('worst case of one call', r'(\d+) \+ \(retries \+ 1\) [x×*] timeout \+ retries [x×*] (\d+)',
+     (int(_settings.TURN_WAIT_MAX), int(_settings.RETRY_AFTER_MAX))),
+    ('wait for a turn', r'(?:up to|at most) (\d+) (?:s|seconds) (?:waiting )?for its turn', (int(_settings.TURN_WAIT_MAX),)),
+    ('wait for a turn', r'more than (\d+) s away, the longest a call waits for its turn', (int(_settings.TURN_WAIT_MAX),)),
+    ('longest lock-out recorded', r'a lock-out more than (\d+) s ahead \(the longest it records\)', (int(_rate_guard.MAX_LOCKOUT_SECONDS),)),
     ('event source interval floor', r'(?:below|at least) (\d+) seconds(?: is refused|; a loopback)', (int(_credit_watch.MIN_INTERVAL),)),
     ('event source interval default', r'[Ss]econds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
     ('event source recovery margin', r'back at least (\d+) % above', (int(_credit_watch.RECOVERY_MARGIN * 100),)),

@@ -18,7 +18,8 @@ from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.stabilityai.platform.plugins.lookup import stability_balance
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _cache
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._playbook_run import RunUnknown
 
@@ -368,3 +369,15 @@ def test_a_run_that_cannot_be_told_apart_reads_live_with_one_warning(api, lookup
     assert len(api.requests) == 3
     assert warnings == ['stabilityai.platform.stability_balance reads without a cache: /proc cannot tell one ansible-playbook run from '
                         'another (gone); cache_scope=user would share readings between runs']
+
+
+# --- one directory, one budget ------------------------------------------------------------
+
+def test_the_lookup_and_a_module_in_the_same_environment_share_one_budget(api, lookup, tmp_path, private_cache_home, demo_credits):
+    """STABILITY_CACHE_DIR (the fixture sets it) holds the lookup's cache and the rate state of both."""
+    assert lookup.run([], api_key=KEY, rate_limit='1/3600', cache_ttl=0) == [demo_credits[None]]
+    assert [name for name in os.listdir(str(tmp_path / 'cache')) if name.startswith('rate-')]
+    with pytest.raises(StabilityError) as caught:
+        _client.StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='1/3600')).fetch_balance()
+    assert 'its turn under rate_limit 1/3600 comes at' in caught.value.msg
+    assert len(api.requests) == 1 and not private_cache_home.exists()

@@ -44,10 +44,14 @@ def clock(monkeypatch):
     return fake
 
 
+def any_wait(pause):
+    """A caller that may wait for any turn (the guard refuses far turns; see test_rate_guard.py)."""
+
+
 def send_times(budget, clock, count):
     times = []
     for dummy in range(count):
-        budget.wait()
+        budget.wait(any_wait)
         times.append(clock.now)
     return times
 
@@ -71,7 +75,7 @@ def test_a_request_over_the_budget_waits_for_the_oldest_to_leave_the_window(cloc
     budget = RequestBudget(limit=3, window=10.0)
     send_times(budget, clock, 3)
     clock.now += 4.0
-    budget.wait()
+    budget.wait(any_wait)
     assert clock.sleeps == [6.0]
 
 
@@ -87,8 +91,22 @@ def test_threads_sharing_a_budget_get_distinct_slots(clock, monkeypatch):
     monkeypatch.setattr(_client.time, 'sleep', clock.sleeps.append)
     budget = RequestBudget(limit=4, window=10.0)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda dummy: budget.wait(), range(12)))
+        list(pool.map(lambda dummy: budget.wait(any_wait), range(12)))
     assert sorted(clock.sleeps) == [10.0] * 4 + [20.0] * 4
+
+
+def test_a_turn_the_caller_may_not_wait_for_is_refused_and_not_taken(clock):
+    budget = RequestBudget(limit=1, window=10.0)
+    budget.wait(any_wait)
+    offered = []
+
+    def refuse(pause):
+        offered.append(pause)
+        raise RuntimeError('too far')
+    with pytest.raises(RuntimeError):
+        budget.wait(refuse)
+    budget.wait(offered.append)
+    assert offered == [10.0, 10.0] and clock.sleeps == [10.0]
 
 
 def test_every_request_of_a_client_goes_through_its_budget(fake_api, clock):

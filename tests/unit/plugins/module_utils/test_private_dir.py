@@ -83,3 +83,32 @@ def test_file_names_stay_the_same_across_releases():
     name = keyed_name(b'\x07' * 32, ['https://api.stability.ai', 'v1', 'sk-unit'])
     assert name == '3083eddd74997b77363da148c76a3db31b8b308cf58cd83efce53008df33b99f'
     assert 'sk-unit' not in name
+
+
+# --- where the directory is ----------------------------------------------------------------
+
+def test_stability_cache_dir_names_the_directory_for_modules_and_lookups(monkeypatch, tmp_path):
+    monkeypatch.setenv('STABILITY_CACHE_DIR', str(tmp_path / 'shared'))
+    assert _private_dir.default_cache_dir() == str(tmp_path / 'shared')
+
+
+def test_a_relative_or_home_stability_cache_dir_is_made_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.setenv('STABILITY_CACHE_DIR', 'relative/cache')
+    assert _private_dir.default_cache_dir() == str(tmp_path / 'relative' / 'cache')
+    monkeypatch.setenv('STABILITY_CACHE_DIR', '~/cache')
+    assert _private_dir.default_cache_dir() == str(tmp_path / 'home' / 'cache')
+
+
+@pytest.mark.parametrize('value', ['', '  '])
+def test_an_empty_stability_cache_dir_means_unset(monkeypatch, tmp_path, value):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    monkeypatch.setenv('STABILITY_CACHE_DIR', value)
+    assert _private_dir.default_cache_dir() == str(tmp_path / 'xdg' / 'stabilityai.platform')
+
+
+def test_without_either_variable_the_directory_is_under_the_home_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv('HOME', str(tmp_path / 'home'))
+    monkeypatch.delenv('XDG_CACHE_HOME')
+    assert _private_dir.default_cache_dir() == str(tmp_path / 'home' / '.cache' / 'stabilityai.platform')

@@ -99,6 +99,14 @@ def test_guards_over_one_directory_share_one_budget(tmp_path, clock):
     assert first.shared and second.shared
 
 
+def test_the_state_follows_stability_cache_dir(tmp_path, clock, monkeypatch, private_cache_home):
+    """The demo points the cache elsewhere: the rate state used to land in ~/.cache all the same."""
+    monkeypatch.setenv('STABILITY_CACHE_DIR', str(tmp_path / 'elsewhere'))
+    assert RateGuard(settings(), []).shared
+    assert len(state_files(tmp_path / 'elsewhere')) == 1
+    assert not private_cache_home.exists()
+
+
 def test_a_different_key_or_url_has_a_budget_of_its_own(tmp_path, clock):
     for options in ({}, {'api_key': KEY + 'x'}, {'api_url': 'http://127.0.0.1:10'}):
         merged = dict({'api_key': KEY, 'api_url': URL, 'rate_limit': '1/10'}, **options)
@@ -113,9 +121,10 @@ def _child(directory, count, queue):
     reserve = shared._reserve
 
     def recording(*args):
-        slot = reserve(*args)
+        slot, turn = reserve(*args)
+        assert turn
         slots.append(slot)
-        return slot
+        return slot, turn
     shared._reserve = recording
     for dummy in range(count):
         shared.wait(time.monotonic() + 60, WHAT)
@@ -149,12 +158,60 @@ def test_threads_of_one_client_get_distinct_slots(tmp_path, clock):
     assert sorted(clock.sleeps) == [10.0 + MARGIN] * 4 + [20.0 + 2 * MARGIN] * 4
 
 
-def test_a_turn_of_the_budget_is_waited_for_beyond_the_time_bound(tmp_path, clock):
-    """Only a lock-out is refused for the time bound: the queue for turns is bounded by the requests in flight."""
+def test_a_turn_more_than_a_minute_away_fails_at_once_naming_rate_limit_and_the_turn(tmp_path, clock):
+    """rate_limit 1/3600 used to put a second call to sleep for an hour."""
+    clock.wall = 1767225600.0  # 2026-01-01T00:00:00Z
+    shared = guard(tmp_path, '1/3600')
+    shared.wait(far_deadline(clock), WHAT)
+    with pytest.raises(StabilityRequestError) as caught:
+        shared.wait(far_deadline(clock), WHAT)
+    assert caught.value.msg == (WHAT + ' was not sent: its turn under rate_limit 1/3600 comes at 2026-01-01T01:00:01Z, '
+                                'more than 60 s away, the longest a call waits for its turn')
+    assert caught.value.status is None and clock.sleeps == []
+
+
+def test_a_turn_exactly_a_minute_away_is_waited_for(tmp_path, clock):
+    shared = guard(tmp_path, '1/%r' % (_rate_guard.TURN_WAIT_MAX - MARGIN))
+    shared.wait(far_deadline(clock), WHAT)
+    shared.wait(far_deadline(clock), WHAT)
+    assert clock.sleeps == [_rate_guard.TURN_WAIT_MAX]
+
+
+def test_a_turn_later_than_the_call_may_wait_fails_at_once_naming_its_bound(tmp_path, clock):
+    clock.wall = 1767225600.0
+    shared = guard(tmp_path, '1/10', timeout=2, retries=0)
+    shared.wait(far_deadline(clock), WHAT)
+    with pytest.raises(StabilityRequestError) as caught:
+        shared.wait(clock.mono + 10.0, WHAT)
+    assert caught.value.msg == (WHAT + ' was not sent: its turn under rate_limit 1/10 comes at 2026-01-01T00:00:11Z, '
+                                'later than this call may take (timeout 2 s, retries 0)')
+    shared.wait(clock.mono + 10.0 + MARGIN, WHAT)  # exactly at the bound: waited for
+    assert clock.sleeps == [10.0 + MARGIN]
+
+
+def test_a_refused_turn_is_not_taken(tmp_path, clock):
     shared = guard(tmp_path, '1/100')
     shared.wait(far_deadline(clock), WHAT)
-    shared.wait(clock.mono + 1, WHAT)
-    assert clock.sleeps == [100.0 + MARGIN]
+    with pytest.raises(StabilityRequestError):
+        shared.wait(far_deadline(clock), WHAT)
+    clock.wall += 50.0
+    clock.mono += 50.0
+    shared.wait(far_deadline(clock), WHAT)  # 50.25 s away now: the refused request did not push it further
+    assert clock.sleeps == [50.0 + MARGIN]
+
+
+def test_a_guard_that_fell_back_refuses_a_far_turn_too(tmp_path, clock):
+    (tmp_path / 'file').write_text(u'')
+    alone = guard(tmp_path / 'file' / 'd', '1/3600')
+    alone.wait(far_deadline(clock), WHAT)
+    with pytest.raises(StabilityRequestError, match='its turn under rate_limit 1/3600 comes at .*, more than 60 s away'):
+        alone.wait(far_deadline(clock), WHAT)
+    short = guard(tmp_path / 'file' / 'd', '1/10')
+    short.wait(clock.mono - 1.0, WHAT)  # a turn that needs no wait goes, whatever the bound
+    with pytest.raises(StabilityRequestError, match='its turn under rate_limit 1/10 comes at .*, later than this call may take'):
+        short.wait(clock.mono + 5.0, WHAT)
+    short.wait(clock.mono + 10.0, WHAT)
+    assert clock.sleeps == [10.0]
 
 
 def test_a_request_refused_for_a_lockout_takes_no_turn(tmp_path, clock):
@@ -209,7 +266,7 @@ def test_a_damaged_state_file_falls_back_to_a_budget_of_its_own_with_one_warning
 @pytest.mark.parametrize('content', [
     '[]', '{"slots": [], "lockout_until": 0}', '{"slots": [1e400], "lockout_until": 0, "written": 0}',
     '{"slots": [1%s], "lockout_until": 0, "written": 0}' % ('0' * 400), '{"slots": [true], "lockout_until": 0, "written": 0}',
-    '{"slots": [], "lockout_until": 1e15, "written": 0}', '\xff\xfe',
+    '\xff\xfe',
 ])
 def test_any_damage_is_caught(tmp_path, clock, content):
     guard(tmp_path)
@@ -366,13 +423,46 @@ def test_the_client_records_a_lockout_and_its_next_request_waits_for_the_end(fak
 
 
 def test_other_clients_send_nothing_while_the_key_is_locked_out(fake_api, sleeps):
-    fake_api.answer(429, body=VENDOR_BODY)
+    fake_api.answer(429, body=b'You have been timed out for 120 seconds.')  # longer than a call waits
     with pytest.raises(StabilityRequestError, match='HTTP 429'):
         StabilityClient(ConnectionSettings(api_key=KEY, retries=0)).fetch_balance()
     with pytest.raises(StabilityRequestError) as caught:
         StabilityClient(ConnectionSettings(api_key=KEY, retries=0, timeout=5)).fetch_balance('org-a')
     assert len(fake_api.requests) == 1
     assert 'for organization org-a was not sent: the API refuses this key until ' in caught.value.msg
+
+
+@pytest.mark.parametrize('seconds, waited', [(59, True), (61, False)])
+def test_a_call_waits_for_a_lockout_only_within_the_minute_its_bound_allows(fake_api, sleeps, seconds, waited):
+    """timeout 2, retries 0: the call's bound is 60 + 2 s, so its wait must end within 60 s."""
+    fake_api.answer(429, body=b'have been timed out for %d seconds' % seconds).answer(payload={'credits': 2.5})
+    with pytest.raises(StabilityRequestError, match='HTTP 429'):
+        StabilityClient(ConnectionSettings(api_key=KEY, retries=0)).fetch_balance()
+    other = StabilityClient(ConnectionSettings(api_key=KEY, retries=0, timeout=2))
+    if waited:
+        assert other.fetch_balance() == 2.5
+        assert sleeps == [pytest.approx(seconds, abs=1.0)]
+    else:
+        with pytest.raises(StabilityRequestError, match='was not sent: the API refuses this key until'):
+            other.fetch_balance()
+        assert sleeps == [] and len(fake_api.requests) == 1
+
+
+def test_a_retry_may_wait_for_what_the_earlier_attempts_left_of_the_bound(fake_api, sleeps):
+    """timeout 30, retries 1 (bound 60 + 2 x 30 + 60 s): a 100 s lock-out met at once still fits before the last attempt."""
+    fake_api.answer(429, body=b'have been timed out for 100 seconds').answer(payload={'credits': 2.5})
+    assert StabilityClient(ConnectionSettings(api_key=KEY, retries=1, timeout=30)).fetch_balance() == 2.5
+    assert sleeps[-1] == pytest.approx(100.0 - sleeps[0], abs=1.0)
+
+
+def test_a_call_gets_no_turn_further_than_a_minute_away(fake_api, sleeps):
+    fake_api.answer(payload={'credits': 1.0}).answer(payload={'credits': 1.0})
+    first = StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='1/3600'))
+    assert first.fetch_balance() == 1.0
+    with pytest.raises(StabilityRequestError) as caught:
+        StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='1/3600')).fetch_balance('org-a')
+    assert 'for organization org-a was not sent: its turn under rate_limit 1/3600 comes at ' in caught.value.msg
+    assert len(fake_api.requests) == 1 and sleeps == []
 
 
 def test_the_client_warns_once_when_it_cannot_share_the_budget(private_cache_home, fake_api):
@@ -456,19 +546,60 @@ def test_a_state_mixing_whole_and_fractional_numbers_is_usable(tmp_path, clock):
     assert guard(tmp_path, warnings=warnings).shared and warnings == []
 
 
-def test_a_single_slot_far_in_the_future_is_damage_named_in_the_warning(tmp_path, clock):
-    guard(tmp_path)
-    write_state(tmp_path, '{"slots": [1e15], "lockout_until": 0, "written": 1000000.0}')
-    warnings = []
-    assert not guard(tmp_path, warnings=warnings).shared
-    assert warnings == [fallback_warning('%s is damaged (times far in the future); remove it' % state_path(tmp_path))]
+def damage_warning(directory, what):
+    return 'ignored what %s holds that this collection cannot have written: %s' % (state_path(directory), what)
 
 
-def test_a_lockout_exactly_a_day_ahead_is_still_believed(tmp_path, clock):
+def test_a_lockout_further_ahead_than_the_guard_ever_writes_is_ignored_with_one_warning(tmp_path, clock):
+    """A planted lock-out a day ahead used to refuse every call for a day, blaming the API."""
+    clock.wall = 1767225600.0  # 2026-01-01T00:00:00Z
     guard(tmp_path)
-    write_state(tmp_path, '{"slots": [], "lockout_until": %r, "written": 1000000.0}' % (1000000.0 + _rate_guard.MAX_AHEAD_SECONDS))
+    write_state(tmp_path, '{"slots": [], "lockout_until": %r, "written": %r}' % (clock.wall + 86400.0, clock.wall))
     warnings = []
-    assert guard(tmp_path, warnings=warnings).shared and warnings == []
+    shared = guard(tmp_path, warnings=warnings, timeout=2, retries=0)
+    shared.wait(clock.mono + 2.0, WHAT)
+    shared.wait(clock.mono + 2.0, WHAT)
+    assert shared.shared and clock.sleeps == []
+    assert warnings == [damage_warning(tmp_path, 'a lock-out 86400 s ahead, more than 3600 s')]
+    again = []
+    guard(tmp_path, warnings=again)
+    assert again == []  # the state was written back without it
+
+
+def test_turns_further_ahead_than_a_call_waits_are_ignored_with_one_warning(tmp_path, clock):
+    """Slots a day ahead used to make a timeout 2, retries 0 call sleep for a day in silence."""
+    guard(tmp_path)
+    far = clock.wall + 86400.0
+    write_state(tmp_path, '{"slots": [%r, %r, %r], "lockout_until": 0, "written": %r}' % (
+        clock.wall + _rate_guard.TURN_WAIT_MAX, far, far + 1, clock.wall))
+    warnings = []
+    shared = guard(tmp_path, '2/10', warnings=warnings, timeout=2, retries=0)
+    assert warnings == [damage_warning(tmp_path, '2 turns more than 60 s ahead')]
+    shared.wait(clock.mono + 2.0, WHAT)  # one turn at exactly a minute ahead is the guard's own, and kept
+    assert clock.sleeps == []
+    with pytest.raises(StabilityRequestError, match='its turn under rate_limit 2/10 comes at'):
+        shared.wait(clock.mono + 2.0, WHAT)
+    assert len(warnings) == 1
+
+
+def test_a_lockout_exactly_as_far_ahead_as_the_guard_writes_is_believed(tmp_path, clock):
+    guard(tmp_path)
+    write_state(tmp_path, '{"slots": [], "lockout_until": %r, "written": 1000000.0}' % (1000000.0 + _rate_guard.MAX_LOCKOUT_SECONDS))
+    warnings = []
+    shared = guard(tmp_path, warnings=warnings)
+    assert shared.shared and warnings == []
+    with pytest.raises(StabilityRequestError, match='the API refuses this key until'):
+        shared.wait(clock.mono + 60.0, WHAT)
+
+
+def test_damage_seen_in_one_guard_is_told_once(tmp_path, clock):
+    guard(tmp_path)
+    warnings = []
+    shared = guard(tmp_path, warnings=warnings)
+    for dummy in range(2):
+        write_state(tmp_path, '{"slots": [1e12], "lockout_until": 1e12, "written": 1000000.0}')
+        shared.wait(far_deadline(clock), WHAT)
+    assert warnings == [damage_warning(tmp_path, 'a lock-out %d s ahead, more than 3600 s; 1 turn more than 60 s ahead' % (1e12 - clock.wall))]
 
 
 def test_a_state_of_the_largest_size_is_read_whole_and_a_larger_one_is_damage(tmp_path, clock):

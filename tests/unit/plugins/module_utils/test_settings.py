@@ -17,6 +17,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     COLLECTION_VERSION,
     ConnectionSettings,
+    attempts_seconds,
     clean_bool,
     clean_threshold,
     max_total_seconds,
@@ -187,4 +188,5 @@ def test_collection_version_matches_galaxy_yml():
 
 
 def test_worst_case_time_of_a_call():
-    assert max_total_seconds(30, 3) == 4 * 30 + 3 * 60
+    assert attempts_seconds(30, 3) == 4 * 30 + 3 * 60
+    assert max_total_seconds(30, 3) == 60 + 4 * 30 + 3 * 60  # a minute at most waiting for a turn, then the attempts

@@ -138,8 +138,8 @@ def test_path_options_keep_their_text_and_none():
 
 
 def test_the_documented_worst_case_of_a_call():
-    assert max_total_seconds(2, 0) == 2
-    assert max_total_seconds(0.5, 10) == 11 * 0.5 + 10 * 60
+    assert max_total_seconds(2, 0) == 60 + 2
+    assert max_total_seconds(0.5, 10) == 60 + 11 * 0.5 + 10 * 60
 
 
 def test_the_repr_shows_every_setting_but_the_key():
