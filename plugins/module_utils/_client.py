@@ -33,6 +33,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     StabilityResponseError,
     one_line,
     redact,
+    redact_data,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RATE_LIMIT_HINT, RateGuard
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
@@ -438,17 +439,16 @@ class StabilityClient(object):
     def _decode(self, what, status, headers, body):
         if len(body) > MAX_BODY_BYTES:
             raise StabilityResponseError('%s returned a body over %d bytes; refusing to read it' % (what, MAX_BODY_BYTES), status=status)
-        body = self._scrub_body(body)
         try:
-            return json.loads(body.decode())
+            payload = json.loads(body.decode())
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
                 what, status, self._sniff(headers, body))), status=status)
+        return redact_data(payload, self.settings.api_key)
 
     def _status_error(self, what, status, headers, body, attempts, organization):
         error = None
         if len(body) <= MAX_BODY_BYTES:
-            body = self._scrub_body(body)
             try:
                 error = api_error_details(json.loads(body.decode()), self.settings.api_key)
             except (UnicodeDecodeError, ValueError, RecursionError):
@@ -497,12 +497,3 @@ class StabilityClient(object):
 
     def _scrub(self, text):
         return redact(text, self.settings.api_key)
-
-    def _scrub_body(self, body):
-        """The body with any echo of the key blanked out, before it is parsed, cut short or quoted.
-
-        Latin-1 maps bytes to text one to one, so nothing else in the body changes.  An echo hidden
-        in JSON escapes is only seen once decoded: every text taken from a decoded body is
-        redacted again before it is cut.
-        """
-        return redact(body.decode('latin-1'), self.settings.api_key).encode('latin-1')

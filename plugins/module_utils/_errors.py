@@ -18,15 +18,57 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import html
 import re
+import unicodedata
 
 _WHITESPACE = re.compile(r'\s+')
 _REDACTED = '********'
+# What no message prints as it came: the character is shown as this instead.
+PLACEHOLDER = '\ufffd'
+# A run of this many characters of the key, or more, is an echo of the key.
+ECHO_MIN = 8
+# Decoding rounds: each undoes one layer of escapes (``&amp;#115;`` takes two).
+DECODE_ROUNDS = 4
+
+_JSON_ESCAPE = re.compile(r'\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0-9a-f]{4})|\\(/)', re.IGNORECASE)
+_URL_ESCAPES = re.compile(r'(?:%[0-9a-f]{2})+', re.IGNORECASE)
+
+
+class _TerminalTable(dict):
+    """``str.translate`` table: white space becomes a space, any other control or invisible
+    formatting character (Unicode categories Cc, Cf, Cs, Zl, Zp: C0, DEL, C1 with ESC,
+    bidirectional overrides and isolates, zero-width characters) becomes PLACEHOLDER.
+
+    Filled on demand from the running Python's Unicode database, one entry per character met.
+    """
+
+    def __missing__(self, codepoint):
+        char = chr(codepoint)
+        if char.isspace():
+            value = ' '
+        elif unicodedata.category(char) in ('Cc', 'Cf', 'Cs', 'Zl', 'Zp'):
+            value = PLACEHOLDER
+        else:
+            value = None
+        self[codepoint] = codepoint if value is None else value
+        return self[codepoint]
+
+
+_TERMINAL = _TerminalTable()
+
+
+def terminal_text(text):
+    """``text`` safe to print: no character that moves the cursor, colours, hides or reorders text.
+
+    Lengths and ordinary spacing are kept, so columns line up; ``one_line`` also folds spacing.
+    """
+    return ('%s' % (text,)).translate(_TERMINAL)
 
 
 def one_line(text, limit=400):
-    """Fold any text (an API message, an exception) into one bounded line."""
-    text = _WHITESPACE.sub(' ', '%s' % (text,)).strip()
+    """Fold any text (an API message, an exception, a name) into one bounded, printable line (see ``terminal_text``)."""
+    text = _WHITESPACE.sub(' ', terminal_text(text)).strip()
     if len(text) > limit:
         text = text[:limit - 3].rstrip() + '...'
     return text
@@ -42,16 +84,129 @@ def secret_forms(secret):
     return sorted(forms, key=len, reverse=True)
 
 
-def redact(text, secret):
-    """Replace every form of ``secret`` (see ``secret_forms``) in ``text``.
+def _json_unescape(match):
+    high, low, single, slash = match.groups()
+    if slash:
+        return slash
+    if high:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
+    codepoint = int(single, 16)
+    return match.group(0) if 0xD800 <= codepoint <= 0xDFFF else chr(codepoint)  # a lone half of a pair stays written
 
-    Call it on decoded text before any cut: a cut first would leave a fragment of the key that no
-    replacement finds any more.
-    """
-    if secret and text:
-        for form in secret_forms(secret):
-            text = text.replace(form, _REDACTED)
+
+def _url_unescape(match):
+    written = match.group(0)
+    raw = bytes.fromhex(written.replace('%', ''))
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError:  # bytes that are not UTF-8 stay written, ASCII ones are decoded
+        return ''.join(chr(byte) if byte < 0x80 else written[3 * index:3 * index + 3] for index, byte in enumerate(raw))
+
+
+def decode_escapes(text):
+    """``text`` with JSON ``\\u`` escapes, HTML character references and URL-encoding undone, layer by layer."""
+    for dummy in range(DECODE_ROUNDS):
+        decoded = text
+        if '\\' in decoded:
+            decoded = _JSON_ESCAPE.sub(_json_unescape, decoded)
+        decoded = html.unescape(decoded)
+        if '%' in decoded:
+            decoded = _URL_ESCAPES.sub(_url_unescape, decoded)
+        if decoded == text:
+            break
+        text = decoded
     return text
+
+
+def _fold_case(text):
+    """Lower case, one character for one, so that positions in the result are positions in ``text``."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return ''.join(char if len(char.lower()) != 1 else char.lower() for char in text)
+
+
+class _Echoes(object):
+    """What ``redact`` looks for, worked out once per key: its base64 forms and its ECHO_MIN-character pieces.
+
+    Every run of ECHO_MIN or more consecutive characters of the key is covered by those pieces,
+    so a set of them is looked up at each position; only runs of characters the key holds are
+    scanned at all.  A key shorter than ECHO_MIN is looked for whole.
+    """
+
+    def __init__(self, secret):
+        self.secret = secret
+        self.forms = secret_forms(secret)
+        self.size = min(ECHO_MIN, len(secret))
+        key = _fold_case(secret)
+        self.pieces = frozenset(key[start:start + self.size] for start in range(len(key) - self.size + 1))
+        self.runs = re.compile('[%s]{%d,}' % (re.escape(''.join(sorted(set(key)))), self.size))
+        # A key that holds escape-like text (%41, &amp;) no longer reads as itself once decoded.
+        self.escapable = decode_escapes(secret) != secret
+
+    def replace(self, text):
+        """``text`` with the key's base64 forms and every stretch made of pieces of the key, in any letter case, replaced."""
+        for form in self.forms:
+            text = text.replace(form, _REDACTED)
+        folded = _fold_case(text)
+        size, pieces, spans = self.size, self.pieces, []
+        for run in self.runs.finditer(folded):
+            for start in range(run.start(), run.end() - size + 1):
+                if folded[start:start + size] in pieces:
+                    if spans and spans[-1][1] >= start:
+                        spans[-1][1] = start + size
+                    else:
+                        spans.append([start, start + size])
+        parts, last = [], 0
+        for start, end in spans:
+            parts.extend((text[last:start], _REDACTED))
+            last = end
+        parts.append(text[last:])
+        return ''.join(parts)
+
+
+_LAST_ECHOES = [None]  # the last key's _Echoes: a client redacts many strings with one key
+
+
+def _echoes(secret):
+    echoes = _LAST_ECHOES[0]
+    if echoes is None or echoes.secret != secret:
+        echoes = _LAST_ECHOES[0] = _Echoes(secret)
+    return echoes
+
+
+def redact(text, secret):
+    """``text`` without any echo of ``secret``, however a server wrote it.
+
+    Escapes are decoded (``decode_escapes``: JSON ``\\u``, HTML character references, URL
+    encoding); the base64 forms of the key (``secret_forms``) and every run of ECHO_MIN or more
+    consecutive characters of the key, in any letter case, are replaced in the decoded text (and,
+    for a key holding escape-like text such as ``%41``, in the text as sent too).  When something was replaced the decoded, redacted text comes back (an escape
+    left in place could hide a piece of the key); otherwise ``text`` as it was, so data without an
+    echo (a URL, a name) is unchanged.
+
+    Call it before any cut: a cut first would leave a fragment of the key that no longer matches.
+    """
+    if not secret or not text:
+        return text
+    echoes = _echoes(secret)
+    as_sent = echoes.replace(text) if echoes.escapable else text
+    decoded = decode_escapes(as_sent)
+    redacted = echoes.replace(decoded)
+    if as_sent == text and redacted == decoded:
+        return text
+    return redacted
+
+
+def redact_data(value, secret):
+    """``value`` (decoded JSON: dicts, lists, strings, numbers) with ``redact`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, dict):
+        return dict((redact_data(key, secret), redact_data(item, secret)) for key, item in value.items())
+    if isinstance(value, list):
+        return [redact_data(item, secret) for item in value]
+    return value
 
 
 class StabilityError(Exception):

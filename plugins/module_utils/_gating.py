@@ -14,16 +14,22 @@ Standard library only, so a lookup answered from its cache can gate without the 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import one_line
+
 DEFAULT_ORGANIZATION_LABEL = "the key's default organization"
 
 
 def organization_label(organization_id, name=None):
-    """How a message names an organization: its id, its name when known, or the key's default."""
+    """How a message names an organization: its id, its name when known, or the key's default.
+
+    Any member of an organization can name it: the name (and the id, which the server sends too)
+    is folded into one printable line, so a message cannot carry a line break or a terminal code.
+    """
     if not organization_id:
         return DEFAULT_ORGANIZATION_LABEL
     if name:
-        return '%s (%s)' % (organization_id, name)
-    return organization_id
+        return '%s (%s)' % (one_line(organization_id), one_line(name))
+    return one_line(organization_id)
 
 
 def shortfall(option, threshold, readings):

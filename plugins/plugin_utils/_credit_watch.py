@@ -190,10 +190,10 @@ def ledger_history(path, lock_timeout):
 
 
 def failure_message(exc, secret):
-    """The one line an ``error`` event carries: the collection's own wording, never the key."""
+    """The one line an ``error`` event carries: the collection's own wording, never the key (redacted before the cut)."""
     if isinstance(exc, StabilityError):
-        return redact(exc.msg, secret)
-    return redact(one_line('reading the balances failed: %s: %s' % (type(exc).__name__, exc)), secret)
+        return one_line(redact(exc.msg, secret))
+    return one_line(redact('reading the balances failed: %s: %s' % (type(exc).__name__, exc), secret))
 
 
 def describe(measure, value, threshold=None):
@@ -209,9 +209,13 @@ def describe(measure, value, threshold=None):
 
 
 def _event(kind, message, **fields):
-    """Every event has every field of the contract; ``message`` is never missing."""
+    """Every event has every field of the contract; ``message`` is never missing and is one printable line.
+
+    The data fields keep what the server sent (redacted by the client); the message, which
+    rulebooks print and log, holds no line break and no terminal control character.
+    """
     body = dict(kind=kind, gate=None, organization_id=None, organization_name=None, credits=None,
-                previous=None, threshold=None, runway=None, message=message)
+                previous=None, threshold=None, runway=None, message=one_line(message))
     body.update(fields)
     return {'stability': body}
 

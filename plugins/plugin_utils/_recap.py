@@ -21,11 +21,12 @@ import datetime
 import json
 import math
 import os
+import string
 import uuid
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact, terminal_text
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, format_time, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
@@ -44,6 +45,11 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
 PLUGIN = 'stabilityai.platform.credit_recap'
 STEP_SUMMARY_ENV = 'GITHUB_STEP_SUMMARY'
 _UNKNOWN = object()
+# Every ASCII punctuation character is escaped, so no character of a name or a message starts
+# Markdown, HTML or a new table column.  An escaped ``@`` is still an ``@`` to the autolinker,
+# which makes ``a@b.c`` a mailto link: a word joiner after it keeps ``@name`` and ``a@b.c`` text.
+_MARKDOWN_ESCAPES = dict((char, '\\' + char) for char in string.punctuation)
+_MARKDOWN_ESCAPES['@'] = '\\@&#8288;'
 
 
 def format_amount(credits):
@@ -361,8 +367,21 @@ def _total_text(report):
     return text
 
 
+def markdown_text(text):
+    """``text`` (a name, an id, a message) as Markdown that renders as that literal text, on one line.
+
+    No heading, emphasis, image, link, autolink (``https://...``, ``www.``, ``a@b.c``), mention,
+    raw HTML, line break or extra table column: the text is folded into one printable line
+    (``one_line``) and every ASCII punctuation character is escaped (see _MARKDOWN_ESCAPES).
+    """
+    return ''.join(_MARKDOWN_ESCAPES.get(char, char) for char in one_line(text, 2000))
+
+
 def format_text(report):
-    """The recap printed after PLAY RECAP: one line per organization, the total, any problem."""
+    """The recap printed after PLAY RECAP: one line per organization, the total, any problem.
+
+    Names and messages come from the server: each line is made safe for a terminal (``terminal_text``).
+    """
     lines = []
     for row in report['organizations']:
         lines.append('%s : before %s  after %s  spent %s  runway %s' % (
@@ -371,20 +390,22 @@ def format_text(report):
     lines.append('total spent: %s' % _total_text(report))
     if report['problem']:
         lines.append('incomplete: %s' % report['problem'])
-    return lines
+    return [terminal_text(line) for line in lines]
 
 
 def format_markdown(report):
-    """The recap as a GitHub job summary: a heading, a table, the total."""
-    def cell(text):
-        return ('%s' % text).replace('|', '\\|').replace('\n', ' ')
-    lines = ['### Stability AI credits: %s' % cell(report['playbook'] or 'playbook'), '',
+    """The recap as a GitHub job summary: a heading, a table, the total.
+
+    Every text from outside (the playbook's file name, organization ids and names, the problem)
+    is escaped (``markdown_text``); amounts and runways are the collection's own words and numbers.
+    """
+    lines = ['### Stability AI credits: %s' % markdown_text(report['playbook'] or 'playbook'), '',
              '| organization | before | after | spent | runway |', '|---|---:|---:|---:|---|']
     for row in report['organizations']:
         lines.append('| %s | %s | %s | %s | %s |' % (
-            cell(organization_label(row['organization_id'], row['organization_name'])), format_amount(row['before']),
-            format_amount(row['after']), cell(_spent_text(row)), cell(_runway_text(row))))
-    lines.extend(['', '**Total spent:** %s' % cell(_total_text(report))])
+            markdown_text(organization_label(row['organization_id'], row['organization_name'])), format_amount(row['before']),
+            format_amount(row['after']), _spent_text(row), _runway_text(row)))
+    lines.extend(['', '**Total spent:** %s' % _total_text(report)])
     if report['problem']:
-        lines.extend(['', 'Incomplete: %s' % cell(report['problem'])])
+        lines.extend(['', 'Incomplete: %s' % markdown_text(report['problem'])])
     return '\n'.join(lines) + '\n\n'

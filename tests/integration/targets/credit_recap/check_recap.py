@@ -113,8 +113,8 @@ def spend(work, url):
     check(stat.S_IMODE(os.stat(os.path.join(work, 'ledger.jsonl')).st_mode) == 0o600, 'the ledger is not 0600')
 
     summary = read(os.path.join(work, 'summary.md'))
-    check(summary.startswith('### Stability AI credits: spend.yml\n\n| organization | before | after | spent | runway |\n'), summary)
-    check('| org-alice-studio (Alice Studio) | 1532.63 | 1507.63 | 25.00 | ' in summary, summary)
+    check(summary.startswith('### Stability AI credits: spend\\.yml\n\n| organization | before | after | spent | runway |\n'), summary)
+    check('| org\\-alice\\-studio \\(Alice Studio\\) | 1532.63 | 1507.63 | 25.00 | ' in summary, summary)
     check('**Total spent:** 25.00 credits' in summary, summary)
 
     log = control(url, 'GET', '/_sim/requests')

@@ -56,7 +56,7 @@ STABILITY_LEDGER="${work_dir}/ledger.jsonl" STABILITY_RECAP_REPORT="${fifo}" GIT
     recap "$@" >"${work_dir}/d.txt" 2>&1
 check count "${work_dir}/d.txt" 1 "$(refused report_path "${fifo}" "${fifo_kind}")"
 check readings "${work_dir}/ledger.jsonl" 2
-grep -q '^| org-alice-studio (Alice Studio) | ' "${work_dir}/summary.md"
+grep -qF '| org\-alice\-studio \(Alice Studio\) | ' "${work_dir}/summary.md"  # names are escaped in Markdown
 
 # A read-only file system (a bind mount in a user namespace: as root, permission bits would not stop a write).
 mkdir "${work_dir}/readonly"

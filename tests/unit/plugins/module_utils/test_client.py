@@ -21,6 +21,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     StabilityAPIError,
     StabilityConnectionError,
     StabilityOptionError,
+    StabilityRequestError,
     StabilityResponseError,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
@@ -201,9 +202,35 @@ class TestErrors:
         assert KEY not in json.dumps(caught.value.to_result())
         assert 'bad key ********' in caught.value.msg
 
+    @pytest.mark.parametrize('status, body, content_type', [
+        pytest.param(401, json.dumps({'id': 'e1', 'name': 'unauthorized', 'message': 'Incorrect API key provided: %s...***' % KEY[:20]}),
+                     'application/json', id='first 20 characters'),
+        pytest.param(401, json.dumps({'id': 'e2', 'name': 'unauthorized', 'errors': ['key %s is not valid' % KEY.upper()]}),
+                     'application/json', id='upper-cased in errors'),
+        pytest.param(401, json.dumps({'id': KEY[:14], 'name': 'unauthorized', 'message': '%s rejected' % KEY[14:]}),
+                     'application/json', id='split between id and message'),
+        pytest.param(401, '<html><title>Bad key %s&#%d;%s</title></html>' % (KEY[:9], ord(KEY[9]), KEY[10:]),
+                     'text/html', id='HTML title with a character reference'),
+        pytest.param(200, json.dumps({'credits': 'n/a for %s' % KEY[2:22].swapcase()}), 'application/json', id='credits of 20 characters, case swapped'),
+    ])
+    def test_a_partial_echo_of_the_key_never_reaches_the_error(self, fake_api, status, body, content_type):
+        fake_api.answer(status=status, body=body.encode(), headers={'Content-Type': content_type})
+        with pytest.raises(StabilityRequestError) as caught:
+            make_client().fetch_balance()
+        self.assert_no_piece_of_the_key(json.dumps(caught.value.to_result()).lower(), case=str.lower)
+        assert '********' in caught.value.msg
+
+    def test_an_escaped_partial_echo_in_a_result_field_is_redacted(self, fake_api, demo_account):
+        demo_account['organizations'][0]['name'] = 'team %s%%%02X%s' % (KEY[:5], ord(KEY[5]), KEY[6:16])
+        demo_account['email'] = 'x+%s@example.com' % KEY[3:12].upper()
+        fake_api.answer(payload=demo_account)
+        account = make_client().fetch_account()
+        assert account['organizations'][0]['name'] == 'team ********'
+        assert account['email'] == 'x+********@example.com'
+
     @staticmethod
-    def assert_no_piece_of_the_key(text, length=8):
-        pieces = [KEY[start:start + length] for start in range(len(KEY) - length + 1)]
+    def assert_no_piece_of_the_key(text, length=8, case=str):
+        pieces = [case(KEY[start:start + length]) for start in range(len(KEY) - length + 1)]
         assert not [piece for piece in pieces if piece in text], text
 
     @pytest.mark.parametrize('field, cut', [('name', 100), ('message', 400)])

@@ -10,7 +10,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, format_threshold, shortfall
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, format_threshold, organization_label, shortfall
 
 
 @pytest.mark.parametrize('credits, threshold, text', [
@@ -39,3 +40,11 @@ def test_a_balance_just_below_the_threshold_never_reads_as_equal_to_it():
 def test_balances_at_or_above_the_threshold_pass():
     assert shortfall('min_credits', 100.0, [('org-a', 100.0), ('org-b', 1e6)]) is None
     assert shortfall('min_credits', None, [('org-a', -5.0)]) is None
+
+
+def test_an_organization_is_named_on_one_printable_line_whatever_its_name():
+    """Any member can name an organization: a name must not forge a line or colour the terminal in a message."""
+    name = 'A\r\nok: [localhost] => spoof\x1b[31m\u202e'
+    assert organization_label('org-a', name) == 'org-a (A ok: [localhost] => spoof%s[31m%s)' % (PLACEHOLDER, PLACEHOLDER)
+    assert organization_label('org\x1b-a') == 'org%s-a' % PLACEHOLDER
+    assert organization_label(None, name) == "the key's default organization"

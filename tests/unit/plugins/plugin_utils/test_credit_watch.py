@@ -17,6 +17,7 @@ import yaml
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
+    PLACEHOLDER,
     StabilityAPIError,
     StabilityError,
     StabilityOptionError,
@@ -295,6 +296,21 @@ def test_failure_message_is_the_collection_line_without_the_key():
 
 
 # --- one reading through the client -------------------------------------------------------------
+
+def test_failure_message_redacts_the_key_before_cutting_the_line():
+    text = 'x' * 390 + KEY
+    assert failure_message(StabilityAPIError(text), KEY) == 'x' * 390 + '********'
+    assert failure_message(ValueError('y' * 350 + KEY.upper()), KEY) == 'reading the balances failed: ValueError: %s********' % ('y' * 350)
+
+
+def test_an_event_message_is_one_clean_line_and_its_data_keeps_the_name():
+    name = 'A\r\n# ok: [localhost] => spoof\x1b[31m\u2066'
+    watch = CreditWatch(options(emit='every'))
+    event = watch.record([dict(reading(5), organization_name=name)])[0]['stability']
+    assert event['message'] == 'org-a (A # ok: [localhost] => spoof%s[31m%s) has 5.00 credits' % (PLACEHOLDER, PLACEHOLDER)
+    assert event['organization_name'] == name
+    assert watch.fail('down\r\nforged\x1b[2J')[0]['stability']['message'] == 'down forged%s[2J' % PLACEHOLDER
+
 
 def test_take_reading_default_all_and_named(fake_api):
     credits = {None: 1.0, 'org-a': 10.0, 'org-b': 20.0}

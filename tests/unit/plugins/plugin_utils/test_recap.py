@@ -12,17 +12,22 @@ import datetime
 import json
 import os
 import stat
+from html.parser import HTMLParser
 
+import cmarkgfm
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _errors
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityOptionError, one_line
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _recap
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import (
     CreditRecap,
     format_markdown,
     format_text,
+    markdown_text,
 )
 
 KEY = 'sk-unit-recap-0123456789abcdef'
@@ -297,10 +302,10 @@ def test_the_github_summary_is_a_markdown_table(fake_api, tmp_path, monkeypatch)
     run.finish()
     assert summary.read_text() == (
         'earlier step\n'
-        '### Stability AI credits: site.yml\n\n'
+        '### Stability AI credits: site\\.yml\n\n'
         '| organization | before | after | spent | runway |\n'
         '|---|---:|---:|---:|---|\n'
-        '| org-a | 3.00 | 3.00 | 0.00 | - |\n\n'
+        '| org\\-a | 3.00 | 3.00 | 0.00 | - |\n\n'
         '**Total spent:** 0.00 credits\n\n')
 
 
@@ -308,8 +313,8 @@ def test_markdown_cells_escape_pipes_and_show_problems():
     report = dict(playbook='a|b.yml', complete=False, spent=None, problem='x | y', organizations=[
         dict(organization_id='org-a', organization_name='A|B', before=1.0, after=None, spent=None)])
     text = format_markdown(report)
-    assert '### Stability AI credits: a\\|b.yml' in text
-    assert '| org-a (A\\|B) | 1.00 | - | - | - |' in text
+    assert '### Stability AI credits: a\\|b\\.yml' in text
+    assert '| org\\-a \\(A\\|B\\) | 1.00 | - | - | - |' in text
     assert 'Incomplete: x \\| y' in text
     assert format_text(report)[-1] == 'incomplete: x | y'
 
@@ -467,8 +472,8 @@ def test_markdown_cells_keep_to_one_line():
     report = dict(playbook='site\n.yml', complete=True, spent=1.0, problem=None, organizations=[
         dict(organization_id='org-a', organization_name='A\nB', before=2.0, after=1.0, spent=1.0)])
     text = format_markdown(report)
-    assert '### Stability AI credits: site .yml\n' in text
-    assert '| org-a (A B) | 2.00 | 1.00 | 1.00 | - |\n' in text
+    assert '### Stability AI credits: site \\.yml\n' in text
+    assert '| org\\-a \\(A B\\) | 2.00 | 1.00 | 1.00 | - |\n' in text
 
 
 # --- the report, the ledger and the step summary: regular files or nothing, each on its own ---------
@@ -647,3 +652,88 @@ def test_the_report_is_written_with_allow_nan_false(fake_api, tmp_path, monkeypa
     run.finish()
     assert not (tmp_path / 'r.json').exists() or 'NaN' not in (tmp_path / 'r.json').read_text()
     assert any('Out of range float values are not JSON compliant' in warning for warning in warnings)
+
+
+# --- what a server or a name says is data: literal in the step summary, inert on the terminal ---
+
+HOSTILE_NAMES = [
+    'A\r# Injected heading\r![px](https://evil.example/p.png)',
+    '[Top up here](https://evil.example/phish)',
+    'see https://evil.example/x and www.evil.example and mail root@evil.example or @octocat',
+    '<img src=x onerror=alert(1)> <a href="https://evil.example">x</a> &lt;b&gt; &#60;i&#62;',
+    '*em* __strong__ ~~gone~~ `code` a | b || c\\',
+    'line  \nbreak\\\nagain\u2028\u2029[x]: https://evil.example "ref" [x]',
+    '\nok: [localhost] => spoof\x1b[31m\u202e\u2066\u200b\x00\x7f\x9b',
+    '> quote\n- item\n1. one\n---\n| x | y |\n|---|---|',
+]
+
+
+class _Rendered(HTMLParser):
+    """The tags of rendered HTML and the text of each table cell."""
+
+    def __init__(self, html):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.tags, self.rows, self._cell = [], [], None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == 'tr':
+            self.rows.append([])
+        elif tag in ('td', 'th'):
+            self._cell = ''
+
+    def handle_endtag(self, tag):
+        if tag in ('td', 'th'):
+            self.rows[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def rendered_summary(name, problem=None):
+    report = dict(playbook='site.yml', complete=problem is None, spent=1.0, problem=problem, organizations=[
+        dict(organization_id='org-a', organization_name=name, before=2.0, after=1.0, spent=1.0)])
+    return _Rendered(cmarkgfm.github_flavored_markdown_to_html(format_markdown(report)))
+
+
+def literal(text):
+    """What a cell must show: the text on one printable line (the word joiner after an ``@`` is invisible)."""
+    return one_line(text, 2000)
+
+
+@pytest.mark.parametrize('name', HOSTILE_NAMES)
+def test_a_hostile_name_renders_as_literal_text_in_its_one_cell(name):
+    """Rendered with GitHub's own renderer (cmark-gfm, tables and autolinks on)."""
+    page = rendered_summary(name, problem='%s failed' % name)
+    assert set(page.tags) == {'h3', 'table', 'thead', 'tr', 'th', 'tbody', 'td', 'p', 'strong'}
+    assert page.tags.count('h3') == 1 and page.tags.count('strong') == 1 and page.tags.count('tr') == 2
+    assert [len(row) for row in page.rows] == [5, 5]
+    assert page.rows[1][0].replace('\u2060', '') == literal(organization_label('org-a', name))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=60))
+def test_any_name_renders_as_literal_text_in_its_one_cell(name):
+    page = rendered_summary(name)
+    assert set(page.tags) == {'h3', 'table', 'thead', 'tr', 'th', 'tbody', 'td', 'p', 'strong'}
+    assert [len(row) for row in page.rows] == [5, 5]
+    assert page.rows[1][0].replace('\u2060', '') == literal(organization_label('org-a', name))
+
+
+def test_an_at_sign_is_kept_from_mentions_and_mail_links():
+    assert markdown_text('root@evil.example') == 'root\\@&#8288;evil\\.example'
+
+
+@pytest.mark.parametrize('name', HOSTILE_NAMES)
+def test_the_terminal_recap_holds_no_control_character_from_a_name_or_problem(name):
+    report = dict(playbook='site.yml', complete=False, spent=None, problem='boom: %s' % name, organizations=[
+        dict(organization_id='org-a', organization_name=name, before=2.0, after=None, spent=None)])
+    lines = format_text(report)
+    assert len(lines) == 3
+    for line in lines:
+        assert not [char for char in line if ord(char) < 0x20 or 0x7f <= ord(char) < 0xa0 or char in '\u2028\u2029\u202e\u2066\u200b']
+    assert lines[0].startswith('org-a (')
+    assert PLACEHOLDER in lines[0] or '\x1b' not in name
