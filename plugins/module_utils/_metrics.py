@@ -72,7 +72,7 @@ def load_client(option):
 def _label(value, secret):
     """A label value: the text as the server sent it (the client escapes it), never the key, always encodable."""
     text = '' if value is None else redact('%s' % (value,), secret)
-    return text.encode('utf-8', 'replace').decode('utf-8')
+    return text.encode(errors='replace').decode()
 
 
 def registry_of(client, readings, secret=None):
@@ -196,7 +196,7 @@ def clean_credentials(url, username, password):
     if ':' in username or any(ord(char) < 0x20 or ord(char) == 0x7f for char in username + password):
         raise StabilityOptionError(USERNAME_ENV, 'or %s holds a colon (in the user name) or a control character' % PASSWORD_ENV)
     parts = urlsplit(url)
-    if parts.scheme.lower() != 'https' and not is_loopback_as_written(parts.hostname or ''):
+    if parts.scheme.lower() != 'https' and not is_loopback_as_written(parts.hostname):
         raise StabilityOptionError('pushgateway_url', 'uses plain http:// to %s, which would send the Pushgateway password in clear text; '
                                                       'use https:// (http:// with credentials only to localhost, 127.x.x.x or [::1])' % parts.hostname)
     return username, password
@@ -232,8 +232,8 @@ class Pushgateway(collections.namedtuple('Pushgateway', 'url grouping credential
         except Exception as exc:  # pylint: disable=broad-except  # urllib, ssl and socket errors alike; metrics never fail a run
             text = '%s' % (exc,)
             if self.credentials:
-                text = redact(redact(text, self.credentials[1]), self.credentials[0])
-            raise MetricsError('pushgateway_url: cannot push to %s: %s' % (self.url, one_line(redact(text, secret), 300)))
+                text = redact(text, self.credentials[1])
+            raise MetricsError('pushgateway_url: cannot push to %s: %s' % (self.url, one_line(redact(text, secret))))
 
     def _handler(self, url, method, timeout, headers, data):
         """prometheus-client's handler contract, over urllib: basic auth when set, the system's or ``ca_path``'s trust."""
@@ -247,10 +247,9 @@ class Pushgateway(collections.namedtuple('Pushgateway', 'url grouping credential
                 token = base64.b64encode(('%s:%s' % self.credentials).encode('utf-8')).decode('ascii')
                 request.add_header('Authorization', 'Basic ' + token)
             handlers = [urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=self.ca_path))]
-            if is_loopback_as_written(urlsplit(url).hostname or ''):
+            if is_loopback_as_written(urlsplit(url).hostname):
                 handlers.append(urllib.request.ProxyHandler({}))  # never send a loopback push (or its password) to a proxy
-            with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as answer:
-                answer.read(65536)
+            urllib.request.build_opener(*handlers).open(request, timeout=timeout).close()
         return send
 
 

@@ -9,12 +9,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import contextlib
 import http.server
 import os
+import socket
 import ssl
 import stat
 import sys
 import threading
+import time
 
 import prometheus_client
 import pytest
@@ -100,6 +103,12 @@ def test_the_library_is_not_imported_with_the_module():
 # -- the file -------------------------------------------------------------------------------
 
 
+def test_the_file_never_holds_the_key(tmp_path):
+    path = tmp_path / 'stability.prom'
+    _metrics.write_metrics_file(prometheus_client, str(path), [dict(organization_id='org-a', organization_name=KEY, credits=1.0, time=1.0)], KEY)
+    assert KEY not in path.read_text() and 'organization_name="********"' in path.read_text()
+
+
 def test_the_file_is_written_0644_whatever_the_umask(tmp_path):
     path = str(tmp_path / 'stability.prom')
     old = os.umask(0o077)
@@ -138,6 +147,28 @@ def test_only_a_regular_file_or_nothing_is_replaced(tmp_path, make, kind):
     assert os.listdir(str(tmp_path)) == ['stability.prom']
 
 
+def test_the_temporary_file_is_hidden_beside_the_target_and_not_a_prom_file(tmp_path, monkeypatch):
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(_metrics.os, 'replace', lambda source, target: renamed.append(source) or real_replace(source, target))
+    monkeypatch.chdir(str(tmp_path))
+    os.mkdir('other')
+    _metrics.write_textfile('stability.prom', b'x 1\n')
+    _metrics.write_textfile(os.path.join('other', 'stability.prom'), b'x 2\n')
+    first, second = renamed
+    assert os.path.dirname(first) == str(tmp_path) and os.path.dirname(second) == str(tmp_path / 'other')
+    for name in (os.path.basename(first), os.path.basename(second)):
+        assert name.startswith('.stability.prom.') and name.endswith('.tmp') and len(name) > len('.stability.prom..tmp')
+
+
+def test_a_path_under_a_file_is_one_line_naming_the_option(tmp_path):
+    (tmp_path / 'file').write_text('x')
+    path = str(tmp_path / 'file' / 'stability.prom')
+    with pytest.raises(_metrics.MetricsError) as caught:
+        _metrics.write_textfile(path, b'x 1\n')
+    assert caught.value.msg == 'metrics_path: cannot use %s: Not a directory' % path
+
+
 def test_a_missing_directory_is_one_line_naming_the_option(tmp_path):
     path = str(tmp_path / 'missing' / 'stability.prom')
     with pytest.raises(_metrics.MetricsError) as caught:
@@ -151,7 +182,7 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.setattr(_metrics.os, 'replace', full)
     with pytest.raises(_metrics.MetricsError) as caught:
         _metrics.write_textfile(str(tmp_path / 'stability.prom'), b'x 1\n')
-    assert 'No space left on device' in caught.value.msg
+    assert caught.value.msg == 'metrics_path: cannot write %s: No space left on device' % (tmp_path / 'stability.prom')
     assert os.listdir(str(tmp_path)) == []
 
 
@@ -176,6 +207,7 @@ def test_clean_metrics_path_refuses(value, message):
     ('http://pushgateway.example:9091/', 'http://pushgateway.example:9091'),
     (' https://metrics.example/pushgateway ', 'https://metrics.example/pushgateway'),
     ('http://[::1]:9091', 'http://[::1]:9091'),
+    ('https://metrics.example/PUSHX/', 'https://metrics.example/PUSHX'),
 ])
 def test_clean_pushgateway_url(value, expected):
     assert _metrics.clean_pushgateway_url(value) == expected
@@ -185,6 +217,7 @@ def test_clean_pushgateway_url(value, expected):
     ('pipeline=nightly', {'pipeline': 'nightly'}),
     ('pipeline = nightly, runner=ci/7', {'pipeline': 'nightly', 'runner': 'ci/7'}),
     (['pipeline=a=b'], {'pipeline': 'a=b'}),
+    ('pipeline=nightly renders', {'pipeline': 'nightly renders'}),
 ])
 def test_clean_grouping(value, expected):
     assert _metrics.clean_grouping(value) == expected
@@ -195,6 +228,8 @@ def test_clean_grouping(value, expected):
     (_metrics.clean_pushgateway_url, 'pushgateway:9091', "pushgateway_url must start with http:// or https://, got 'pushgateway:9091'"),
     (_metrics.clean_pushgateway_url, 'ftp://host', "pushgateway_url must start with http:// or https://, got 'ftp://host'"),
     (_metrics.clean_pushgateway_url, 'http://user:s3cret@host',
+     'pushgateway_url must not contain credentials; set STABILITY_PUSHGATEWAY_USERNAME and STABILITY_PUSHGATEWAY_PASSWORD'),
+    (_metrics.clean_pushgateway_url, 'http://user@host',
      'pushgateway_url must not contain credentials; set STABILITY_PUSHGATEWAY_USERNAME and STABILITY_PUSHGATEWAY_PASSWORD'),
     (_metrics.clean_pushgateway_url, 'http://host:99999', 'pushgateway_url is not a valid URL (Port out of range 0-65535)'),
     (_metrics.clean_pushgateway_url, 'http://', "pushgateway_url has no host name or a malformed one, got 'http://'"),
@@ -210,6 +245,7 @@ def test_clean_grouping(value, expected):
     (_metrics.clean_grouping, '9pipe=x', "pushgateway_grouping has '9pipe', which is not a label name"),
     (_metrics.clean_grouping, 'a=1,a=2', 'pushgateway_grouping names a twice'),
     (_metrics.clean_grouping, ['a=x\ny'], 'pushgateway_grouping has a control character in the value of a'),
+    (_metrics.clean_grouping, ['a=x\x7f'], 'pushgateway_grouping has a control character in the value of a'),
     (_metrics.clean_grouping, [], 'pushgateway_grouping is empty; leave it unset for playbook=<the playbook name>'),
     (_metrics.clean_grouping, {'a': 'b'}, "pushgateway_grouping must be a list of label=value items, got {'a': 'b'}"),
 ])
@@ -223,6 +259,7 @@ def test_pushgateway_options_are_refused_in_one_line_naming_the_option(clean, va
 @pytest.mark.parametrize('url', ['https://pushgateway.example', 'http://127.0.0.1:9091', 'http://localhost:9091', 'http://[::1]:9091'])
 def test_credentials_travel_over_https_or_loopback(url):
     assert _metrics.clean_credentials(url, 'ci', 'pa55') == ('ci', 'pa55')
+    assert _metrics.clean_credentials(url, 'ci', 'pass phrase') == ('ci', 'pass phrase')
     assert _metrics.clean_credentials(url, '', None) is None
 
 
@@ -233,6 +270,7 @@ def test_credentials_travel_over_https_or_loopback(url):
     ('https://p.example', None, 'pa55', 'STABILITY_PUSHGATEWAY_USERNAME is not set, but STABILITY_PUSHGATEWAY_PASSWORD is: set both or neither'),
     ('https://p.example', 'c:i', 'pa55', 'STABILITY_PUSHGATEWAY_USERNAME or STABILITY_PUSHGATEWAY_PASSWORD holds a colon'),
     ('https://p.example', 'ci', 'pa55\r\nX: y', 'STABILITY_PUSHGATEWAY_USERNAME or STABILITY_PUSHGATEWAY_PASSWORD holds a colon'),
+    ('https://p.example', 'ci', 'pa55\x7f', 'STABILITY_PUSHGATEWAY_USERNAME or STABILITY_PUSHGATEWAY_PASSWORD holds a colon'),
 ])
 def test_credentials_refused(url, username, password, message):
     with pytest.raises(StabilityOptionError) as caught:
@@ -247,6 +285,8 @@ def test_clean_ca_path(tmp_path):
     assert _metrics.clean_ca_path('https://p.example', str(ca)) == str(ca)
     assert _metrics.clean_ca_path('https://p.example', None) is None
     for url, value, message in (('https://p.example', str(tmp_path / 'no.pem'), 'pushgateway_ca_path %s is not a readable file' % (tmp_path / 'no.pem')),
+                                ('https://p.example', str(tmp_path), 'pushgateway_ca_path %s is not a readable file' % tmp_path),
+                                ('https://p.example', 'ca\n.pem', 'pushgateway_ca_path contains a control character (such as a line break)'),
                                 ('http://p.example', str(ca), 'pushgateway_ca_path is set but pushgateway_url is not https://')):
         with pytest.raises(StabilityOptionError) as caught:
             _metrics.clean_ca_path(url, value)
@@ -265,6 +305,16 @@ def test_pushgateway_from_options_defaults_to_the_playbook_group():
     assert _metrics.pushgateway_from_options(raw({}), 'site.yml', environ={}) is None
 
 
+def test_pushgateway_from_options_takes_the_grouping_and_the_ca(tmp_path):
+    ca = tmp_path / 'ca.pem'
+    ca.write_text('x')
+    target = _metrics.pushgateway_from_options(raw({'pushgateway_url': 'https://p.example', 'pushgateway_grouping': 'pipeline=a',
+                                                    'pushgateway_ca_path': str(ca)}), None, environ={})
+    assert (target.grouping, target.ca_path, target.timeout) == ({'pipeline': 'a'}, str(ca), 10.0)
+    assert repr(target) == "Pushgateway(url='https://p.example', grouping={'pipeline': 'a'}, credentials=None, ca_path='%s')" % ca
+    assert _metrics.pushgateway_from_options(raw({'pushgateway_url': 'https://p.example'}), None, environ={}).grouping == {}
+
+
 def test_pushgateway_from_options_says_where_a_refused_value_came_from():
     with pytest.raises(StabilityOptionError) as caught:
         _metrics.pushgateway_from_options(raw({'pushgateway_url': 'http://h', 'pushgateway_grouping': 'job=x'}), 'site.yml', environ={})
@@ -275,7 +325,7 @@ def test_the_credentials_never_show_in_the_target():
     target = _metrics.pushgateway_from_options(raw({'pushgateway_url': 'https://p.example'}), 'site.yml',
                                                environ={_metrics.USERNAME_ENV: 'ci', _metrics.PASSWORD_ENV: 'pa55w0rd'})
     assert target.credentials == ('ci', 'pa55w0rd')
-    assert 'pa55w0rd' not in repr(target) and 'credentials=set' in repr(target)
+    assert repr(target) == "Pushgateway(url='https://p.example', grouping={'playbook': 'site.yml'}, credentials=set, ca_path=None)"
 
 
 # -- the push --------------------------------------------------------------------------------
@@ -318,6 +368,12 @@ def test_a_push_puts_the_group_of_the_job_and_grouping_key(gateway):
     assert samples(body)[('stability_credits', 'org-a', HOSTILE)] == 9.5
 
 
+def test_a_push_never_holds_the_key(gateway):
+    url = 'http://127.0.0.1:%d' % gateway.server_port
+    _metrics.Pushgateway(url, {}).push(prometheus_client, [dict(organization_id='org-a', organization_name=KEY, credits=1.0, time=1.0)], KEY)
+    assert KEY.encode() not in gateway.seen[0][3] and b'organization_name="********"' in gateway.seen[0][3]
+
+
 def test_a_push_sends_basic_auth_when_set(gateway):
     url = 'http://localhost:%d' % gateway.server_port
     _metrics.Pushgateway(url, {}, credentials=('ci', 'pa55')).push(prometheus_client, READINGS)
@@ -348,6 +404,27 @@ def test_an_unreachable_gateway_is_one_line_naming_the_option(gateway):
     with pytest.raises(_metrics.MetricsError) as caught:
         _metrics.Pushgateway(url, {}, timeout=2).push(prometheus_client, READINGS)
     assert caught.value.msg.startswith('pushgateway_url: cannot push to %s: <urlopen error [Errno 111] Connection refused>' % url)
+
+
+def test_a_push_gives_up_after_its_timeout():
+    with contextlib.closing(socket.socket()) as silent:  # accepts connections (backlog) and never answers
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(1)
+        started = time.monotonic()
+        with pytest.raises(_metrics.MetricsError) as caught:
+            _metrics.Pushgateway('http://127.0.0.1:%d' % silent.getsockname()[1], {}, timeout=0.5).push(prometheus_client, READINGS)
+    assert time.monotonic() - started < 5
+    assert 'timed out' in caught.value.msg
+
+
+def test_a_long_error_is_cut_to_one_line(monkeypatch):
+    def fail(*args, **kwargs):
+        raise OSError('line\n' * 200)
+    monkeypatch.setattr(prometheus_client, 'push_to_gateway', fail)
+    with pytest.raises(_metrics.MetricsError) as caught:
+        _metrics.Pushgateway('https://p.example', {}).push(prometheus_client, READINGS)
+    assert caught.value.msg.startswith('pushgateway_url: cannot push to https://p.example: line line ')
+    assert caught.value.msg.endswith('...') and '\n' not in caught.value.msg and len(caught.value.msg) < 500
 
 
 def test_an_error_echoing_the_password_is_redacted(monkeypatch):
