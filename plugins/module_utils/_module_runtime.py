@@ -6,14 +6,14 @@
 # This module_utils is PRIVATE to the stabilityai.platform collection.
 # It may change or disappear in any release; do not import it from other content.
 
-"""What a module process needs around the client: the one way to get a client, and the GC freeze."""
+"""What a module process needs around the client: the module class, the one way to get a client, and the GC freeze."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import (
     HAS_REQUESTS,
@@ -22,6 +22,23 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._client impor
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
+
+
+class StabilityModule(AnsibleModule):
+    """``AnsibleModule`` whose log line cannot fail on a NUL character in an option.
+
+    ansible-core logs each invocation (the options, less the ``no_log`` ones) to syslog before the
+    module runs.  On Python 3.12 and newer syslog refuses a message with a NUL character, and
+    ansible-core then fails the module with "Failed to log to syslog (embedded null character)":
+    the module's own check never gets to refuse the value with a line that names the option.  The
+    NUL is logged as ``\\x00`` instead, and the module's check then refuses it by name.  (The
+    invocation line reaches this method with the secrets already taken out by ansible-core.)
+    """
+
+    def log(self, msg, log_args=None):
+        if isinstance(msg, str) and '\x00' in msg:
+            msg = msg.replace('\x00', '\\x00')
+        super().log(msg, log_args=log_args)
 
 
 def freeze_loaded_objects():

@@ -136,16 +136,14 @@ error:
       sample: missing authorization header
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
-from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
+from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import StabilityModule, client_for_module, freeze_loaded_objects
 
 
 def main():
-    module = AnsibleModule(argument_spec=connection_argument_spec(), supports_check_mode=True)
+    module = StabilityModule(argument_spec=connection_argument_spec(), supports_check_mode=True)
     with client_for_module(module) as client:
         try:
             account = client.fetch_account()

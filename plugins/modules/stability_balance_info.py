@@ -332,14 +332,12 @@ import datetime
 import os
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
-from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import client_for_module, freeze_loaded_objects
+from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import StabilityModule, client_for_module, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
     RUNWAY_GATES,
@@ -428,7 +426,7 @@ def runway_failures(module, result, thresholds, required):
 
 
 def main():
-    module = AnsibleModule(
+    module = StabilityModule(
         argument_spec=connection_argument_spec(
             organization=dict(type='str'),
             organizations=dict(type='raw'),  # raw: parse_organizations takes a list or a comma-separated string

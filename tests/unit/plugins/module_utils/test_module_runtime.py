@@ -68,3 +68,47 @@ def test_client_warnings_reach_the_module():
     client = _module_runtime.client_for_module(module)
     client.close()
     assert module.warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']
+
+
+class StrictSyslog(object):
+    """syslog as Python 3.12 and newer have it: a message with a NUL character is refused."""
+
+    LOG_USER = 8
+    LOG_INFO = 6
+
+    def __init__(self):
+        self.lines = []
+
+    def openlog(self, *args):
+        pass
+
+    def syslog(self, priority, message):
+        if '\x00' in message:
+            raise ValueError('embedded null character')
+        self.lines.append(message)
+
+
+@pytest.fixture
+def strict_syslog(monkeypatch):
+    from ansible.module_utils import basic
+    log = StrictSyslog()
+    monkeypatch.setattr(basic, 'syslog', log, raising=False)
+    monkeypatch.setattr(basic, 'HAS_SYSLOG', True)
+    monkeypatch.setattr(basic, 'has_journal', False)
+    return log
+
+
+NUL_KEY = 'sk-unit-nul-key-0123456789'
+
+
+@pytest.mark.parametrize('module, option, value, message', [
+    ('stability_balance_info', 'organization', 'org-lab\x00', 'organization contains a control character'),
+    ('stability_account_info', 'api_url', 'https://api.stability.ai\x00/', 'api_url contains white space, a control character'),
+])
+def test_a_nul_in_an_option_is_refused_by_name_not_by_syslog(module, option, value, message, strict_syslog, run_module, fake_api):
+    """The invocation is logged with the NUL written as \\x00, so the module's own check answers."""
+    plugin = __import__('ansible_collections.stabilityai.platform.plugins.modules.%s' % module, fromlist=['main'])
+    result, failed, dummy = run_module(plugin, {'api_key': NUL_KEY, option: value})
+    assert failed and result['msg'].startswith(message), result['msg']
+    assert fake_api.requests == []
+    assert [line for line in strict_syslog.lines if value.replace('\x00', '\\x00') in line]
