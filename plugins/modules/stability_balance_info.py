@@ -329,7 +329,6 @@ error:
 '''
 
 import datetime
-import os
 import time
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
@@ -407,7 +406,7 @@ def write_metrics(module, result, path):
     readings = [dict(organization_id=row['organization_id'], organization_name=row.get('organization_name'), credits=row['credits'],
                      time=now, **_metrics.runway_fields(row.get('runway'))) for row in rows]
     try:
-        _metrics.write_metrics_file(_metrics.load_client('metrics_path'), os.path.expanduser(path), readings, module.params['api_key'])
+        _metrics.write_metrics_file(_metrics.load_client('metrics_path'), path, readings, module.params['api_key'])
     except _metrics.MetricsError as exc:
         module.warn('%s; the balances were read and the gates checked' % exc.msg)
 
