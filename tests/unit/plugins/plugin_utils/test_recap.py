@@ -498,50 +498,27 @@ def refused(option, path, what):
 
 @pytest.mark.usefixtures('time_limit')
 @pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
-def test_a_report_path_that_is_not_a_regular_file_is_one_warning_and_the_summary_is_still_written(fake_api, tmp_path, monkeypatch, kind):
-    path, what = special_file(tmp_path, kind)
-    summary = tmp_path / 'summary.md'
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
+@pytest.mark.parametrize('option', ['ledger_path', 'report_path', 'GITHUB_STEP_SUMMARY'])
+def test_an_output_that_is_not_a_regular_file_is_one_warning_and_costs_only_itself(fake_api, tmp_path, monkeypatch, option, kind):
+    """The ledger is written at the start and the end and read for the runway: refused each time, warned about once."""
+    special, what = special_file(tmp_path, kind)
+    paths = dict(ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'), GITHUB_STEP_SUMMARY=str(tmp_path / 'summary.md'))
+    paths[option] = special
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', paths['GITHUB_STEP_SUMMARY'])
     fake_api.serve({'org-a': 1.0})
     warnings = []
-    run = recap(warnings, organizations=['org-a'], report_path=path, ledger_path=str(tmp_path / 'ledger.jsonl'))
+    run = recap(warnings, organizations=['org-a'], ledger_path=paths['ledger_path'], report_path=paths['report_path'])
     run.start()
     run.finish()
-    assert warnings == [refused('report_path', path, what)]
-    assert '**Total spent:** 0.00 credits' in summary.read_text()
-    assert len(read_readings(str(tmp_path / 'ledger.jsonl'))[0]) == 2
+    assert warnings == [refused(option, special, what)]
     assert not (tmp_path / 'elsewhere').exists()
-
-
-@pytest.mark.usefixtures('time_limit')
-@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
-def test_a_step_summary_that_is_not_a_regular_file_is_one_warning_and_the_report_is_still_written(fake_api, tmp_path, monkeypatch, kind):
-    path, what = special_file(tmp_path, kind)
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', path)
-    fake_api.serve({'org-a': 1.0})
-    warnings = []
-    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
-    run.start()
-    run.finish()
-    assert warnings == [refused('GITHUB_STEP_SUMMARY', path, what)]
-    assert json.loads((tmp_path / 'r.json').read_text())['complete'] is True
-
-
-@pytest.mark.usefixtures('time_limit')
-@pytest.mark.parametrize('kind', ['fifo', 'directory', 'symlink', 'device'])
-def test_a_ledger_that_is_not_a_regular_file_is_one_warning_for_the_whole_run(fake_api, tmp_path, monkeypatch, kind):
-    """Written at the start and the end and read for the runway: refused each time, warned about once."""
-    path, what = special_file(tmp_path, kind)
-    summary = tmp_path / 'summary.md'
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
-    fake_api.serve({'org-a': 1.0})
-    warnings = []
-    run = recap(warnings, organizations=['org-a'], ledger_path=path, report_path=str(tmp_path / 'r.json'))
-    run.start()
-    run.finish()
-    assert warnings == [refused('ledger_path', path, what)]
-    assert json.loads((tmp_path / 'r.json').read_text())['problem'] == refused('ledger_path', path, what).split(': ', 1)[1].rsplit(';', 1)[0]
-    assert '**Total spent:**' in summary.read_text()
+    if option != 'ledger_path':
+        assert len(read_readings(paths['ledger_path'])[0]) == 2
+    if option != 'report_path':
+        problem = json.loads((tmp_path / 'r.json').read_text())['problem']
+        assert problem == ('ledger_path: %s is %s, not a regular file' % (special, what) if option == 'ledger_path' else None)
+    if option != 'GITHUB_STEP_SUMMARY':
+        assert '**Total spent:**' in (tmp_path / 'summary.md').read_text()
 
 
 def test_every_output_that_fails_warns_even_after_another_problem(fake_api, tmp_path, monkeypatch, sleeps):
