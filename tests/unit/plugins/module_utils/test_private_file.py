@@ -139,4 +139,33 @@ def test_write_all_stops_when_nothing_more_can_be_written(tmp_path, monkeypatch)
             write_all(fd, b'data')
     finally:
         os.close(fd)
-    assert caught.value.errno == errno.ENOSPC
+    assert (caught.value.errno, caught.value.strerror) == (errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize('case, code', [
+    ('fifo for writing', errno.ENXIO),  # os.open fails, lstat says why
+    ('fifo for reading', errno.EINVAL),  # os.open succeeds, fstat refuses
+    ('link', errno.ELOOP),
+    ('another user', errno.EPERM),
+    ('open to others', errno.EPERM),
+])
+def test_a_refusal_keeps_a_code_that_says_why(tmp_path, monkeypatch, case, code):
+    path = tmp_path / 'file'
+    flags, ours = os.O_RDONLY, False
+    if case.startswith('fifo'):
+        os.mkfifo(str(path))
+        flags = os.O_WRONLY if case == 'fifo for writing' else os.O_RDONLY
+    elif case == 'link':
+        path.symlink_to(tmp_path / 'elsewhere')
+    else:
+        path.write_text(u'')
+        os.chmod(str(path), 0o644 if case == 'open to others' else 0o600)
+        ours = True
+        if case == 'another user':
+            monkeypatch.setattr(_private_file.os, 'geteuid', lambda: os.stat(str(path)).st_uid + 1)
+    assert refusal(path, flags, ours=ours).errno == code
+
+
+def test_a_kind_of_file_without_a_name_is_still_described():
+    assert _private_file.kind_of(0) == 'of unknown type'
+    assert _private_file.kind_of(stat.S_IFREG | 0o600) == 'a regular file'
