@@ -101,7 +101,7 @@ options:
         C(organization_name)."
       - The file is replaced atomically (a temporary file in the same directory, then renamed), mode 0644 (it holds no
         secret; node_exporter reads it as another user). It must be a regular file or absent. A relative path is relative
-        to the directory C(ansible-playbook) runs in. An empty value means unset.
+        to the directory C(ansible-playbook) runs in. An empty E(STABILITY_METRICS_FILE) means not set.
       - When no balance could be read, the file is left as it was, so that its timestamp ages.
       - Needs the Python library C(prometheus-client) on the controller (C(pip install prometheus-client)); without it,
         or when the file cannot be written, one warning names this option and the run goes on.
@@ -120,7 +120,7 @@ options:
       - One push, bounded by a 10 second time-out per network operation. An unreachable or refusing Pushgateway, or a
         controller without C(prometheus-client), gives one warning naming this option; the run goes on. When no balance
         could be read, nothing is pushed, so that the group's timestamp ages.
-      - An empty value means unset.
+      - An empty E(STABILITY_PUSHGATEWAY_URL) means not set, so a CI variable that is not defined turns the push off.
     type: str
     version_added: 2.0.0
     env:
@@ -240,8 +240,12 @@ class CallbackModule(CallbackBase):
         return self.get_option(name)
 
     def _raw_option(self, name):
-        """``(value, source)`` of option ``name`` as written in the environment or ansible.cfg (the metrics options)."""
-        return raw_option_value('callback', self._load_name, name, {}, None)
+        """``(value, source)`` of option ``name`` as written in the environment or ansible.cfg (the metrics options).
+
+        An empty environment variable means unset (ansible.cfg's value then counts), as for the ledger and the report.
+        """
+        environ = dict((key, value) for key, value in os.environ.items() if value.strip())
+        return raw_option_value('callback', self._load_name, name, {}, None, environ=environ)
 
     def _check_raw_options(self):
         """Refuse what Ansible's type conversion guessed at (``validate_certs = maybe`` in ansible.cfg is not false)."""

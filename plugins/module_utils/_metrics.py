@@ -165,6 +165,8 @@ def clean_grouping(value):
     items = value.split(',') if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
         raise StabilityOptionError('pushgateway_grouping', 'must be a list of label=value items, got %r' % (value,))
+    if not ''.join('%s' % (item,) for item in items).strip():
+        raise StabilityOptionError('pushgateway_grouping', 'is empty; leave it unset for playbook=<the playbook name>')
     grouping = {}
     for item in items:
         label, sign, text = ('%s' % (item,)).strip().partition('=')
@@ -179,8 +181,6 @@ def clean_grouping(value):
         if label in grouping:
             raise StabilityOptionError('pushgateway_grouping', 'names %s twice' % label)
         grouping[label] = text
-    if not grouping:
-        raise StabilityOptionError('pushgateway_grouping', 'is empty; leave it unset for playbook=<the playbook name>')
     return grouping
 
 
@@ -273,9 +273,9 @@ def pushgateway_from_options(raw_option, playbook, environ=None):
 
 
 def checked(raw_option, name, clean, default=None):
-    """``clean`` of option ``name`` as written; an empty value means unset; a refusal says where the value came from."""
+    """``clean`` of option ``name`` as written (``default`` when unset); a refusal says where the value came from."""
     value, source = raw_option(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None:
         return default
     try:
         return clean(value)

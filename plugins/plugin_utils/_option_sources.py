@@ -93,17 +93,17 @@ def check_keywords(plugin_type, plugin_name, direct, display_name):
         raise StabilityOptionError(name, 'is not an option of %s; %s' % (display_name, hint))
 
 
-def raw_option_value(plugin_type, plugin_name, name, direct, option_variables):
+def raw_option_value(plugin_type, plugin_name, name, direct, option_variables, environ=None):
     """``(value, source)``: option ``name`` as the user wrote it, and where; ``(None, None)`` when unset.
 
     Sources in Ansible's order of precedence: keyword (``source`` None: the keyword names itself),
-    then variables, then environment, then ``ansible.cfg``.
+    then variables, then environment (``environ``, by default ``os.environ``), then ``ansible.cfg``.
     """
     if direct.get(name) is not None:
         return direct[name], None
     definition = C.config.get_configuration_definitions(plugin_type, plugin_name).get(name, {})
     for source, entries, label in ((option_variables or {}, definition.get('vars'), 'the variable %s'),
-                                   (os.environ, definition.get('env'), 'the environment variable %s')):
+                                   (os.environ if environ is None else environ, definition.get('env'), 'the environment variable %s')):
         found = [entry['name'] for entry in entries or () if entry['name'] in source]
         if found:
             return source[found[-1]], label % found[-1]

@@ -102,3 +102,13 @@ def test_a_misspelt_key_in_ansible_cfg_is_one_warning_at_the_start(callback, ans
     callback.v2_playbook_on_start(types.SimpleNamespace(_file_name='site.yml'))
     assert warnings == ['%s: [callback_credit_recap] organisations is not a setting of the stabilityai.platform collection and is ignored; '
                         'did you mean organizations?' % cfg]
+
+
+def test_an_empty_metrics_variable_means_unset_and_ansible_cfg_counts(callback, ansible_cfg, monkeypatch):
+    cfg = ansible_cfg('[callback_credit_recap]', 'metrics_path = /var/lib/node-exporter/stability.prom')
+    monkeypatch.setenv('STABILITY_METRICS_FILE', ' ')
+    monkeypatch.setenv('STABILITY_PUSHGATEWAY_URL', '')
+    assert callback._raw_option('metrics_path') == ('/var/lib/node-exporter/stability.prom', '[callback_credit_recap] metrics_path in %s' % cfg)
+    assert callback._raw_option('pushgateway_url') == (None, None)
+    monkeypatch.setenv('STABILITY_METRICS_FILE', '/tmp/stability.prom')
+    assert callback._raw_option('metrics_path') == ('/tmp/stability.prom', 'the environment variable STABILITY_METRICS_FILE')

@@ -247,6 +247,8 @@ def test_clean_grouping(value, expected):
     (_metrics.clean_grouping, ['a=x\ny'], 'pushgateway_grouping has a control character in the value of a'),
     (_metrics.clean_grouping, ['a=x\x7f'], 'pushgateway_grouping has a control character in the value of a'),
     (_metrics.clean_grouping, [], 'pushgateway_grouping is empty; leave it unset for playbook=<the playbook name>'),
+    (_metrics.clean_grouping, ' , ', 'pushgateway_grouping is empty; leave it unset for playbook=<the playbook name>'),
+    (_metrics.clean_grouping, [' '], 'pushgateway_grouping is empty; leave it unset for playbook=<the playbook name>'),
     (_metrics.clean_grouping, {'a': 'b'}, "pushgateway_grouping must be a list of label=value items, got {'a': 'b'}"),
 ])
 def test_pushgateway_options_are_refused_in_one_line_naming_the_option(clean, value, message):
@@ -299,10 +301,15 @@ def raw(values):
 
 
 def test_pushgateway_from_options_defaults_to_the_playbook_group():
-    target = _metrics.pushgateway_from_options(raw({'pushgateway_url': 'http://127.0.0.1:9091', 'pushgateway_grouping': ' '}), 'site.yml', environ={})
+    target = _metrics.pushgateway_from_options(raw({'pushgateway_url': 'http://127.0.0.1:9091'}), 'site.yml', environ={})
     assert (target.url, target.grouping, target.credentials, target.ca_path) == ('http://127.0.0.1:9091', {'playbook': 'site.yml'}, None, None)
-    assert _metrics.pushgateway_from_options(raw({'pushgateway_url': ''}), 'site.yml', environ={}) is None
     assert _metrics.pushgateway_from_options(raw({}), 'site.yml', environ={}) is None
+
+
+def test_an_empty_value_as_written_is_refused_naming_its_source():
+    with pytest.raises(StabilityOptionError) as caught:
+        _metrics.pushgateway_from_options(raw({'pushgateway_url': ' '}), 'site.yml', environ={})
+    assert caught.value.msg == 'pushgateway_url (set by the environment variable STABILITY_PUSHGATEWAY_URL) is empty; leave it unset to push nothing'
 
 
 def test_pushgateway_from_options_takes_the_grouping_and_the_ca(tmp_path):

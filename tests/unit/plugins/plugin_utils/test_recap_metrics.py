@@ -178,11 +178,15 @@ def test_without_prometheus_client_one_warning_names_the_package_and_the_recap_g
     assert lines[-1] == 'total spent: 1.00 credits' and os.listdir(str(folder)) == []
 
 
-def test_an_empty_value_means_unset(fake_api, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, 'prometheus_client', None)  # a set option would warn about it
+def test_an_empty_value_in_ansible_cfg_is_one_warning_naming_it(fake_api):
+    def cfg(name):
+        return ('', '[callback_credit_recap] %s in ansible.cfg' % name) if name == 'metrics_path' else (None, None)
     warnings = []
-    run_recap(fake_api, {LAB: 10.0}, {LAB: 9.0}, warnings, {'metrics_path': '', 'pushgateway_url': ' '}, organizations=[LAB])
-    assert warnings == []
+    run = CreditRecap(options(organizations=[LAB]), warnings.append, 'site.yml', now=Clock(), raw_option=cfg)
+    fake_api.serve({LAB: 10.0})
+    run.start()
+    assert warnings == ['stabilityai.platform.credit_recap: metrics_path (set by [callback_credit_recap] metrics_path in ansible.cfg) is empty; '
+                        'leave it unset for the default; the run itself is not affected']
 
 
 def test_the_push_goes_to_the_playbook_s_group_and_failure_is_one_warning(fake_api, monkeypatch):
