@@ -79,6 +79,17 @@ test "${rc}" -eq 2
 grep -q "Stability AI pre-flight usage error: stability_organizations has an empty item in 'org-alice-studio,,org-alice-lab'" \
     "${work_dir}/preflight-usage.txt"
 
+# A relative ledger or metrics file would be looked up in (or written to) the collection's own playbooks/ directory,
+# where Ansible runs the module: refused as a usage error, before anything is read.
+for variable in stability_ledger stability_metrics_file; do
+    rc=0
+    env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+        -e "${variable}=relative.file" "$@" >"${work_dir}/preflight-relative.txt" 2>&1 || rc=$?
+    test "${rc}" -eq 2
+    grep -q "Stability AI pre-flight usage error: ${variable} must be an absolute path (or start with ~), got 'relative.file'" \
+        "${work_dir}/preflight-relative.txt"
+done
+
 # A play that fails keeps its exit code; the recap is still there.
 rc=0
 ansible-playbook spend.yml -e fail_on_purpose=true "$@" >"${work_dir}/failed.txt" 2>&1 || rc=$?
