@@ -44,7 +44,7 @@ def process_stat(pid):
     itself, so the fields are counted from the last ``)``.
     """
     data = _read(str(pid), 'stat')
-    fields = data[data.rindex(b')') + 1:].split()  # fields 3 (state) onwards
+    fields = data.rpartition(b')')[2].split()  # fields 3 (state) onwards
     return int(fields[1]), int(fields[19])
 
 
@@ -67,7 +67,7 @@ def run_identity():
                 break
             pid = parent
             parent, started = process_stat(pid)
-        boot = _read('sys', 'kernel', 'random', 'boot_id').strip().decode('ascii')
+        boot = _read('sys', 'kernel', 'random', 'boot_id').strip().decode()
     except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
         raise RunUnknown('%s cannot tell one ansible-playbook run from another (%s)' % (PROC, exc))
     return '%s/%d/%d' % (boot, pid, started)
