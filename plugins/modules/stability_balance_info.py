@@ -115,7 +115,11 @@ options:
       - "Gauges C(stability_credits), C(stability_last_reading_timestamp_seconds) and, with O(ledger_path) when the
         ledger knows them, C(stability_runway_days_left) and C(stability_runway_runs_left), labelled C(organization_id)
         and C(organization_name): one series per organization of RV(balances), or the one of RV(credits) when only that was
-        read (with an empty C(organization_id) for the key's default organization)."
+        read."
+      - "When only RV(credits) was read, the account is read too (one more request, unless it was read anyway) for that
+        organization's id and name, so that the key's default organization has the series the
+        P(stabilityai.platform.credit_recap#callback) callback gives it, not one with an empty C(organization_id).
+        If the account cannot be read, one warning says so and the labels are empty."
       - The file is replaced atomically (written to a temporary file in the same directory, then renamed), mode 0644 (it
         holds no secret; node_exporter reads it as another user). It must be a regular file or absent.
       - Written after the balances are read and before the gates are checked, so a failed gate still updates the metrics.
@@ -398,11 +402,36 @@ def labelled(result, key):
     return [(organization_label(result['organization']), result[key])]
 
 
-def write_metrics(module, result, path):
-    """Write the balances in ``result`` to the metrics file at ``path``; a failure is a warning, never the task's outcome."""
+def metrics_membership(client, account, organization):
+    """``(membership, problem)``: the membership (id, name) of the one ``credits`` reading, for its metrics labels.
+
+    A series labelled only by the key's default organization, with an empty id, would not be the
+    series the callback writes for the same organization, and two keys' defaults would share it; so
+    the account is read (once, only for ``metrics_path``). It cannot fail the task: the metrics never do.
+    """
+    try:
+        account = account or client.fetch_account(sendable_ids=True)
+    except StabilityError as exc:
+        return None, exc.msg
+    if organization is None:
+        return default_membership(account), None
+    return next((membership for membership in account['organizations'] if membership['id'] == organization), None), None
+
+
+def write_metrics(module, result, path, membership=(None, None)):
+    """Write the balances in ``result`` to the metrics file at ``path``; a failure is a warning, never the task's outcome.
+
+    ``membership`` is ``metrics_membership``'s answer, for the labels of the one ``credits`` reading.
+    """
     from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics  # pylint: disable=import-outside-toplevel  # only when asked
     now = time.time()
-    rows = result.get('balances') or [dict(organization_id=result['organization'], credits=result['credits'], runway=result.get('runway'))]
+    membership, problem = membership
+    if problem:
+        module.warn('metrics_path: the account could not be read to name the organization in the metrics (%s); its labels are left empty' % problem)
+    single = dict(organization_id=result['organization'], credits=result['credits'], runway=result.get('runway'))
+    if membership is not None:
+        single.update(organization_id=membership['id'], organization_name=membership['name'])
+    rows = result.get('balances') or [single]
     readings = [dict(organization_id=row['organization_id'], organization_name=row.get('organization_name'), credits=row['credits'],
                      time=now, **_metrics.runway_fields(row.get('runway'))) for row in rows]
     try:
@@ -479,10 +508,11 @@ def main():
                 add_runway(result, history, default['id'] if default else None)
         except StabilityError as exc:
             module.fail_json(**dict(result, **exc.to_result()))
+        membership = metrics_membership(client, account, organization) if metrics_path is not None and 'balances' not in result else (None, None)
 
     failures = runway_failures(module, result, runway_thresholds, params['runway_required']) if ledger_path is not None else []
     if metrics_path is not None:
-        write_metrics(module, result, metrics_path)
+        write_metrics(module, result, metrics_path, membership)
 
     readings = labelled(result, 'credits')
     warning = shortfall('warn_below', warn_below, readings)

@@ -48,33 +48,53 @@ def test_every_organization_read_is_in_the_file(fake_api, run_module, demo_accou
     assert 'metrics_path' not in result
 
 
-def test_the_default_organization_alone_has_an_empty_id(fake_api, run_module, tmp_path):
-    fake_api.answer(payload={'credits': 7.25})
+def test_the_default_organization_alone_is_labelled_by_its_id_and_name(fake_api, run_module, demo_account, demo_credits, tmp_path):
+    # The series the callback writes for the same organization, not one with an empty id that two keys' defaults would share.
+    fake_api.serve(demo_credits, account=demo_account)
     path = str(tmp_path / 'stability.prom')
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'metrics_path': path})
+    assert not failed and warnings == [] and result['organization'] is None
+    assert credits_of(read_metrics(path)) == {('org-alice-studio', 'Alice Studio'): demo_credits[None]}
+    assert [request.url.rsplit('/', 1)[1] for request in fake_api.requests] == ['balance', 'account']
+
+
+def test_an_organization_by_id_gets_its_name(fake_api, run_module, demo_account, demo_credits, tmp_path):
+    fake_api.serve(demo_credits, account=demo_account)
+    path = str(tmp_path / 'stability.prom')
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'organization': 'org-alice-lab', 'metrics_path': path})
     assert not failed and warnings == []
+    assert credits_of(read_metrics(path)) == {('org-alice-lab', 'Alice Lab'): 12.5}
+
+
+def test_an_account_that_cannot_be_read_leaves_the_labels_empty_and_the_task_alone(fake_api, run_module, tmp_path):
+    fake_api.answer(payload={'credits': 7.25}).answer(status=403, payload={'id': 'e1', 'name': 'forbidden', 'message': 'no account for you'})
+    path = str(tmp_path / 'stability.prom')
+    result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'metrics_path': path, 'min_credits': 1})
+    assert not failed and result['credits'] == 7.25
+    assert len(warnings) == 1 and warnings[0].startswith('metrics_path: the account could not be read to name the organization in the metrics (')
+    assert warnings[0].endswith('); its labels are left empty')
     assert credits_of(read_metrics(path)) == {('', ''): 7.25}
 
 
-def test_the_file_is_written_when_a_gate_fails(fake_api, run_module, tmp_path):
-    fake_api.answer(payload={'credits': 3.0})
+def test_the_file_is_written_when_a_gate_fails(fake_api, run_module, demo_account, tmp_path):
+    fake_api.answer(payload={'credits': 3.0}).answer(payload=demo_account)
     path = str(tmp_path / 'stability.prom')
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organization': 'org-lab', 'min_credits': 100, 'metrics_path': path})
     assert failed and result['msg'].startswith('Credits are below min_credits')
     assert credits_of(read_metrics(path)) == {('org-lab', ''): 3.0}
 
 
-def test_an_unwritable_file_is_a_warning_not_a_failure(fake_api, run_module, tmp_path):
-    fake_api.answer(payload={'credits': 3.0})
+def test_an_unwritable_file_is_a_warning_not_a_failure(fake_api, run_module, demo_account, tmp_path):
+    fake_api.answer(payload={'credits': 3.0}).answer(payload=demo_account)
     path = str(tmp_path / 'missing' / 'stability.prom')
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'metrics_path': path})
     assert not failed and result['credits'] == 3.0
     assert warnings == ['metrics_path: cannot write %s: No such file or directory; the balances were read and the gates checked' % path]
 
 
-def test_without_prometheus_client_the_task_warns_naming_the_package(fake_api, run_module, tmp_path, monkeypatch):
+def test_without_prometheus_client_the_task_warns_naming_the_package(fake_api, run_module, demo_account, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'prometheus_client', None)
-    fake_api.answer(payload={'credits': 3.0})
+    fake_api.answer(payload={'credits': 3.0}).answer(payload=demo_account)
     path = tmp_path / 'stability.prom'
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY, 'metrics_path': str(path)})
     assert not failed and result['credits'] == 3.0
@@ -107,8 +127,8 @@ def test_the_key_is_in_no_file(fake_api, run_module, demo_account, demo_credits,
     assert KEY[:8] not in path.read_text() and ('org-alice-lab', 'echo ********') in credits_of(read_metrics(str(path)))
 
 
-def test_the_runway_joins_the_file_when_the_ledger_knows_it(fake_api, run_module, tmp_path):
-    fake_api.answer(payload={'credits': 100.0})
+def test_the_runway_joins_the_file_when_the_ledger_knows_it(fake_api, run_module, demo_account, tmp_path):
+    fake_api.answer(payload={'credits': 100.0}).answer(payload=demo_account)
     ledger = tmp_path / 'ledger.jsonl'
     ledger.write_text(history('org-lab', 100.0))
     path = str(tmp_path / 'stability.prom')
