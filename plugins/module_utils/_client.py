@@ -33,7 +33,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     StabilityResponseError,
     one_line,
     redact,
-    redact_data,
+    server_data,
 )
 from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RATE_LIMIT_HINT, RateGuard
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
@@ -444,7 +444,7 @@ class StabilityClient(object):
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
                 what, status, self._sniff(headers, body))), status=status)
-        return redact_data(payload, self.settings.api_key)
+        return server_data(payload, self.settings.api_key)
 
     def _status_error(self, what, status, headers, body, attempts, organization):
         error = None

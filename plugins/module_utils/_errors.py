@@ -35,33 +35,41 @@ _JSON_ESCAPE = re.compile(r'\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|\\u([0
 _URL_ESCAPES = re.compile(r'(?:%[0-9a-f]{2})+', re.IGNORECASE)
 
 
-class _TerminalTable(dict):
-    """``str.translate`` table: white space becomes a space, any other control or invisible
-    formatting character (Unicode categories Cc, Cf, Cs, Zl, Zp: C0, DEL, C1 with ESC,
-    bidirectional overrides and isolates, zero-width characters) becomes PLACEHOLDER.
+_HIDDEN_CATEGORIES = ('Cc', 'Cf', 'Cs', 'Zl', 'Zp')
+
+
+class _HiddenCharacters(dict):
+    """``str.translate`` table for any control or invisible formatting character (Unicode categories
+    Cc, Cf, Cs, Zl, Zp: C0, DEL, C1 with ESC, bidirectional overrides and isolates, zero-width
+    characters, line and paragraph separators): PLACEHOLDER, or a space for white space when
+    ``spaces`` is true.  Other characters stay.
 
     Filled on demand from the running Python's Unicode database, one entry per character met.
     """
 
+    def __init__(self, spaces):
+        dict.__init__(self)
+        self.spaces = spaces
+
     def __missing__(self, codepoint):
         char = chr(codepoint)
-        if char.isspace():
+        value = codepoint
+        if self.spaces and char.isspace():
             value = ' '
-        elif unicodedata.category(char) in ('Cc', 'Cf', 'Cs', 'Zl', 'Zp'):
+        elif unicodedata.category(char) in _HIDDEN_CATEGORIES:
             value = PLACEHOLDER
-        else:
-            value = None
-        self[codepoint] = codepoint if value is None else value
-        return self[codepoint]
+        self[codepoint] = value
+        return value
 
 
-_TERMINAL = _TerminalTable()
+_TERMINAL = _HiddenCharacters(spaces=True)
+_DATA = _HiddenCharacters(spaces=False)
 
 
 def terminal_text(text):
     """``text`` safe to print: no character that moves the cursor, colours, hides or reorders text.
 
-    Lengths and ordinary spacing are kept, so columns line up; ``one_line`` also folds spacing.
+    White space becomes a space, so lengths and columns stay; ``one_line`` also folds spacing.
     """
     return ('%s' % (text,)).translate(_TERMINAL)
 
@@ -198,14 +206,20 @@ def redact(text, secret):
     return redacted
 
 
-def redact_data(value, secret):
-    """``value`` (decoded JSON: dicts, lists, strings, numbers) with ``redact`` applied to every string, keys included."""
+def server_data(value, secret):
+    """Decoded JSON from a server as the collection hands it on: every string, keys included, redacted and terminal-safe.
+
+    Results, events and reports keep the server's data, but Ansible prints results as they are
+    (``-v``, ``debug``) and JSON leaves C1, bidirectional and zero-width characters raw: each
+    string is redacted and its control and invisible characters (line breaks and tabs too: an id
+    with one must stay an id no header can carry) become PLACEHOLDER, character for character.
+    """
     if isinstance(value, str):
-        return redact(value, secret)
+        return redact(value, secret).translate(_DATA)
     if isinstance(value, dict):
-        return dict((redact_data(key, secret), redact_data(item, secret)) for key, item in value.items())
+        return dict((server_data(key, secret), server_data(item, secret)) for key, item in value.items())
     if isinstance(value, list):
-        return [redact_data(item, secret) for item in value]
+        return [server_data(item, secret) for item in value]
     return value
 
 

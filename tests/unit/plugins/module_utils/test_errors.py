@@ -23,7 +23,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     decode_escapes,
     one_line,
     redact,
-    redact_data,
+    server_data,
     terminal_text,
 )
 
@@ -76,7 +76,7 @@ def test_a_partial_or_escaped_echo_is_redacted_and_the_text_decoded(text, expect
 
 def test_a_key_split_between_the_error_id_and_message_leaves_no_run_of_8():
     body = {'id': KEY[:13], 'name': 'unauthorized', 'message': 'key %s rejected' % KEY[13:]}
-    assert redact_data(body, KEY) == {'id': '********', 'name': 'unauthorized', 'message': 'key ******** rejected'}
+    assert server_data(body, KEY) == {'id': '********', 'name': 'unauthorized', 'message': 'key ******** rejected'}
 
 
 def test_seven_characters_of_the_key_are_not_an_echo_eight_are():
@@ -102,10 +102,14 @@ def test_text_without_an_echo_comes_back_as_it_was_escapes_included():
     assert redact(text, KEY) is text
 
 
+def test_server_data_is_made_terminal_safe_character_for_character():
+    assert server_data({'name': 'A\x1b[31m\u202eB\r\n C'}, KEY) == {'name': 'A%s[31m%sB%s%s C' % ((PLACEHOLDER,) * 4)}
+
+
 def test_data_keeps_its_shape_and_numbers():
     payload = {'credits': 1.5, 'organizations': [{'id': 'org-1', 'name': 'team %s' % KEY[4:16], 'is_default': True}],
                KEY: None, 'picture': 'https://example.com/a%20b.png'}
-    assert redact_data(payload, KEY) == {'credits': 1.5, 'organizations': [{'id': 'org-1', 'name': 'team ********', 'is_default': True}],
+    assert server_data(payload, KEY) == {'credits': 1.5, 'organizations': [{'id': 'org-1', 'name': 'team ********', 'is_default': True}],
                                          '********': None, 'picture': 'https://example.com/a%20b.png'}
 
 

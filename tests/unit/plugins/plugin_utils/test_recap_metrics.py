@@ -17,11 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityError
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import CreditRecap
 from ansible_collections.stabilityai.platform.tests.unit.plugins.plugin_utils.test_recap import KEY, LAB, STUDIO, T0, Clock, options
 
 HOSTILE = 'Lab "x"\\\n} stability_credits{organization_id="forged"} 1\x1b[2J'
+# The name as the client hands it on: control characters replaced (_errors.server_data); quotes and backslashes stay.
+SHOWN = HOSTILE.replace('\n', PLACEHOLDER).replace('\x1b', PLACEHOLDER)
 
 
 def raw(values):
@@ -68,9 +70,9 @@ def test_the_file_holds_credits_spend_and_time_per_organization(fake_api, tmp_pa
         ('stability_credits', STUDIO, 'Alice Studio'): 75.5,
         ('stability_run_spent_credits', STUDIO, 'Alice Studio'): 24.5,
         ('stability_last_reading_timestamp_seconds', STUDIO, 'Alice Studio'): end,
-        ('stability_credits', LAB, HOSTILE): 60.0,
-        ('stability_run_spent_credits', LAB, HOSTILE): -10.0,
-        ('stability_last_reading_timestamp_seconds', LAB, HOSTILE): end,
+        ('stability_credits', LAB, SHOWN): 60.0,
+        ('stability_run_spent_credits', LAB, SHOWN): -10.0,
+        ('stability_last_reading_timestamp_seconds', LAB, SHOWN): end,
         ('stability_credits', 'org-render-farm', 'Render Farm'): 0.0,
         ('stability_run_spent_credits', 'org-render-farm', 'Render Farm'): 0.0,
         ('stability_last_reading_timestamp_seconds', 'org-render-farm', 'Render Farm'): end,
