@@ -24,10 +24,11 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import secrets
 import sys
 import urllib.request
-from html.parser import HTMLParser
+from html import unescape
 
 MARKDOWN_NAME = ('A\r# Injected heading\r![px](https://evil.example/p.png) [Top up here](https://evil.example/phish) '
                  'https://evil.example/x www.evil.example root@evil.example @octocat <b>bold</b> *em* | extra | column')
@@ -76,40 +77,23 @@ def fault(url, key=None):
     urllib.request.urlopen(request, timeout=10).close()
 
 
-class Rendered(HTMLParser):
-    """The tags of rendered HTML and the cells of each table row."""
-
-    def __init__(self, html):
-        HTMLParser.__init__(self, convert_charrefs=True)
-        self.tags, self.rows, self.text = [], [], []
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        if tag == 'tr':
-            self.rows.append([])
-        elif tag in ('td', 'th'):
-            self.rows[-1].append('')
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self.rows and self.tags[-1] in ('td', 'th'):
-            self.rows[-1][-1] += data
-
-
 def summary(path):
     import cmarkgfm  # pylint: disable=import-outside-toplevel  # tests/integration/requirements.txt
     markdown = read(path)
     html = cmarkgfm.github_flavored_markdown_to_html(markdown)
-    page = Rendered(html)
-    check(set(page.tags) <= {'h3', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'p', 'strong'}, 'markup from a name: %s' % sorted(set(page.tags)), html)
-    check(page.tags.count('h3') == 1 and 'img' not in page.tags and 'a' not in page.tags, 'a heading, image or link', html)
-    check([len(row) for row in page.rows] == [5, 5, 5], 'a row with other than 5 cells: %r' % page.rows, html)
-    cells = [row[0] for row in page.rows[1:]]
+    # cmark-gfm writes every '<' of the text as &lt;, so a tag in its HTML is a tag it made.
+    tags = re.findall(r'<([a-z][a-z0-9]*)[\s>]', html)
+    rows = [[unescape(cell) for cell in re.findall(r'<t[dh][^>]*>(.*?)</t[dh]>', row, re.DOTALL)]
+            for row in re.findall(r'<tr>(.*?)</tr>', html, re.DOTALL)]
+    text = unescape(re.sub(r'<[^>]*>', '', html))
+    check(set(tags) <= {'h3', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'p', 'strong'}, 'markup from a name: %s' % sorted(set(tags)), html)
+    check(tags.count('h3') == 1 and 'img' not in tags and 'a' not in tags, 'a heading, image or link', html)
+    check([len(row) for row in rows] == [5, 5, 5], 'a row with other than 5 cells: %r' % rows, html)
+    cells = [row[0] for row in rows[1:]]
     check(any('# Injected heading\ufffd![px](https://evil.example/p.png) [Top up here](https://evil.example/phish)' in cell for cell in cells),
           'the name is not shown literally', html)
-    check(PHISH in ''.join(page.text), 'the API message is not shown literally', html)
-    check(not HIDDEN & set(''.join(page.text)), 'a control character in the rendered summary', html)
+    check(PHISH in text, 'the API message is not shown literally', html)
+    check(not HIDDEN & set(text), 'a control character in the rendered summary', html)
 
 
 def terminal(path):
