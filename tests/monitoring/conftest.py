@@ -33,12 +33,16 @@ COLLECTIONS_PATH = os.environ.get('ANSIBLE_COLLECTIONS_PATH') or os.path.dirname
 sys.path.insert(0, os.path.join(COLLECTION_ROOT, 'tests', 'simulator'))
 sys.path.insert(0, COLLECTIONS_PATH.split(os.pathsep)[0])  # ansible_collections.stabilityai.platform: the collection under test
 import launcher  # noqa: E402 pylint: disable=wrong-import-position
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import server_data  # noqa: E402 pylint: disable=wrong-import-position
 
 SERVER_LIFETIME = 600  # seconds: a server outlives no test run by more than this
 FIXTURE = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'fixtures', 'default.json')
 # A name any member of an organization could give it: quotes, a backslash, a line break, a forged
 # series, terminal escapes.  It must come back as one label value, exactly.
 HOSTILE_NAME = 'Lab "x"\\ \n} stability_credits{organization_id="forged"} 1e9\r\x1b[2J #'
+# The name as the collection hands server data on (control characters shown as U+FFFD): the quotes,
+# the backslash, the brace and the forged series stay, and must come back as one label value.
+SHOWN_NAME = server_data(HOSTILE_NAME, None)
 
 
 @pytest.fixture(scope='session')

@@ -21,7 +21,7 @@ import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics
-from conftest import FIXTURE, HOSTILE_NAME, ansible_playbook, running, free_port, scrape, stability_samples
+from conftest import FIXTURE, HOSTILE_NAME, SHOWN_NAME, ansible_playbook, running, free_port, scrape, stability_samples
 
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', DeprecationWarning)
@@ -36,9 +36,13 @@ def fixture_credits():
     return dict((organization, organizations[organization]['credits']) for organization in (STUDIO, LAB, FARM))
 
 
+def test_the_shown_name_is_still_hostile_to_the_text_format():
+    assert all(part in SHOWN_NAME for part in ('"x"', '\\', '} stability_credits{organization_id="forged"} 1e9'))
+
+
 def expected_after_spending(spend):
     """The callback's gauges after one run that spent ``spend`` ({organization: credits}) from the fixture's balances."""
-    names = {STUDIO: 'Alice Studio', LAB: HOSTILE_NAME, FARM: 'Render Farm'}
+    names = {STUDIO: 'Alice Studio', LAB: SHOWN_NAME, FARM: 'Render Farm'}
     expected = {}
     for organization, credits in fixture_credits().items():
         expected[('stability_credits', organization, names[organization])] = credits - spend.get(organization, 0.0)
@@ -105,7 +109,7 @@ def test_the_preflight_writes_the_balance_of_every_organization_it_checked(node_
                                     '-e', 'stability_min_credits=1', '-e', 'stability_metrics_file=%s' % path)
     assert code == 2 and 'org-render-farm (Render Farm) has 0.00' in output, output  # the gate fails; the metrics are still written
     credits = dict((key[1:], value) for key, value in stability_samples(scrape(exporter + '/metrics')).items() if key[0] == 'stability_credits')
-    assert credits == {(STUDIO, 'Alice Studio'): fixture_credits()[STUDIO], (LAB, HOSTILE_NAME): 12.5, (FARM, 'Render Farm'): 0.0}
+    assert credits == {(STUDIO, 'Alice Studio'): fixture_credits()[STUDIO], (LAB, SHOWN_NAME): 12.5, (FARM, 'Render Farm'): 0.0}
     assert_no_key(path.read_text(), demo_key)
 
 
