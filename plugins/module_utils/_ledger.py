@@ -85,13 +85,6 @@ def check_reading(reading):
         raise ValueError('run_id is not a non-empty string')
 
 
-def _open(path, flags, create):
-    try:
-        return open_private_file(path, flags, create=create)
-    except UnusableFile as exc:
-        raise LedgerError('%s' % exc)
-
-
 def _lock(fd, exclusive, path, lock_timeout):
     """Lock the ledger, waiting at most ``lock_timeout`` seconds for a writer that holds it."""
     try:
@@ -107,8 +100,11 @@ def append_readings(path, readings, lock_timeout=LOCK_TIMEOUT):
     one first, so that the old line and the new ones stay readings of their own.
     """
     data = ''.join(ledger_line(reading) for reading in readings).encode('utf-8')
-    # Not O_APPEND: the lock orders writers, and the bound is kept by rewriting through this descriptor.
-    fd = _open(path, os.O_RDWR, create=True)
+    try:
+        # Not O_APPEND: the lock orders writers, and the bound is kept by rewriting through this descriptor.
+        fd = open_private_file(path, os.O_RDWR)
+    except UnusableFile as exc:
+        raise LedgerError('%s' % exc)
     try:
         _lock(fd, True, path, lock_timeout)
         size = os.lseek(fd, 0, os.SEEK_END)

@@ -117,13 +117,19 @@ def raw_option_value(plugin_type, plugin_name, name, direct, option_variables, e
 
 def ini_value(config_file, section, key):
     """``key`` of ``[section]`` in ``config_file`` as written, read the way Ansible reads it; None if absent."""
+    parser = _ini_file(config_file)
+    return None if parser is None else parser.get(section, key, raw=True, fallback=None)
+
+
+def _ini_file(config_file):
+    """``config_file`` parsed as Ansible parses it (read again when it changes), or None when there is none."""
     if not config_file:
         return None
     try:
         stat = os.stat(config_file)
     except OSError:
         return None
-    return _ini_parser(config_file, stat.st_mtime_ns, stat.st_size).get(section, key, raw=True, fallback=None)
+    return _ini_parser(config_file, stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,13 +151,13 @@ def option_unless_empty_environment(plugin_type, plugin_name, name, value):
     directory.  Empty means unset here: the option is what ``ansible.cfg`` says, converted the
     way Ansible converts it, else None.
     """
-    definition = C.config.get_configuration_definitions(plugin_type, plugin_name).get(name, {})
+    definition = C.config.get_configuration_definitions(plugin_type, plugin_name)[name]
     found = [entry['name'] for entry in definition.get('env') or () if entry['name'] in os.environ]
     if not found or os.environ[found[-1]].strip():
         return value
     config_file = C.config.get_config_value('CONFIG_FILE')
     for entry in reversed(definition.get('ini') or ()):
-        raw = ini_value(config_file, entry.get('section', 'defaults'), entry['key'])
+        raw = ini_value(config_file, entry['section'], entry['key'])  # the collection's path options name their section
         if raw is not None:
             return ensure_type(raw, definition.get('type'), origin=config_file, origin_ftype='ini')
     return None
@@ -164,7 +170,7 @@ def ini_keys(plugin_type, plugin_name, section):
         return set()
     definitions = C.config.get_configuration_definitions(plugin_type, plugin.plugin_load_context.plugin_resolved_name)
     return set(entry['key'] for definition in definitions.values() for entry in definition.get('ini') or ()
-               if entry.get('section', 'defaults') == section)
+               if entry.get('section') == section)  # without one: [defaults], never the collection's
 
 
 def unknown_ini_keys():
@@ -175,22 +181,16 @@ def unknown_ini_keys():
     rather than refuses; Ansible shows a warning given in every host's task once.
     """
     config_file = C.config.get_config_value('CONFIG_FILE')
-    if not config_file:
-        return []
-    try:
-        stat = os.stat(config_file)
-    except OSError:
-        return []
-    parser = _ini_parser(config_file, stat.st_mtime_ns, stat.st_size)
+    parser = _ini_file(config_file)
     warnings = []
     for section, plugins in INI_SECTIONS:
-        if not parser.has_section(section):
+        if parser is None or not parser.has_section(section):
             continue
         known = sorted(set().union(*(ini_keys(plugin_type, name, section) for plugin_type, name in plugins)))
         for key in parser.options(section):
             if key in known or key in parser.defaults():
                 continue
-            close = difflib.get_close_matches(key, known, n=1)
+            close = difflib.get_close_matches(key, known)  # the best match first
             hint = 'did you mean %s?' % close[0] if close else 'its keys are %s' % ', '.join(known)
             warnings.append('%s: [%s] %s is not a setting of the stabilityai.platform collection and is ignored; %s' % (
                 config_file, section, key, hint))

@@ -53,8 +53,9 @@ def test_a_line_holds_the_ledger_fields_and_nothing_else(tmp_path):
     assert sorted(line) == ['credits', 'event', 'organization_id', 'playbook', 'run_id', 'time']
 
 
-def test_a_missing_ledger_has_no_readings(tmp_path):
+def test_a_missing_ledger_has_no_readings_and_is_not_created_by_reading(tmp_path):
     assert read_readings(str(tmp_path / 'none.jsonl')) == ([], [])
+    assert os.listdir(str(tmp_path)) == []
 
 
 def test_an_existing_file_keeps_its_mode(tmp_path):
@@ -276,6 +277,20 @@ def test_a_fifo_is_refused_at_once_for_writing_and_reading(tmp_path):
         with pytest.raises(LedgerError) as caught:
             use()
         assert str(caught.value) == '%s is a FIFO (named pipe), not a regular file' % fifo
+
+
+@pytest.mark.usefixtures('time_limit')
+def test_readers_share_the_lock_and_a_writer_waits_for_them(tmp_path):
+    path = str(tmp_path / 'ledger.jsonl')
+    append_readings(path, [reading()])
+    reader = os.open(path, os.O_RDONLY)
+    fcntl.flock(reader, fcntl.LOCK_SH)
+    try:
+        assert len(read_readings(path, lock_timeout=0.2)[0]) == 1
+        with pytest.raises(LedgerError, match='stayed locked by another process for 0.2 s$'):
+            append_readings(path, [reading(event='end')], lock_timeout=0.2)
+    finally:
+        os.close(reader)
 
 
 @pytest.mark.usefixtures('time_limit')

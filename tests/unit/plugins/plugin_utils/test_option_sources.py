@@ -102,7 +102,8 @@ def test_no_config_file_has_no_value(config_file):
 
 
 def test_an_unknown_ini_key_is_named_with_the_closest_known_one(ansible_cfg):
-    cfg = ansible_cfg('timout = 0.001', 'api_url = https://api.stability.ai', '[callback_credit_recap]', 'organisations = all', 'ledger = /x')
+    cfg = ansible_cfg('api_url = https://api.stability.ai', 'timout = 0.001', '[callback_credit_recap]', 'ledger_path = /l', 'organisations = all',
+                      'ledger = /x')
     assert unknown_ini_keys() == [
         '%s: [stabilityai_platform] timout is not a setting of the stabilityai.platform collection and is ignored; did you mean timeout?' % cfg,
         '%s: [callback_credit_recap] organisations is not a setting of the stabilityai.platform collection and is ignored; '
@@ -130,6 +131,13 @@ def test_every_known_key_of_either_plugin_passes(ansible_cfg):
     assert {'organizations', 'ledger_path', 'report_path'} <= recap_keys
     ansible_cfg(*(['%s = 1' % key for key in sorted(known)] + ['[callback_credit_recap]'] + ['%s = 1' % key for key in sorted(recap_keys)]))
     assert unknown_ini_keys() == []
+
+
+def test_a_section_that_is_not_there_does_not_stop_the_check_of_the_next(tmp_path, monkeypatch):
+    path = tmp_path / 'ansible.cfg'
+    path.write_text(u'[callback_credit_recap]\norganisations = all\n')
+    monkeypatch.setattr(C.config, '_config_file', str(path))
+    assert [warning.split('] ')[1].split(' ')[0] for warning in unknown_ini_keys()] == ['organisations']
 
 
 def test_other_sections_and_defaults_are_left_to_their_owners(ansible_cfg):
