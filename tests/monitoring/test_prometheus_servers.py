@@ -15,7 +15,6 @@ import json
 import os
 import threading
 import urllib.request
-import warnings
 
 import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,9 +22,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics
 from conftest import FIXTURE, HOSTILE_NAME, SHOWN_NAME, ansible_playbook, running, free_port, scrape, stability_samples
 
-with warnings.catch_warnings():
-    warnings.simplefilter('ignore', DeprecationWarning)
-    import crypt  # pylint: disable=deprecated-module  # bcrypt hashes for the Pushgateway's basic auth, standard library only
+# The bcrypt hash of 'pa55-w0rd' for the Pushgateway's web config: made once with crypt.crypt(...,
+# METHOD_BLOWFISH) and kept as text, since the crypt module is gone from Python 3.13.
+PASSWORD_BCRYPT = '$2b$12$HFRwXBCB5mmpD3xnCUUf6eL.CbD6AmU2Sj78JaswLsbqbxsYjhiXO'
 
 STUDIO, LAB, FARM = 'org-alice-studio', 'org-alice-lab', 'org-render-farm'
 
@@ -123,7 +122,7 @@ def test_an_unreachable_pushgateway_is_one_warning_and_the_run_succeeds(ansible_
 
 def test_basic_auth_reaches_a_pushgateway_that_requires_it(prometheus_bin, ansible_env, tmp_path):
     config = tmp_path / 'web.yml'
-    config.write_text('basic_auth_users:\n  ci: %s\n' % crypt.crypt('pa55-w0rd', crypt.mksalt(crypt.METHOD_BLOWFISH)))
+    config.write_text('basic_auth_users:\n  ci: %s\n' % PASSWORD_BCRYPT)
     url = 'http://127.0.0.1:%d' % free_port()
     argv = [os.path.join(prometheus_bin, 'prometheus-pushgateway'), '--web.listen-address=' + url[len('http://'):], '--persistence.file=',
             '--web.config.file=%s' % config]
