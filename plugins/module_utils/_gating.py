@@ -17,6 +17,7 @@ __metaclass__ = type
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import one_line
 
 DEFAULT_ORGANIZATION_LABEL = "the key's default organization"
+HUGE = 1e15  # credits from here on are shown as 1.7e+308, not in hundreds of digits
 
 
 def organization_label(organization_id, name=None):
@@ -55,8 +56,12 @@ def format_credits(credits, threshold=None):
     """A balance for people: two decimals, like the tables (returned values stay exact).
 
     A balance below ``threshold`` that two decimals would round up to it (99.999 below 100) is
-    shown with every decimal instead: a message must never make a shortfall look like none.
+    shown with every decimal instead: a message must never make a shortfall look like none.  One
+    of ``HUGE`` or more (either sign) is shown in three significant digits, as the runway is: two
+    decimals of 1.7e308 are 309 digits, a line no one reads.
     """
+    if abs(credits) >= HUGE:
+        return '%.3g' % credits
     text = '%.2f' % credits
     if threshold is not None and credits < threshold <= float(text):
         return repr(float(credits))

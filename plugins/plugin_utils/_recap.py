@@ -27,7 +27,7 @@ import uuid
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact, terminal_text
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
+from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, format_time, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
     checked,
@@ -53,7 +53,7 @@ _MARKDOWN_ESCAPES['@'] = '\\@&#8288;'
 
 
 def format_amount(credits):
-    return '-' if credits is None else '%.2f' % credits
+    return '-' if credits is None else format_credits(credits)
 
 
 class CreditRecap(object):

@@ -28,6 +28,11 @@ def test_balances_have_two_decimals_unless_they_would_hide_a_shortfall(credits, 
     assert format_credits(credits, threshold) == text
 
 
+@pytest.mark.parametrize('credits, text', [(1.7e308, '1.7e+308'), (-1.7e308, '-1.7e+308'), (1e15, '1e+15'), (999999999999999.0, '999999999999999.00')])
+def test_huge_balances_have_three_significant_digits_not_hundreds_of_digits(credits, text):
+    assert format_credits(credits) == format_credits(credits, 0.0) == text
+
+
 @pytest.mark.parametrize('threshold, text', [(100.0, '100.00'), (0.5, '0.50'), (99.999, '99.999'), (1e3, '1000.00')])
 def test_thresholds_have_two_decimals_when_that_is_exact(threshold, text):
     assert format_threshold(threshold) == text

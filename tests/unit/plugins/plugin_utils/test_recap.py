@@ -319,6 +319,13 @@ def test_markdown_cells_escape_pipes_and_show_problems():
     assert format_text(report)[-1] == 'incomplete: x | y'
 
 
+def test_huge_balances_are_three_significant_digits_in_the_text_and_the_summary():
+    report = dict(playbook='x.yml', complete=False, spent=None, problem='p', organizations=[
+        dict(organization_id='org-a', organization_name=None, before=-1.7e308, after=1.7e308, spent=None)])
+    assert format_text(report)[0].startswith('org-a : before -1.7e+308  after 1.7e+308  spent -')
+    assert '| org\\-a | -1.7e+308 | 1.7e+308 | - | - |' in format_markdown(report)
+
+
 def test_an_organization_id_that_cannot_be_a_header_is_refused_naming_the_option(fake_api):
     warnings = []
     recap(warnings, organizations=['org\na']).start()
