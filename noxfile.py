@@ -1,23 +1,254 @@
 # Copyright (c) stabilityai.platform contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""nox entry point for antsibull-nox: the sessions are configured in antsibull-nox.toml.
+"""The collection's test steps, one nox session each (``nox -l`` lists them; CONTRIBUTING.md says more).
 
-`tests/run-tests.sh nox` runs them with `nox --no-venv`, in the project's pinned virtualenv;
-CONTRIBUTING.md says which sessions are used and why.
+``tests/run-tests.sh`` installs nox and antsibull-nox (pinned) and runs the default sessions below; ``nox -s
+NAME`` runs one, ``nox -s integration -- TARGET`` one integration target.  The product's own tests (sanity,
+units, integration) run on the newest ansible-core line on the newest Python 3.12+ this machine has
+(tools/harness.py chooses; the ``matrix`` session runs them on every other line too).  The tools run on
+Python 3.11 with the pinned tool chain of tools/requirements-lock.txt, each session in its own venv with
+only what it needs.  Everything is written under .nox/ (tools/harness.py says what and why).
 """
 
+from __future__ import annotations
+
+import shutil
 import sys
+from pathlib import Path
 
 import nox
+from nox.command import CommandFailed
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / 'tools'))
+import harness  # noqa: E402  (tools/harness.py, found through the line above)
 
 try:
     import antsibull_nox
 except ImportError:
-    print("noxfile.py needs antsibull-nox in nox's Python environment (requirements-dev.txt).")
-    sys.exit(1)
+    sys.exit('noxfile.py needs antsibull-nox in nox\'s Python environment (tests/run-tests.sh installs both).')
 
+FOUND = harness.prepare_environment()
+LINE, PYTHON = harness.choose(FOUND)
+LINES = harness.lines()
+TOOLS = harness.TOOLS_PYTHON
+LOCK = str(harness.LOCK)
+
+# A session reuses its venv from the last run (pip then only checks the pins); `nox --reuse-venv=no` or `rm -rf .nox` starts afresh.
+nox.options.reuse_venv = 'yes'
+nox.options.error_on_missing_interpreters = True
+
+# yamllint, antsibull-nox-config, docs-check, extra-checks (antsibull-nox.toml). Its `lint` meta session is
+# replaced below by ours, which runs ansible-lint after the two antsibull-nox lint sessions.
 antsibull_nox.load_antsibull_nox_toml()
 
-if __name__ == "__main__":
+
+def tools_install(session, *packages):
+    """Install packages into a tool session's venv, pinned by the lock file."""
+    session.install('-c', LOCK, *packages)
+
+
+def pytest_args(session):
+    """pytest with its temporary folder under .nox/scratch (not /tmp/pytest-of-USER)."""
+    return ['python', '-m', 'pytest', '-p', 'no:cacheprovider', '--basetemp', str(harness.TMP / ('pytest-' + session.name))]
+
+
+def in_copy(session, label=None):
+    """A fresh collection copy for this session; ansible-test and the tools run there."""
+    dest = harness.collection_copy(label or session.name)
+    session.env['ANSIBLE_COLLECTIONS_PATH'] = str(dest.parent.parent.parent)
+    session.log('collection copy: %s' % dest)
+    return session.chdir(dest)
+
+
+def session_python(session):
+    """X.Y of the Python this session runs (the session's venv, or nox's own with --no-venv)."""
+    return session.run('python', '-c', 'import sys; print("%d.%d" % sys.version_info[:2])', silent=True).strip()
+
+
+# --- the product's own tests: ansible-test on one ansible-core line --------------------------------------
+
+def install_line(session, line):
+    """ansible-core of ``line`` and what the product's tests need with it, pinned; the get-pip stand-in for its ansible-test."""
+    session.install('-r', str(harness.line_requirements(line)))
+    python = session.run('python', '-c', 'import sys; print(sys.executable)', silent=True).strip()
+    session.log('get-pip stand-in: %s' % harness.install_get_pip_standin(python))
+
+
+# The ansible-test command of each product session. --venv: units and integration run in ansible-test's own
+# venv, which gets tests/unit/requirements.txt or tests/integration/requirements.txt.
+ANSIBLE_TEST = {'sanity': ['sanity'], 'units': ['units', '--venv'], 'integration': ['integration', '--venv']}
+
+
+def ansible_test(session, name, posargs=()):
+    if name == 'integration':
+        session.log(harness.EXPECTED_ERRORS_NOTE)
+    session.run('ansible-test', *ANSIBLE_TEST[name], '--python', session_python(session), '--color', 'no', *posargs)
+
+
+def on_chosen_line(session):
+    """The session's ansible-test command on the chosen line, in a fresh copy, with the session's posargs."""
+    install_line(session, LINE)
+    with in_copy(session):
+        ansible_test(session, session.name, session.posargs)
+
+
+@nox.session(python=PYTHON)
+def sanity(session):
+    """ansible-test sanity on the chosen ansible-core line (posargs: e.g. --test pylint)."""
+    on_chosen_line(session)
+
+
+@nox.session(python=PYTHON)
+def units(session):
+    """ansible-test units on the chosen line (posargs: test files, e.g. tests/unit/plugins/module_utils/test_client.py)."""
+    on_chosen_line(session)
+
+
+@nox.session(python=PYTHON)
+def integration(session):
+    """ansible-test integration against the simulator on the chosen line (posargs: targets, e.g. bad_input)."""
+    on_chosen_line(session)
+
+
+@nox.session(default=False)
+@nox.parametrize('python,line', [(python, line) for line, python in LINES.items()], ids=list(LINES))
+def matrix(session, line):
+    """sanity, units and integration on one ansible-core line, on the Python of its tests/requirements file."""
+    install_line(session, line)
+    failed = []
+    with in_copy(session, 'matrix-' + line):
+        for name in ANSIBLE_TEST:
+            try:
+                ansible_test(session, name)
+            except CommandFailed:
+                failed.append(name)
+    if failed:
+        session.error('ansible-core %s: %s failed' % (line, ', '.join(failed)))
+
+
+# --- the tools, on Python 3.11 with the pinned tool chain --------------------------------------------------
+
+@nox.session(python=TOOLS)
+def docs(session):
+    """antsibull-docs lint-collection-docs, then the HTML site built offline (tools/docsite.py); any warning fails it.
+
+    posargs: DEST, where the site is built (default .nox/scratch/docsite); open DEST/build/html/index.html.
+    """
+    tools_install(session, 'ansible-core', 'antsibull-docs', 'sphinx-ansible-theme')
+    dest = Path(session.posargs[0]).resolve() if session.posargs else harness.SCRATCH / 'docsite'
+    if not session.posargs:
+        shutil.rmtree(dest, ignore_errors=True)
+    with in_copy(session):
+        session.run('python', 'tools/docsite.py', str(dest))
+
+
+@nox.session(python=TOOLS)
+def examples(session):
+    """The CI examples of docs/examples/ci/ against the GitHub Actions and GitLab CI schemas (check-jsonschema, offline)."""
+    tools_install(session, 'pytest', 'check-jsonschema', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/examples/test_ci_examples.py', *session.posargs)
+
+
+@nox.session(python=TOOLS)
+def changelog(session):
+    """Changelog fragments and changelogs/changelog.yaml valid; CHANGELOG.md regenerated from them changes nothing."""
+    tools_install(session, 'antsibull-changelog', 'ansible-core')
+    with in_copy(session):
+        session.run('antsibull-changelog', 'lint')
+        session.run('antsibull-changelog', 'lint-changelog-yaml', 'changelogs/changelog.yaml')
+        session.run('antsibull-changelog', 'generate')
+        session.run('git', 'diff', '--exit-code', '--', 'CHANGELOG.md', 'changelogs/changelog.yaml', external=True)
+
+
+@nox.session(python=TOOLS, requires=['yamllint', 'antsibull-nox-config'])
+def lint(session):
+    """ansible-lint, production profile, over the whole collection (.ansible-lint), after antsibull-nox's yamllint and config lint."""
+    tools_install(session, 'ansible-lint', 'ansible-core')
+    with in_copy(session):
+        session.run('ansible-lint', '--nocolor')
+
+
+@nox.session(python=TOOLS)
+def molecule(session):
+    """The preflight playbook against the simulator, as CI runs it (extensions/molecule/default)."""
+    tools_install(session, 'molecule', 'ansible-core', 'requests')
+    with in_copy(session):
+        session.run('molecule', 'test')
+
+
+@nox.session(python=TOOLS)
+def ee(session):
+    """ansible-builder create on the execution and decision environments of docs/examples, their stages replayed without a container."""
+    tools_install(session, 'pytest', 'ansible-builder', 'ansible-core', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/ee/test_execution_environment.py', *session.posargs)
+
+
+@nox.session(python=TOOLS)
+def runner(session):
+    """The preflight playbook through ansible_runner.run(), as AWX runs a job template (simulator as the API)."""
+    tools_install(session, 'pytest', 'ansible-runner', 'ansible-core', 'requests')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/ee/test_runner.py', *session.posargs)
+
+
+@nox.session(python=TOOLS)
+def eda(session):
+    """The credit_balance event source in a real ansible-rulebook run of docs/examples/eda against the simulator (needs Java 17)."""
+    java = shutil.which('java')
+    version = session.run('java', '-version', silent=True, external=True) if java else ''
+    major = next((int(part) for part in version.replace('"', ' ').replace('.', ' ').split() if part.isdigit()), 0)
+    if major < 17:
+        session.error('ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: %s' % (version.splitlines()[0] if version else 'none'))
+    tools_install(session, 'pytest', 'ansible-rulebook', 'ansible-core', 'requests', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/eda/test_credit_balance_rulebook.py', *session.posargs)
+
+
+@nox.session(python=TOOLS)
+def build(session):
+    """ansible-galaxy collection build holds the product and nothing else, galaxy-importer reports no warning or error,
+    and every install the docs describe works as written (tools/build/)."""
+    tools_install(session, 'pytest', 'galaxy-importer', 'ansible-core', 'requests', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/build/', *session.posargs)
+
+
+@nox.session(python=TOOLS, default=False)
+def mutation(session):
+    """Opt-in: mutmut over every private helper with the unit tests; fails under 95% killed (tools/mutation/README.md)."""
+    tools_install(session, '-r', str(harness.line_requirements(list(LINES)[0])), 'mutmut')
+    with in_copy(session):
+        session.run('python', 'tools/mutation/run.py', *session.posargs)
+
+
+@nox.session(python=TOOLS, default=False)
+def benchmark(session):
+    """Opt-in: the modules and the lookup timed against ansible.builtin.uri (tools/benchmarks/run.sh; posargs: its options, --help)."""
+    tools_install(session, 'ansible-core', 'requests')
+    session.run('python', 'tools/benchmarks/benchmark.py', *session.posargs)
+
+
+MONITORING = Path(__file__).resolve().parent / 'tests' / 'monitoring'
+
+if MONITORING.is_dir():  # the metrics helper's tests (issue 24); the session appears when they do
+    @nox.session(python=TOOLS)
+    def monitoring(session):
+        """The metrics against real Prometheus servers (tests/monitoring/, pytest)."""
+        tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'requests', 'PyYAML')
+        with in_copy(session):
+            session.run(*pytest_args(session), 'tests/monitoring', *session.posargs)
+
+
+# The default run: every session but the opt-in mutation, and the matrix on the lines not chosen above.
+nox.options.sessions = (
+    ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
+     'molecule', 'ee', 'runner', 'eda', 'build']
+    + (['monitoring'] if MONITORING.is_dir() else [])
+    + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
+)
+
+if __name__ == '__main__':
     nox.main()

@@ -43,7 +43,7 @@ DEFAULT_RETRIES = 3
 MAX_RETRIES = 10
 RETRY_AFTER_MAX = 60.0
 
-# The vendor's rate limit (shared/stability-api/FACTS.md): past it, the caller is locked out.
+# The vendor's rate limit (docs/openapi/stability-user-api.yaml, "Rate limit"): past it, the caller is locked out.
 VENDOR_REQUESTS_PER_WINDOW = 150
 VENDOR_WINDOW_SECONDS = 10
 VENDOR_LOCKOUT_SECONDS = 60

@@ -8,10 +8,10 @@
 #   tools/benchmarks/run.sh                  # every scenario, simulator latency 100 ms
 #   tools/benchmarks/run.sh --latency 0.25   # --help lists every option
 #
-# It runs benchmark.py in the virtualenv of tests/run-tests.sh, built or refreshed from the pinned
-# requirements when needed (STABILITY_VENV, PYTHON and ANSIBLE_CORE_VERSION work as there), so it
-# works on a fresh clone. STABILITY_BENCH_PYTHON=/path/to/python skips that and uses that
-# interpreter, which needs ansible-core and requests, and ansible-playbook in its bin directory.
+# It runs benchmark.py in the venv of the `benchmark` nox session (ansible-core and requests, pinned by
+# tools/requirements-lock.txt), through tests/run-tests.sh, so it works on a fresh clone.
+# STABILITY_BENCH_PYTHON=/path/to/python skips that and uses that interpreter, which needs ansible-core
+# and requests, and ansible-playbook in its bin directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,7 +26,4 @@ if [ -n "${STABILITY_BENCH_PYTHON:-}" ]; then
     exec "${STABILITY_BENCH_PYTHON}" "${here}/benchmark.py" "$@"
 fi
 
-# shellcheck source=tests/run-tests.sh
-source "${here}/../../tests/run-tests.sh"
-setup_toolchain
-exec "${VENV}/bin/python" "${here}/benchmark.py" "$@"
+exec "${here}/../../tests/run-tests.sh" benchmark -- "$@"

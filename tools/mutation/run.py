@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Mutation testing of the private helpers: the ``mutation`` step of tests/run-tests.sh.
+"""Mutation testing of the private helpers: the ``mutation`` session of noxfile.py.
 
 Runs mutmut over every ``plugins/module_utils/_*.py`` and ``plugins/plugin_utils/_*.py`` (or the
 files named on the command line) with the unit tests, prints per file the mutants, killed,
@@ -11,7 +11,7 @@ survived and the score, and fails when the score is under MIN_SCORE.  Mutants li
 tools/mutation/equivalent.txt (provably unable to change behaviour) are left out of the score;
 an entry that matches no mutant fails the run, so the list cannot rot.  See tools/mutation/README.md.
 
-Usage (from the collection root, with the test virtualenv active):
+Usage (from the collection root, in the venv of the ``mutation`` session: ``nox -s mutation -- ARGS``):
     python tools/mutation/run.py [--jobs N] [--keep DIR] [--list-survivors] [FILE...]
 """
 
