@@ -216,6 +216,14 @@ def build(session):
         session.run(*pytest_args(session), 'tools/build/', *session.posargs)
 
 
+@nox.session(name='harness', python=TOOLS)
+def harness_tests(session):
+    """The harness's own tests: the line and Python chosen, the matrix, the collection copy, the get-pip stand-in (tools/test_harness.py)."""
+    tools_install(session, 'pytest', 'ansible-core')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/test_harness.py', *session.posargs)
+
+
 @nox.session(python=TOOLS, default=False)
 def mutation(session):
     """Opt-in: mutmut over every private helper with the unit tests; fails under 95% killed (tools/mutation/README.md)."""
@@ -245,7 +253,7 @@ if MONITORING.is_dir():  # the metrics helper's tests (issue 24); the session ap
 # The default run: every session but the opt-in mutation, and the matrix on the lines not chosen above.
 nox.options.sessions = (
     ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
-     'molecule', 'ee', 'runner', 'eda', 'build']
+     'molecule', 'ee', 'runner', 'eda', 'build', 'harness']
     + (['monitoring'] if MONITORING.is_dir() else [])
     + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
 )
