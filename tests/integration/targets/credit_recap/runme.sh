@@ -81,12 +81,13 @@ grep -q "Stability AI pre-flight usage error: stability_organizations has an emp
 
 # A relative ledger or metrics file would be looked up in (or written to) the collection's own playbooks/ directory,
 # where Ansible runs the module: refused as a usage error, before anything is read.
+# The value is shown quoted, a line break as \n: the error stays one line.
 for variable in stability_ledger stability_metrics_file; do
     rc=0
     env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-        -e "${variable}=relative.file" "$@" >"${work_dir}/preflight-relative.txt" 2>&1 || rc=$?
+        -e "{\"${variable}\": \"relative\\nfile\"}" "$@" >"${work_dir}/preflight-relative.txt" 2>&1 || rc=$?
     test "${rc}" -eq 2
-    grep -q "Stability AI pre-flight usage error: ${variable} must be an absolute path (or start with ~), got 'relative.file'" \
+    grep -q "^\[ERROR\]: .*Stability AI pre-flight usage error: ${variable} must be an absolute path (or start with ~), got \"relative\\\\nfile\": " \
         "${work_dir}/preflight-relative.txt"
 done
 
