@@ -499,6 +499,17 @@ def special_file(tmp_path, kind):
     return str(path), {'fifo': 'a FIFO (named pipe)', 'directory': 'a directory', 'symlink': 'a symbolic link (it is not followed)'}[kind]
 
 
+def run_watching_org_a(fake_api, monkeypatch, summary, **options):
+    """One run of the recap watching org-a, with GITHUB_STEP_SUMMARY set to ``summary``; returns its warnings."""
+    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(summary))
+    fake_api.serve({'org-a': 1.0})
+    warnings = []
+    run = recap(warnings, organizations=['org-a'], **options)
+    run.start()
+    run.finish()
+    return warnings
+
+
 def refused(option, path, what):
     return 'stabilityai.platform.credit_recap: %s: %s is %s, not a regular file; the run itself is not affected' % (option, path, what)
 
@@ -511,12 +522,8 @@ def test_an_output_that_is_not_a_regular_file_is_one_warning_and_costs_only_itse
     special, what = special_file(tmp_path, kind)
     paths = dict(ledger_path=str(tmp_path / 'ledger.jsonl'), report_path=str(tmp_path / 'r.json'), GITHUB_STEP_SUMMARY=str(tmp_path / 'summary.md'))
     paths[option] = special
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', paths['GITHUB_STEP_SUMMARY'])
-    fake_api.serve({'org-a': 1.0})
-    warnings = []
-    run = recap(warnings, organizations=['org-a'], ledger_path=paths['ledger_path'], report_path=paths['report_path'])
-    run.start()
-    run.finish()
+    warnings = run_watching_org_a(fake_api, monkeypatch, paths['GITHUB_STEP_SUMMARY'], ledger_path=paths['ledger_path'],
+                                  report_path=paths['report_path'])
     assert warnings == [refused(option, special, what)]
     assert not (tmp_path / 'elsewhere').exists()
     if option != 'ledger_path':
@@ -545,24 +552,14 @@ def test_a_write_that_fails_half_way_is_a_warning_naming_the_option(fake_api, tm
     def disk_full(fd, data):
         raise OSError(28, os.strerror(28))
     monkeypatch.setattr(_recap, 'write_all', disk_full)
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(tmp_path / 'summary.md'))
-    fake_api.serve({'org-a': 1.0})
-    warnings = []
-    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
-    run.start()
-    run.finish()
+    warnings = run_watching_org_a(fake_api, monkeypatch, tmp_path / 'summary.md', report_path=str(tmp_path / 'r.json'))
     assert warnings == ['stabilityai.platform.credit_recap: %s: %s cannot be written: No space left on device; the run itself is not affected' % (
         option, path) for option, path in (('report_path', tmp_path / 'r.json'), ('GITHUB_STEP_SUMMARY', tmp_path / 'summary.md'))]
 
 
 def test_an_output_that_cannot_be_rendered_costs_only_itself(fake_api, tmp_path, monkeypatch):
     monkeypatch.setattr(_recap, 'format_markdown', lambda report: 1 / 0)
-    monkeypatch.setenv('GITHUB_STEP_SUMMARY', str(tmp_path / 'summary.md'))
-    fake_api.serve({'org-a': 1.0})
-    warnings = []
-    run = recap(warnings, organizations=['org-a'], report_path=str(tmp_path / 'r.json'))
-    run.start()
-    run.finish()
+    warnings = run_watching_org_a(fake_api, monkeypatch, tmp_path / 'summary.md', report_path=str(tmp_path / 'r.json'))
     assert warnings == ['stabilityai.platform.credit_recap: GITHUB_STEP_SUMMARY: ZeroDivisionError: division by zero; the run itself is not affected']
     assert json.loads((tmp_path / 'r.json').read_text())['complete'] is True
 
