@@ -27,7 +27,7 @@ import ssl
 import stat
 import tempfile
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact, server_data
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import kind_of
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     _HOST_AND_PORT,
@@ -70,8 +70,10 @@ def load_client(option):
 
 
 def _label(value, secret):
-    """A label value: the text as the server sent it (the client escapes it), never the key, always encodable."""
-    text = '' if value is None else redact('%s' % (value,), secret)
+    """A label value: the text as the collection hands server data on (``server_data``: no key, no
+    control character, so a reader that splits lines on CR sees one sample), escaped by the client
+    library, always encodable."""
+    text = '' if value is None else server_data('%s' % (value,), secret)
     return text.encode(errors='replace').decode()
 
 

@@ -25,7 +25,7 @@ import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _metrics
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, server_data
 
 KEY = 'sk-unit-metrics-key-Zq81XbT0'
 HOSTILE = 'Studio "A"\\ \n} stability_credits{organization_id="forged"} 1e9\r\x1b[31m #'
@@ -71,7 +71,8 @@ def test_an_unknown_organization_has_empty_labels():
 @pytest.mark.parametrize('name', [HOSTILE, 'emoji \U0001f680 and \u202e bidi', 'lone \ud800 surrogate'])
 def test_a_hostile_name_stays_one_label_value(name):
     data = exposition([dict(organization_id='org-a', organization_name=name, credits=5.0, time=2.0)])
-    expected = name.encode('utf-8', 'replace').decode('utf-8')
+    expected = server_data(name, None).encode('utf-8', 'replace').decode('utf-8')
+    assert b'\r' not in data and b'\x1b' not in data  # a reader in text mode (universal newlines) sees the same samples
     assert samples(data) == {('stability_credits', 'org-a', expected): 5.0, ('stability_last_reading_timestamp_seconds', 'org-a', expected): 2.0}
 
 
@@ -372,7 +373,7 @@ def test_a_push_puts_the_group_of_the_job_and_grouping_key(gateway):
     (method, path, authorization, body), = gateway.seen
     assert (method, authorization) == ('PUT', None)
     assert path == '/metrics/job/stabilityai_platform/playbook/site.yml/runner@base64/%s' % base64.urlsafe_b64encode(b'ci/7').decode()
-    assert samples(body)[('stability_credits', 'org-a', HOSTILE)] == 9.5
+    assert samples(body)[('stability_credits', 'org-a', server_data(HOSTILE, None))] == 9.5
 
 
 def test_a_push_never_holds_the_key(gateway):
