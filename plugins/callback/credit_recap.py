@@ -81,7 +81,7 @@ options:
       - Append the start and end readings to this ledger file and forecast the runway from it.
       - "JSON Lines, one reading a line: C(time) (UTC, ISO 8601), C(organization_id), C(credits), C(run_id), C(event)
         (C(start) or C(end)) and C(playbook); never the key. Created with mode 0600, never through a symbolic link,
-        appended under a file lock so that parallel jobs can share it. The lock is waited for at most O(timeout) seconds."
+        appended under a file lock so that parallel jobs can share it. The lock is waited for at most O(timeout) seconds in all per run (not per use)."
       - An empty E(STABILITY_LEDGER) means not set.
       - Growth is bounded. Past 2 MiB the oldest lines are dropped down to 1 MiB (about 6,000 readings, months of
         history; the forecast looks at the last 7 days). A line that cannot be read is skipped with a warning.

@@ -63,6 +63,10 @@ class LedgerError(Exception):
     """The ledger cannot be opened, locked or written; the message names the path and the reason."""
 
 
+class LedgerLocked(LedgerError):
+    """Another process kept the ledger locked past the wait allowed."""
+
+
 def ledger_line(reading):
     """One reading as its JSON line, with the ledger's fields only (nothing else can slip in)."""
     return json.dumps(dict((field, reading.get(field)) for field in LEDGER_FIELDS), sort_keys=True, allow_nan=False) + '\n'
@@ -90,7 +94,7 @@ def _lock(fd, exclusive, path, lock_timeout):
     try:
         lock_with_deadline(fd, exclusive, time.monotonic() + lock_timeout, path)
     except LockTimeout as exc:
-        raise LedgerError('%s for %g s' % (exc, lock_timeout))  # the same words for a reader and a writer: one warning a run
+        raise LedgerLocked('%s for %g s' % (exc, lock_timeout))  # the same words for a reader and a writer: one warning a run
 
 
 def append_readings(path, readings, lock_timeout=LOCK_TIMEOUT):

@@ -22,13 +22,14 @@ import json
 import math
 import os
 import string
+import time
 import uuid
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact, terminal_text
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, organization_label
-from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, append_readings, format_time, read_readings
+from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, LedgerLocked, append_readings, format_time, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
     checked,
     clean_metrics_path,
@@ -77,6 +78,8 @@ class CreditRecap(object):
         self._warned = set()
         self._secret = None
         self._prometheus = self._metrics_path = self._pushgateway = None
+        self._ledger_wait = None     # seconds the run may still wait for the ledger's lock (see _with_ledger)
+        self._ledger_locked = None   # the first LedgerLocked of the run, told once in its own words
 
     # -- the two events ---------------------------------------------------------------------
 
@@ -195,7 +198,7 @@ class CreditRecap(object):
                       event=event, playbook=self.playbook)
                  for organization, credits in readings.items()]
         try:
-            append_readings(ledger_path, lines, lock_timeout=self._lock_timeout())
+            self._with_ledger(append_readings, ledger_path, lines)
         except LedgerError as exc:
             self._note('ledger_path: %s' % exc, always=True)
 
@@ -204,7 +207,7 @@ class CreditRecap(object):
         if not ledger_path:
             return None
         try:
-            readings, warnings = read_readings(ledger_path, lock_timeout=self._lock_timeout())
+            readings, warnings = self._with_ledger(read_readings, ledger_path)
         except LedgerError as exc:
             self._note('ledger_path: %s' % exc, always=True)
             return None
@@ -233,9 +236,23 @@ class CreditRecap(object):
             problem=self._problem,
         )
 
-    def _lock_timeout(self):
-        """The ledger's lock is waited for as long as one request may take."""
-        return self._client.settings.timeout if self._client is not None else DEFAULT_TIMEOUT
+    def _with_ledger(self, function, *args):
+        """Read or append the ledger; all of a run's uses share ONE wait of ``timeout`` seconds for its lock.
+
+        A ledger that another process keeps locked then holds a run up once, not at each of its three
+        uses (start append, end read, end append); a use after the wait is spent still tries the lock once,
+        and its failure is told in the words of the first (one warning a run).
+        """
+        if self._ledger_wait is None:
+            self._ledger_wait = self._client.settings.timeout if self._client is not None else DEFAULT_TIMEOUT
+        started = time.monotonic()
+        try:
+            return function(*args, lock_timeout=self._ledger_wait)
+        except LedgerLocked as exc:
+            self._ledger_locked = self._ledger_locked or exc
+            raise self._ledger_locked
+        finally:
+            self._ledger_wait = max(self._ledger_wait - (time.monotonic() - started), 0.0)
 
     def _write_outputs(self, report):
         """The report and the step summary, each on its own: one that cannot be written does not cost the other."""

@@ -12,13 +12,15 @@ import datetime
 import json
 import os
 import stat
+import time
 from html.parser import HTMLParser
 
 import cmarkgfm
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ansible_collections.stabilityai.platform.plugins.module_utils import _errors
+from ansible_collections.stabilityai.platform.plugins.module_utils import _errors, _ledger as _ledger_module
+from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityOptionError, one_line
 from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
@@ -718,3 +720,22 @@ def test_the_terminal_recap_holds_no_control_character_from_a_name_or_problem(na
         assert not [char for char in line if ord(char) < 0x20 or 0x7f <= ord(char) < 0xa0 or char in '\u2028\u2029\u202e\u2066\u200b']
     assert lines[0].startswith('org-a (')
     assert PLACEHOLDER in lines[0] or '\x1b' not in name
+
+
+@pytest.mark.usefixtures('time_limit')
+def test_a_ledger_another_process_keeps_locked_holds_the_run_up_once_not_at_each_use(fake_api, tmp_path, monkeypatch):
+    """Start append, end read, end append: three uses of the ledger share one wait of ``timeout`` seconds."""
+    ledger = tmp_path / 'ledger.jsonl'
+    ledger.write_text('')
+    waits = []
+
+    def held_by_another_process(fd, exclusive, deadline, what):
+        waits.append(max(deadline - time.monotonic(), 0.0))
+        time.sleep(waits[-1])
+        raise LockTimeout(what)
+    monkeypatch.setattr(_ledger_module, 'lock_with_deadline', held_by_another_process)
+    warnings = run_watching_org_a(fake_api, monkeypatch, tmp_path / 'summary.md', ledger_path=str(ledger), timeout=0.3)
+    assert len(waits) == 3 and waits[0] == pytest.approx(0.3, abs=0.05) and waits[1] < 0.05 and waits[2] < 0.05
+    assert warnings == ['stabilityai.platform.credit_recap: ledger_path: %s stayed locked by another process for 0.3 s; '
+                        'the run itself is not affected' % ledger]
+    assert ledger.read_text() == ''
