@@ -37,12 +37,14 @@ options:
     description:
       - Fail the task when a balance read is below this number of credits; the message names each organization,
         its balance and the threshold.
-      - A number of credits, 0 or more; anything else is refused with a message that shows the value.
-    type: float
+      - A number of credits, 0 or more, such as V(100), V(12.5) or V(1e3), as in the module. Anything else (V("100 credits"),
+        V(true), a negative number, V(inf)) is refused with a message that shows the value, before any request is sent.
+    type: raw
   warn_below:
     description:
       - Show a warning, not a failure, when a balance read is below this number of credits.
-    type: float
+      - A number of credits, 0 or more, like O(min_credits).
+    type: raw
   cache_ttl:
     description:
       - Seconds a balance read is reused, for the same O(api_url), O(api_version), organization and O(api_key), by every
@@ -153,15 +155,14 @@ from ansible.utils.display import Display
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_dir import default_cache_dir
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     ConnectionSettings,
     clean_organization,
     clean_path_text,
-    clean_threshold,
     max_total_seconds,
 )
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import clean_threshold, organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._cache import (
     BalanceCache,
     CacheUnavailable,

@@ -243,6 +243,10 @@ class StabilityOptionError(StabilityError):
         self.option = option
         self.problem = problem
 
+    def to_result(self):
+        """``msg`` plus ``invalid_option``, so a playbook tells which option was refused without parsing the message."""
+        return {'msg': self.msg, 'invalid_option': self.option}
+
 
 class StabilityRequestError(StabilityError):
     """A request to the API did not give a usable answer.

@@ -11,7 +11,7 @@
 ``runway`` is the one forecast every reader shares (the ``credit_recap`` callback, the
 ``stability_balance_info`` module, the preflight playbook through the module): a pure function of
 the readings, the current balance and the time, so it is tested on hand-made ledgers.  The
-runway gates (``min_days_left``, ``min_runs_left``) are worded here too.  Standard library only.
+runway gates (``min_days_left``, ``min_runs_left``) are checked in ``_thresholds``.  Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,10 +19,9 @@ __metaclass__ = type
 
 import datetime
 import math
-import sys
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import parse_time
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_threshold
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import as_float
 
 RUNWAY_WINDOW_DAYS = 7
 # Fewer days of readings than this say too little about a daily rate to forecast from it.
@@ -40,14 +39,6 @@ def _median(values):
     values = sorted(values)
     middle = len(values) // 2
     return values[middle] if len(values) % 2 else _half_sum(values[middle - 1], values[middle])
-
-
-def _as_float(value):
-    """A finite number as a float; an integer beyond the float range becomes the largest float of its sign."""
-    try:
-        return float(value)
-    except OverflowError:
-        return sys.float_info.max if value > 0 else -sys.float_info.max
 
 
 def _finite(value):
@@ -125,12 +116,12 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
     """
     now = datetime.datetime.now(_UTC) if now is None else now
     since = now - datetime.timedelta(days=window_days)
-    credits = _as_float(credits)
+    credits = as_float(credits)
     points = []
     for reading in organization_history(readings, organization_id, default_organization_id):
         when = parse_time(reading['time'])
         if since <= when <= now:
-            points.append((when, _as_float(reading['credits']), reading.get('run_id'), reading.get('event')))
+            points.append((when, as_float(reading['credits']), reading.get('run_id'), reading.get('event')))
     points.sort(key=lambda point: point[0])
 
     series = [point[:2] for point in points] + [(now, credits)]
@@ -171,11 +162,6 @@ def runway(readings, organization_id, credits, now=None, window_days=RUNWAY_WIND
     return result
 
 
-def clean_runway_threshold(option, value):
-    """``min_days_left`` / ``min_runs_left``: None (not set) or a finite number >= 0."""
-    return clean_threshold(option, value, 'days' if option == 'min_days_left' else 'runs')
-
-
 def describe_runway(forecast):
     """The runway in words: ``12.3 days, 40 runs left`` or the reason it is unknown."""
     parts = []
@@ -191,50 +177,3 @@ def describe_runway(forecast):
     elif forecast.get('reason'):
         text += ': %s' % forecast['reason']
     return text
-
-
-# option: (the forecast it checks, the rate behind it, how that runway reads)
-RUNWAY_GATES = {
-    'min_days_left': ('days_left', 'spent_per_day', '%.1f days left', ', spending %s credits a day'),
-    'min_runs_left': ('runs_left', 'spent_per_run_max', '%d runs left', ' at up to %s credits a run'),
-}
-
-
-def _amount(value):
-    """Credits in a message: two decimals, or six significant digits where two decimals would be dozens of digits."""
-    value = _as_float(value)
-    return '%.2f' % value if abs(value) < 1e15 else '%.6g' % value
-
-
-def _runway_words(option, credits, forecast):
-    key, rate, left, pace = RUNWAY_GATES[option]
-    text = left % forecast[key]
-    if credits > 0 and forecast[rate] is not None:
-        text += pace % _amount(forecast[rate])
-    return '%s (%s credits)' % (text, _amount(credits))
-
-
-def runway_gate(option, threshold, forecasts, required=False):
-    """Check ``forecasts`` (a list of ``(label, credits, forecast)``) against one runway gate.
-
-    Returns ``(failure, warning)``: the failure names each organization whose runway is below
-    ``threshold``, that runway, its balance and the threshold.  The warning names each one whose
-    runway is unknown, and why, since a gate without data warns and passes; with ``required``
-    (``runway_required``) an unknown runway is a failure instead.
-    """
-    if threshold is None:
-        return None, None
-    key = RUNWAY_GATES[option][0]
-    below = [(label, credits, forecast) for label, credits, forecast in forecasts if forecast[key] is not None and forecast[key] < threshold]
-    unknown = '; '.join('%s: %s' % (label, forecast['reason']) for label, dummy, forecast in forecasts if forecast[key] is None)
-    failures = []
-    warning = None
-    if below:
-        failures.append('Runway below %s %g: %s' % (option, threshold, '; '.join(
-            '%s has %s' % (label, _runway_words(option, credits, forecast)) for label, credits, forecast in below)))
-    if unknown and required:
-        failures.append('Runway unknown for %s %g and runway_required is true, too little data in the ledger: %s' % (
-            option, threshold, unknown))
-    elif unknown:
-        warning = '%s %g not checked, too little data in the ledger: %s' % (option, threshold, unknown)
-    return '; '.join(failures) or None, warning

@@ -19,7 +19,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import math
 import os
 import re
 
@@ -190,23 +189,6 @@ def clean_retries(value):
         number = None
     if number is None or not 0 <= number <= MAX_RETRIES:
         raise StabilityOptionError('retries', 'must be a whole number from 0 to %d, got %r' % (MAX_RETRIES, value))
-    return number
-
-
-def clean_threshold(option, value, unit='credits'):
-    """A gate's threshold (``min_credits``, ``warn_below``, ...): None (not set) or a finite number, 0 or more.
-
-    Modules declare thresholds ``raw`` and convert here, so a word such as ``"100 credits"`` is
-    refused with the option and the value, as the lookup and the pre-flight playbook refuse it.
-    """
-    if value is None:
-        return None
-    try:
-        number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not math.isfinite(number) or number < 0:
-        raise StabilityOptionError(option, 'must be a number of %s, 0 or more, got %r' % (unit, value))
     return number
 
 

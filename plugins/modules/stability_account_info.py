@@ -109,6 +109,12 @@ default_organization:
     name: Alice Studio
     role: OWNER
     is_default: true
+invalid_option:
+  description: The option whose value was refused before any request was sent (the message names it and the value).
+  returned: failure, when an option was refused
+  type: str
+  version_added: 2.0.0
+  sample: api_url
 status:
   description: The HTTP status of the failed request, when the API answered.
   returned: failure

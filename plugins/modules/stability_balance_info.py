@@ -305,6 +305,44 @@ runway:
       type: str
       returned: always
       sample: no complete run (a start and an end reading) in the last 7 days
+failed_gates:
+  description:
+    - Which gates failed, one item per organization and gate, in the order of the message; empty when every gate passed.
+    - Read this, not the message, to tell in a playbook which gate stopped the run (the pre-flight playbook does).
+  returned: when the balances were read
+  type: list
+  elements: dict
+  version_added: 2.0.0
+  sample: [{option: min_credits, organization_id: org-a, value: 92.5, threshold: 100.0}]
+  contains:
+    option:
+      description: The gate, V(min_credits), V(min_days_left) or V(min_runs_left).
+      type: str
+      returned: always
+      sample: min_credits
+    organization_id:
+      description: The organization whose balance or runway failed it; V(null) for the key's default organization read without O(organization).
+      type: str
+      returned: always
+      sample: org-a
+    value:
+      description:
+        - The credits, days left or runs left that were below the threshold; V(null) when the runway is unknown and
+          O(runway_required) is V(true).
+      type: float
+      returned: always
+      sample: 92.5
+    threshold:
+      description: The threshold the value was checked against.
+      type: float
+      returned: always
+      sample: 100.0
+invalid_option:
+  description: The option whose value was refused before any request was sent (the message names it and the value).
+  returned: failure, when an option was refused
+  type: str
+  version_added: 2.0.0
+  sample: min_credits
 status:
   description: The HTTP status of the failed request, when the API answered.
   returned: failure
@@ -338,18 +376,20 @@ import time
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label, shortfall
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import StabilityModule, client_for_module, freeze_loaded_objects
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import needs_default_organization, runway
+from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import (
     RUNWAY_GATES,
     clean_runway_threshold,
-    needs_default_organization,
-    runway,
+    clean_threshold,
+    failed_gates,
+    organization_label,
     runway_gate,
+    shortfall,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text, clean_threshold
 
 
 def read_balances(client, account, organization, organizations):
@@ -400,6 +440,11 @@ def labelled(result, key):
     if 'balances' in result:
         return [(organization_label(item['organization_id'], item['organization_name']), item[key]) for item in result['balances']]
     return [(organization_label(result['organization']), result[key])]
+
+
+def balance_rows(result):
+    """Every balance read as a row with ``organization_id``, ``credits`` and ``runway``: each of ``balances``, or the one reading."""
+    return result.get('balances') or [dict(organization_id=result['organization'], credits=result['credits'], runway=result.get('runway'))]
 
 
 def metrics_membership(client, account, organization):
@@ -520,6 +565,7 @@ def main():
         module.warn(warning)
     failure = shortfall('min_credits', min_credits, readings)
     failure = '; '.join(item for item in [failure] + failures if item)
+    result['failed_gates'] = failed_gates(dict(runway_thresholds, min_credits=min_credits), balance_rows(result), params['runway_required'])
     if failure:
         module.fail_json(msg=failure, **result)
     module.exit_json(**result)

@@ -33,10 +33,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
     one_line,
     redact,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, format_threshold, organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import clean_runway_threshold, runway
+from ansible_collections.stabilityai.platform.plugins.module_utils._runway import runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     API_KEY_ENV,
     API_URL_ENV,
@@ -45,8 +44,14 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     ConnectionSettings,
     clean_path_text,
     clean_seconds,
-    clean_threshold,
     is_loopback_as_written,
+)
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import (
+    clean_runway_threshold,
+    clean_threshold,
+    format_credits,
+    format_threshold,
+    organization_label,
 )
 
 DEFAULT_INTERVAL = 300.0

@@ -35,9 +35,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     clean_bool,
     clean_path_text,
     clean_retries,
-    clean_threshold,
     clean_timeout,
 )
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import clean_threshold
 
 # The raw check of each shared option whose documented type Ansible would convert by guessing.
 CONNECTION_CHECKS = {

@@ -28,7 +28,6 @@ import uuid
 from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError, one_line, redact, terminal_text
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import format_credits, organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, LedgerLocked, append_readings, format_time, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._metrics import (
     checked,
@@ -42,6 +41,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._organization
 from ansible_collections.stabilityai.platform.plugins.module_utils._private_file import UnusableFile, open_private_file, write_all
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import describe_runway, needs_default_organization, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import DEFAULT_TIMEOUT, ConnectionSettings, clean_path_text
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import format_credits, organization_label
 
 PLUGIN = 'stabilityai.platform.credit_recap'
 STEP_SUMMARY_ENV = 'GITHUB_STEP_SUMMARY'

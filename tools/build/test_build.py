@@ -223,10 +223,10 @@ def test_galaxy_importer_reports_no_warning_or_error(tarball, tmp_path):
     assert names == ['callback/credit_recap', 'doc_fragments/_attributes', 'doc_fragments/_connection', 'lookup/stability_balance',
                      'module/stability_account_info', 'module/stability_balance_info',
                      'module_utils/_account', 'module_utils/_argspec', 'module_utils/_client', 'module_utils/_concurrency', 'module_utils/_errors',
-                     'module_utils/_gating', 'module_utils/_ledger', 'module_utils/_locking', 'module_utils/_metrics',
+                     'module_utils/_ledger', 'module_utils/_locking', 'module_utils/_metrics',
                      'module_utils/_module_runtime', 'module_utils/_organizations', 'module_utils/_private_dir',
                      'module_utils/_private_file', 'module_utils/_rate_guard',
-                     'module_utils/_runway', 'module_utils/_settings',
+                     'module_utils/_runway', 'module_utils/_settings', 'module_utils/_thresholds',
                      'playbook/preflight.yml'], names
     assert result['requires_ansible'] == '>=2.19.0'
 

@@ -120,11 +120,13 @@ options:
   min_credits:
     description:
       - Threshold in credits (finite, 0 or more); C(below_min_credits) when a balance goes below it.
-    type: float
+      - The same forms as in the C(stability_balance_info) module (a number, or a string of one); anything else, V(true)
+        included, is refused.
+    type: raw
   warn_below:
     description:
       - Threshold in credits (finite, 0 or more); C(below_warn_below) when a balance goes below it.
-    type: float
+    type: raw
   ledger_path:
     description:
       - The credit ledger that the C(credit_recap) callback writes. Each event then carries C(runway), the forecast
@@ -141,7 +143,7 @@ options:
       - Days of credits left (finite, 0 or more); C(below_min_days_left) when the forecast goes below it. Needs
         O(ledger_path).
       - While the ledger is too thin for a forecast, the threshold neither fires nor recovers.
-    type: float
+    type: raw
   min_runs_left:
     description:
       - Runs of credits left (finite, 0 or more); C(below_min_runs_left) when the forecast goes below it. Needs
@@ -150,7 +152,7 @@ options:
         0 runs left, so O(min_days_left) and O(min_runs_left) both fire on an overdrawn organization whatever the
         ledger holds.
       - While the ledger is too thin for a forecast, the threshold neither fires nor recovers.
-    type: float
+    type: raw
   emit:
     description:
       - V(crossings), an event only when a value crosses a threshold; at least one threshold must then be set.

@@ -78,6 +78,19 @@ env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight
 test "${rc}" -eq 2
 grep -q "Stability AI pre-flight usage error: stability_organizations has an empty item in 'org-alice-studio,,org-alice-lab'" \
     "${work_dir}/preflight-usage.txt"
+# The usage error names the variable from the module's invalid_option (data), a gate failure is no usage error.
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
+    -e 'stability_warn_below=lots' "$@" >"${work_dir}/preflight-usage-warn.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+grep -q "Stability AI pre-flight usage error: stability_warn_below must be a number of credits, 0 or more, got 'lots'" \
+    "${work_dir}/preflight-usage-warn.txt"
+rc=0
+env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=1e12 \
+    "$@" >"${work_dir}/preflight-below.txt" 2>&1 || rc=$?
+test "${rc}" -eq 2
+grep -q "Stability AI pre-flight failed: Credits are below min_credits" "${work_dir}/preflight-below.txt"
+if grep -q "Stability AI pre-flight usage error" "${work_dir}/preflight-below.txt"; then exit 1; fi
 
 # A relative ledger or metrics file would be looked up in (or written to) the collection's own playbooks/ directory,
 # where Ansible runs the module: refused as a usage error, before anything is read.

@@ -60,7 +60,7 @@ def test_a_missing_requests_fails_the_module_naming_the_library_and_the_import_e
 def test_bad_options_fail_the_module_with_the_one_line_error():
     with pytest.raises(SystemExit) as caught:
         _module_runtime.client_for_module(FakeModule({'api_key': 'sk-x', 'retries': 11}))
-    assert caught.value.args[0] == {'msg': 'retries must be a whole number from 0 to 10, got 11'}
+    assert caught.value.args[0] == {'msg': 'retries must be a whole number from 0 to 10, got 11', 'invalid_option': 'retries'}
 
 
 def test_client_warnings_reach_the_module():

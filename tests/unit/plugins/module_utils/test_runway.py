@@ -21,13 +21,12 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from ansible_collections.stabilityai.platform.plugins.module_utils import _runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import format_time, parse_time
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import clean_runway_threshold, runway_gate
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import (
-    clean_runway_threshold,
     describe_runway,
     needs_default_organization,
     organization_history,
     runway,
-    runway_gate,
 )
 
 NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)

@@ -19,7 +19,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     ConnectionSettings,
     attempts_seconds,
     clean_bool,
-    clean_threshold,
     max_total_seconds,
 )
 
@@ -130,18 +129,6 @@ def test_a_trailing_version_that_repeats_api_version_is_dropped(fake_api, url, v
 @pytest.mark.parametrize('url', ['https://v1', 'https://api.stability.ai/v10', 'https://api.stability.ai/v1/extra'])
 def test_a_version_anywhere_else_is_left_alone(url):
     assert ConnectionSettings(api_key=KEY, api_url=url).api_url == url
-
-
-@pytest.mark.parametrize('value, expected', [(None, None), (0, 0.0), ('1e3', 1000.0), (' 12.5 ', 12.5), (100, 100.0)])
-def test_thresholds_accept_any_finite_number_from_zero(value, expected):
-    assert clean_threshold('min_credits', value) == expected
-
-
-@pytest.mark.parametrize('value', ['100 credits', '', True, False, -1, '-0.5', float('nan'), 'inf', float('-inf'), [100], {}])
-def test_thresholds_refuse_anything_else_showing_the_value(value):
-    with pytest.raises(StabilityOptionError) as caught:
-        clean_threshold('warn_below', value)
-    assert caught.value.msg == 'warn_below must be a number of credits, 0 or more, got %r' % (value,)
 
 
 @pytest.mark.parametrize('url, expected', [

@@ -29,7 +29,7 @@ def test_default_organization_balance(fake_api, run_module):
     fake_api.answer(payload={'credits': 0.6336833840314097})
     result, failed, warnings = run_module(stability_balance_info, {'api_key': KEY})
     assert not failed and warnings == []
-    assert result == {'changed': False, 'credits': 0.6336833840314097, 'organization': None}
+    assert result == {'changed': False, 'credits': 0.6336833840314097, 'organization': None, 'failed_gates': []}
     assert 'Organization' not in fake_api.requests[0].headers
 
 
@@ -118,6 +118,10 @@ def test_min_credits_fails_naming_each_organization_and_keeps_the_readings(fake_
                              'org-render-farm (Render Farm) has 0.00')
     assert result['credits'] == demo_credits[None]
     assert len(result['balances']) == 3
+    assert result['failed_gates'] == [
+        dict(option='min_credits', organization_id='org-alice-lab', value=12.5, threshold=100.0),
+        dict(option='min_credits', organization_id='org-render-farm', value=0.0, threshold=100.0),
+    ]
 
 
 def test_min_credits_on_the_default_organization(fake_api, run_module):
@@ -126,12 +130,14 @@ def test_min_credits_on_the_default_organization(fake_api, run_module):
     assert failed
     assert result['msg'] == "Credits are below min_credits 100.00: the key's default organization has 99.99"
     assert result['credits'] == 99.99
+    assert result['failed_gates'] == [dict(option='min_credits', organization_id=None, value=99.99, threshold=100.0)]
 
 
 def test_min_credits_met_exactly_passes(fake_api, run_module):
     fake_api.answer(payload={'credits': 100.0})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'min_credits': 100})
     assert not failed
+    assert result['failed_gates'] == []
 
 
 def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
@@ -161,11 +167,14 @@ def test_warn_below_warns_and_does_not_fail(fake_api, run_module):
     ({'organizations': ['org-lab'], 'all_organizations': True}, 'organizations and all_organizations exclude each other'),
 ])
 def test_bad_input_is_refused_before_any_request(fake_api, run_module, args, message):
+    option = next(iter(args))
     args = dict(args, api_key=KEY)
     result, failed, dummy = run_module(stability_balance_info, args)
     assert failed
     assert message in result['msg']
     assert fake_api.requests == []
+    # The refused option as data (the pre-flight reads it); Ansible's own check of unknown options has none.
+    assert result.get('invalid_option') == (None if option == 'min_credit' else option)
 
 
 @pytest.mark.parametrize('value', ['1e3', 1000, 1e3, '1000.0'])
@@ -222,4 +231,4 @@ def test_organizations_all_reads_every_organization(fake_account_api, run_module
 def test_an_empty_organizations_means_the_default_organization(fake_api, run_module, value):
     fake_api.answer(payload={'credits': 7.5})
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': value})
-    assert not failed and result == {'changed': False, 'credits': 7.5, 'organization': None}
+    assert not failed and result == {'changed': False, 'credits': 7.5, 'organization': None, 'failed_gates': []}

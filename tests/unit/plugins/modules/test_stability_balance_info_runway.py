@@ -147,6 +147,7 @@ def test_min_runs_left_fails_naming_the_organization_its_runway_and_the_threshol
     assert result['msg'] == 'Runway below min_runs_left %d: %s (Alice Studio) has %d runs left at up to 10.00 credits a run (%.2f credits)' % (
         runs + 1, STUDIO, runs, demo_credits[STUDIO])
     assert result['balances'][0]['runway']['runs_left'] == runs
+    assert result['failed_gates'] == [dict(option='min_runs_left', organization_id=STUDIO, value=runs, threshold=runs + 1.0)]
 
 
 def test_min_days_left_fails_and_min_credits_is_reported_with_it(fake_api, run_module, ledger, demo_credits):

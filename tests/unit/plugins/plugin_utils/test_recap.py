@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ansible_collections.stabilityai.platform.plugins.module_utils import _errors, _ledger as _ledger_module
 from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityOptionError, one_line
-from ansible_collections.stabilityai.platform.plugins.module_utils._gating import organization_label
+from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _recap
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._recap import (
