@@ -14,6 +14,9 @@
 #
 # No `set -x`: this script's own output must not carry the key either.
 set -eu
+# ansible-core 2.21 leaves the module options (the "invocation" key) out of task results unless
+# asked; asked here, so that the -vvvv output scanned below shows them on every line, as before 2.21.
+export ANSIBLE_INJECT_INVOCATION=1
 
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
