@@ -32,6 +32,15 @@ ansible-playbook spend.yml -e '{"spend": {"org-alice-studio": 25}}' "$@" >"${wor
 # The module reads that ledger: runway in its result, and the runway gates.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook gates.yml "$@"
 
+# The preflight without the callback must exit 2 and print a line matching PATTERN; its output goes to work_dir/NAME.txt.
+preflight_fails() {
+    local name="$1" pattern="$2" rc=0
+    shift 2
+    env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight "$@" >"${work_dir}/${name}.txt" 2>&1 || rc=$?
+    test "${rc}" -eq 2
+    grep -q "${pattern}" "${work_dir}/${name}.txt"
+}
+
 # The preflight playbook with the ledger: a runway column, and a runway threshold that fails.
 rc=0
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
@@ -44,52 +53,31 @@ env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight
 
 # The key's default organization (org-alice-studio) has one history however it was recorded and however it is asked for:
 # recorded by id (the callback above), read as the default ...
-rc=0
-env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_min_runs=100 "$@" >"${work_dir}/preflight-default.txt" 2>&1 || rc=$?
-test "${rc}" -eq 2
-grep -q "pre-flight failed: Runway below min_runs_left 100: the key's default organization has 60 runs left" "${work_dir}/preflight-default.txt"
+preflight_fails preflight-default "pre-flight failed: Runway below min_runs_left 100: the key's default organization has 60 runs left" \
+    -e stability_min_credits=0 -e "stability_ledger=${STABILITY_LEDGER}" -e stability_min_runs=100 "$@"
 # ... and recorded without an id (by 1.x), read by id and with all.
 "${python}" check_recap.py seed "${work_dir}/legacy.jsonl" null
 for organizations in all org-alice-studio; do
-    rc=0
-    env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-        -e "stability_ledger=${work_dir}/legacy.jsonl" -e "stability_organizations=${organizations}" -e stability_min_runs=10 \
-        -e stability_min_days=1000 "$@" >"${work_dir}/preflight-legacy.txt" 2>&1 || rc=$?
-    test "${rc}" -eq 2
-    grep -q "pre-flight failed: Runway below min_days_left 1000: org-alice-studio (Alice Studio) has " "${work_dir}/preflight-legacy.txt"
+    preflight_fails preflight-legacy "pre-flight failed: Runway below min_days_left 1000: org-alice-studio (Alice Studio) has " \
+        -e stability_min_credits=0 -e "stability_ledger=${work_dir}/legacy.jsonl" -e "stability_organizations=${organizations}" \
+        -e stability_min_runs=10 -e stability_min_days=1000 "$@"
 done
 
 # stability_runway_required=true: too little data fails the runway gate instead of warning.
-rc=0
-env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-    -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-lab -e stability_min_runs=1 \
-    -e stability_runway_required=true "$@" >"${work_dir}/preflight-required.txt" 2>&1 || rc=$?
-test "${rc}" -eq 2
-grep -q "pre-flight failed: Runway unknown for min_runs_left 1 and runway_required is true" "${work_dir}/preflight-required.txt"
+preflight_fails preflight-required "pre-flight failed: Runway unknown for min_runs_left 1 and runway_required is true" \
+    -e stability_min_credits=0 -e "stability_ledger=${STABILITY_LEDGER}" -e stability_organizations=org-alice-lab -e stability_min_runs=1 \
+    -e stability_runway_required=true "$@"
 
 # The preflight hands stability_organizations to the module's parser: ALL in any case, an empty item refused.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
     -e stability_organizations=ALL "$@" >"${work_dir}/preflight-all.txt" 2>&1
 grep -q '"org-render-farm  *Render Farm ' "${work_dir}/preflight-all.txt"
-rc=0
-env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-    -e 'stability_organizations=org-alice-studio,,org-alice-lab' "$@" >"${work_dir}/preflight-usage.txt" 2>&1 || rc=$?
-test "${rc}" -eq 2
-grep -q "Stability AI pre-flight usage error: stability_organizations has an empty item in 'org-alice-studio,,org-alice-lab'" \
-    "${work_dir}/preflight-usage.txt"
+preflight_fails preflight-usage "Stability AI pre-flight usage error: stability_organizations has an empty item in 'org-alice-studio,,org-alice-lab'" \
+    -e stability_min_credits=0 -e 'stability_organizations=org-alice-studio,,org-alice-lab' "$@"
 # The usage error names the variable from the module's invalid_option (data), a gate failure is no usage error.
-rc=0
-env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=0 \
-    -e 'stability_warn_below=lots' "$@" >"${work_dir}/preflight-usage-warn.txt" 2>&1 || rc=$?
-test "${rc}" -eq 2
-grep -q "Stability AI pre-flight usage error: stability_warn_below must be a number of credits, 0 or more, got 'lots'" \
-    "${work_dir}/preflight-usage-warn.txt"
-rc=0
-env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook stabilityai.platform.preflight -e stability_min_credits=1e12 \
-    "$@" >"${work_dir}/preflight-below.txt" 2>&1 || rc=$?
-test "${rc}" -eq 2
-grep -q "Stability AI pre-flight failed: Credits are below min_credits" "${work_dir}/preflight-below.txt"
+preflight_fails preflight-usage-warn "Stability AI pre-flight usage error: stability_warn_below must be a number of credits, 0 or more, got 'lots'" \
+    -e stability_min_credits=0 -e 'stability_warn_below=lots' "$@"
+preflight_fails preflight-below "Stability AI pre-flight failed: Credits are below min_credits" -e stability_min_credits=1e12 "$@"
 if grep -q "Stability AI pre-flight usage error" "${work_dir}/preflight-below.txt"; then exit 1; fi
 
 # A relative ledger or metrics file would be looked up in (or written to) the collection's own playbooks/ directory,
