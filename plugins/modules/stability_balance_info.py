@@ -248,45 +248,39 @@ balances:
 runway:
   description:
     - How long the credits of RV(credits) will last, forecast from the ledger in O(ledger_path).
+    - RV(runway.days_left) and RV(runway.runs_left) are V(0) when the credits are at or below zero, whatever the ledger
+      holds, and when the quotient is too large to compute (so a gate fails rather than pass).
+    - A spend too large for a float is V(null) in RV(runway.spent_per_day), RV(runway.spent_per_run) and
+      RV(runway.spent_per_run_max).
   returned: when O(ledger_path) is set, on success and on a failure of a gate
   type: dict
   version_added: 1.1.0
   contains:
     spent_per_day:
       description:
-        - Credits spent a day over the window (decreases between consecutive readings; top-ups left out).
-        - V(null) when there is less than a day of readings, or when the number is too large for a float.
+        - Credits spent a day over the window (decreases between consecutive readings; top-ups left out); V(null) when there
+          is less than a day of readings.
       type: float
       returned: always
       sample: 41.5
     days_left:
-      description:
-        - Credits divided by RV(runway.spent_per_day); V(null) when there is too little data. O(min_days_left) uses it.
-        - V(0) when the credits are at or below zero, whatever the ledger holds, and when the quotient is too large to
-          compute (so a gate fails rather than pass).
+      description: Credits divided by RV(runway.spent_per_day); V(null) when there is too little data. O(min_days_left) uses it.
       type: float
       returned: always
       sample: 36.9
     spent_per_run:
-      description:
-        - The median spend of the complete runs (a start and an end reading) in the window, for display.
-        - V(null) when there is no complete run, or when the number is too large for a float.
+      description: The median spend of the complete runs (a start and an end reading) in the window, for display; V(null) when there is none.
       type: float
       returned: always
       sample: 25.0
     spent_per_run_max:
-      description:
-        - The spend of the costliest complete run in the window; RV(runway.runs_left) and O(min_runs_left) use it.
-        - V(null) when there is no complete run, or when the number is too large for a float.
+      description: The spend of the costliest complete run in the window, V(null) when there is none; RV(runway.runs_left) and O(min_runs_left) use it.
       type: float
       returned: always
       sample: 40.0
       version_added: 2.0.0
     runs_left:
-      description:
-        - The credits divided by RV(runway.spent_per_run_max), rounded down; V(null) when there is too little data.
-        - V(0) when the credits are at or below zero, whatever the ledger holds, and when the quotient is too large to
-          compute (so a gate fails rather than pass).
+      description: The credits divided by RV(runway.spent_per_run_max), rounded down; V(null) when there is too little data.
       type: int
       returned: always
       sample: 38
