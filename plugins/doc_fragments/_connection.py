@@ -106,13 +106,15 @@ notes:
     # Controller-side plugins (lookups, the callback): list this after DOCUMENTATION.  It adds only
     # where else the options come from (ansible-core merges fragments option by option) and the
     # defaults that modules cannot declare (there, a default would hide the environment variable).
-    # The key is never read from ansible.cfg: that file is rarely a secret.
+    # The key is never read from ansible.cfg: that file is rarely a secret.  The env: lists are
+    # _settings.ENVIRONMENT_VARIABLES in Ansible's order, where the LAST variable set wins: so
+    # STABILITY_KEY comes first, and STABILITY_API_KEY wins as it does in modules (a test holds them to it).
     CONTROLLER = r'''
 options:
   api_key:
     env:
-      - name: STABILITY_API_KEY
       - name: STABILITY_KEY
+      - name: STABILITY_API_KEY
   api_url:
     default: https://api.stability.ai
     env:

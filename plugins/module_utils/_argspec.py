@@ -19,27 +19,26 @@ __metaclass__ = type
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    API_VERSION_ENV,
     API_VERSIONS,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
-    RATE_LIMIT_ENV,
+    ENVIRONMENT_VARIABLES,
 )
 
 
 def connection_argument_spec(**extra):
     """The shared options (see the ``stabilityai.platform._connection`` doc fragment) plus ``extra``."""
     spec = dict(
-        api_key=dict(type='str', no_log=True, fallback=(env_fallback, list(API_KEY_ENV))),
-        api_url=dict(type='str', fallback=(env_fallback, [API_URL_ENV])),
-        api_version=dict(type='str', choices=list(API_VERSIONS), fallback=(env_fallback, [API_VERSION_ENV])),
+        api_key=dict(type='str', no_log=True),
+        api_url=dict(type='str'),
+        api_version=dict(type='str', choices=list(API_VERSIONS)),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         retries=dict(type='int', default=DEFAULT_RETRIES),
         validate_certs=dict(type='bool', default=True),
         ca_path=dict(type='path'),
-        rate_limit=dict(type='str', fallback=(env_fallback, [RATE_LIMIT_ENV])),
+        rate_limit=dict(type='str'),
     )
+    for name, variables in ENVIRONMENT_VARIABLES.items():
+        spec[name]['fallback'] = (env_fallback, list(variables))
     spec.update(extra)
     return spec

@@ -52,15 +52,22 @@ VENDOR_LOCKOUT_SECONDS = 60
 DEFAULT_RATE_LIMIT = (100, 10)
 MAX_RATE_LIMIT_REQUESTS = 1000
 MAX_RATE_LIMIT_SECONDS = 3600
-RATE_LIMIT_ENV = 'STABILITY_RATE_LIMIT'
 # The longest a call waits for its turn under the budget (or for a lock-out to end) before its
 # attempts: the vendor's own lock-out.  A turn further away fails the call at once, naming it.
 TURN_WAIT_MAX = float(VENDOR_LOCKOUT_SECONDS)
 _RATE_LIMIT = re.compile(r'^(\d+)\s*/\s*(\d+(?:\.\d+)?)$')
 
-API_KEY_ENV = ('STABILITY_API_KEY', 'STABILITY_KEY')
-API_URL_ENV = 'STABILITY_API_URL'
-API_VERSION_ENV = 'STABILITY_API_VERSION'
+# The environment fallback of every plugin, defined here once: the connection options read from
+# environment variables when not given, each with its variables, the first set one winning
+# (STABILITY_KEY is the name the vendor's SDK reads).  Modules (``_argspec``) and the event source
+# (``_credit_watch``) read this table; Ansible's configuration reads the ``env:`` lists of the
+# CONTROLLER doc fragment, which tests/unit/plugins/doc_fragments/test_connection.py holds to it.
+ENVIRONMENT_VARIABLES = {
+    'api_key': ('STABILITY_API_KEY', 'STABILITY_KEY'),
+    'api_url': ('STABILITY_API_URL',),
+    'api_version': ('STABILITY_API_VERSION',),
+    'rate_limit': ('STABILITY_RATE_LIMIT',),
+}
 
 
 def attempts_seconds(timeout, retries):
@@ -272,7 +279,7 @@ class ConnectionSettings(object):
                  rate_limit=None):
         if api_key is None or not '%s' % api_key:
             raise StabilityOptionError(
-                'api_key', 'is not set: give the api_key option or set the STABILITY_API_KEY environment variable')
+                'api_key', 'is not set: give the api_key option or set the %s environment variable' % ENVIRONMENT_VARIABLES['api_key'][0])
         self.api_key = clean_header_value('api_key', '%s' % api_key)
         self.api_url = clean_api_url(DEFAULT_API_URL if api_url is None else '%s' % api_url)
         self.api_version = clean_api_version(api_version)

@@ -37,10 +37,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._ledger impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
 from ansible_collections.stabilityai.platform.plugins.module_utils._runway import runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
-    API_KEY_ENV,
-    API_URL_ENV,
-    API_VERSION_ENV,
-    RATE_LIMIT_ENV,
+    ENVIRONMENT_VARIABLES,
     ConnectionSettings,
     clean_path_text,
     clean_seconds,
@@ -87,10 +84,11 @@ SOURCE_OPTIONS = CONNECTION_OPTIONS + (
 RULEBOOK_ARGUMENTS = ('eda_feedback_queue',)
 
 
-def _environment_default(args, environ, option, names):
+def _environment_default(args, environ, option):
+    """The argument ``option``, else the first of its environment variables that is set and not empty, else None."""
     if args.get(option) is not None:
         return args[option]
-    for name in names:
+    for name in ENVIRONMENT_VARIABLES.get(option, ()):
         if environ.get(name):
             return environ[name]
     return None
@@ -120,11 +118,7 @@ class WatchOptions(object):
             close = difflib.get_close_matches(unknown[0], SOURCE_OPTIONS)  # best first: close[0] is the one to suggest
             raise StabilityOptionError(unknown[0], 'is not an argument of stabilityai.platform.credit_balance%s (known: %s)' % (
                 '; did you mean %s?' % close[0] if close else '', ', '.join(sorted(SOURCE_OPTIONS))))
-        connection = dict((name, args.get(name)) for name in CONNECTION_OPTIONS)
-        connection['api_key'] = _environment_default(args, environ, 'api_key', API_KEY_ENV)
-        connection['api_url'] = _environment_default(args, environ, 'api_url', (API_URL_ENV,))
-        connection['api_version'] = _environment_default(args, environ, 'api_version', (API_VERSION_ENV,))
-        connection['rate_limit'] = _environment_default(args, environ, 'rate_limit', (RATE_LIMIT_ENV,))
+        connection = dict((name, _environment_default(args, environ, name)) for name in CONNECTION_OPTIONS)
         if connection['validate_certs'] is None:
             connection['validate_certs'] = True
         self.connection = ConnectionSettings(**connection)

@@ -64,17 +64,41 @@ def test_defaults_and_environment_variables_match_the_code():
     assert MODULE_OPTIONS['timeout']['default'] == _settings.DEFAULT_TIMEOUT
     assert MODULE_OPTIONS['retries']['default'] == _settings.DEFAULT_RETRIES
     assert MODULE_OPTIONS['api_version']['choices'] == list(_settings.API_VERSIONS)
-    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_key']['env']] == list(_settings.API_KEY_ENV)
-    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_url']['env']] == [_settings.API_URL_ENV]
-    assert [entry['name'] for entry in CONTROLLER_OPTIONS['api_version']['env']] == [_settings.API_VERSION_ENV]
-    assert [entry['name'] for entry in CONTROLLER_OPTIONS['rate_limit']['env']] == [_settings.RATE_LIMIT_ENV]
     assert _settings.clean_rate_limit(CONTROLLER_OPTIONS['rate_limit']['default']) == _settings.DEFAULT_RATE_LIMIT
     assert 'ini' not in CONTROLLER_OPTIONS['api_key'], 'the key is never read from ansible.cfg'
 
 
+def environment_lists(options):
+    """``{option: [variable, ...]}`` of the options that have an ``env:`` list in ``options`` (parsed docs)."""
+    return dict((name, [entry['name'] for entry in option['env']]) for name, option in options.items() if 'env' in option)
+
+
+def test_the_controller_fragment_reads_the_environment_variables_of_the_code_in_ansible_s_order():
+    """The one environment fallback, ``_settings.ENVIRONMENT_VARIABLES``, is what Ansible reads for lookups and the callback.
+
+    Ansible's configuration takes the LAST variable of an ``env:`` list that is set, the code the
+    first: so the fragment lists them the other way round, and STABILITY_API_KEY wins everywhere.
+    """
+    expected = dict((name, list(reversed(variables))) for name, variables in _settings.ENVIRONMENT_VARIABLES.items())
+    assert environment_lists(CONTROLLER_OPTIONS) == expected
+
+
+def test_the_event_source_documents_the_environment_variables_of_the_code():
+    with open(os.path.join(COLLECTION_ROOT, 'extensions/eda/plugins/event_source/credit_balance.py')) as handle:
+        source = handle.read()
+    documentation = yaml.safe_load(re.search(r"DOCUMENTATION = r'''(.*?)'''", source, re.S).group(1))
+    assert environment_lists(documentation['options']) == dict(
+        (name, list(variables)) for name, variables in _settings.ENVIRONMENT_VARIABLES.items())
+
+
+def test_the_module_argument_spec_falls_back_to_the_environment_variables_of_the_code():
+    fallbacks = dict((name, spec['fallback'][1]) for name, spec in connection_argument_spec().items() if 'fallback' in spec)
+    assert fallbacks == dict((name, list(variables)) for name, variables in _settings.ENVIRONMENT_VARIABLES.items())
+
+
 def test_module_descriptions_name_the_environment_variables_and_defaults():
     text = ' '.join(' '.join(option['description']) for option in MODULE_OPTIONS.values())
-    for name in _settings.API_KEY_ENV + (_settings.API_URL_ENV, _settings.API_VERSION_ENV, _settings.RATE_LIMIT_ENV):
+    for name in sum(_settings.ENVIRONMENT_VARIABLES.values(), ()):
         assert 'E(%s)' % name in text
     assert 'C(%s)' % _settings.DEFAULT_API_URL in text
     assert 'otherwise C(%s)' % _settings.DEFAULT_API_VERSION in text

@@ -381,3 +381,10 @@ def test_the_lookup_and_a_module_in_the_same_environment_share_one_budget(api, l
         _client.StabilityClient(ConnectionSettings(api_key=KEY, rate_limit='1/3600')).fetch_balance()
     assert 'its turn under rate_limit 1/3600 comes at' in caught.value.msg
     assert len(api.requests) == 1 and not private_cache_home.exists()
+
+
+def test_stability_api_key_wins_over_stability_key_as_in_the_modules(api, lookup, monkeypatch):
+    monkeypatch.setenv('STABILITY_API_KEY', 'sk-from-the-first-variable')
+    monkeypatch.setenv('STABILITY_KEY', 'sk-from-the-sdk-variable')
+    lookup.run(['org-alice-lab'], {'stability_cache_ttl': 0})
+    assert api.requests[0].headers['Authorization'] == 'Bearer sk-from-the-first-variable'
