@@ -21,6 +21,7 @@ import json
 import signal
 import threading
 import time
+import types
 
 import pytest
 import requests
@@ -136,11 +137,61 @@ def fake_api(monkeypatch):
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
+def record(monkeypatch):
+    """``record(target, name)`` replaces ``target.name`` (a sleep, a warning) with a recorder and returns
+    the list of what it is called with, so that a test can assert on every call and none happens for real."""
+    def replace(target, name):
+        calls = []
+        monkeypatch.setattr(target, name, calls.append)
+        return calls
+    return replace
+
+
+@pytest.fixture
+def sleeps(record):
     """Record the back-off waits instead of sleeping them."""
-    waits = []
-    monkeypatch.setattr(_client.time, 'sleep', waits.append)
-    return waits
+    return record(_client.time, 'sleep')
+
+
+class FakeClock(object):
+    """A wall clock and a monotonic clock that only ``sleep`` moves, recording each pause in ``sleeps``.
+
+    The two are apart so that a test can make the wall clock jump; ``frozen`` keeps ``sleep`` from
+    moving them; ``on_sleep`` runs after each pause, for a test to change the world while the code waits.
+    """
+
+    def __init__(self):
+        self.wall = 1000000.0
+        self.mono = 500.0
+        self.sleeps = []
+        self.on_sleep = None
+        self.frozen = False
+
+    def time(self):
+        return self.wall
+
+    def monotonic(self):
+        return self.mono
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        if not self.frozen:
+            self.wall += seconds
+            self.mono += seconds
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """``fake_clock(*modules)`` gives the ``time`` of each module one new FakeClock and returns it."""
+    def install(*modules):
+        fake = FakeClock()
+        fake_time = types.SimpleNamespace(time=fake.time, monotonic=fake.monotonic, sleep=fake.sleep)
+        for module in modules:
+            monkeypatch.setattr(module, 'time', fake_time)
+        return fake
+    return install
 
 
 class ModuleExit(Exception):

@@ -94,10 +94,9 @@ def test_a_set_environment_variable_is_used_as_ansible_gives_it(callback, ansibl
     assert callback._option('organizations') == callback.get_option('organizations')
 
 
-def test_a_misspelt_key_in_ansible_cfg_is_one_warning_at_the_start(callback, ansible_cfg, monkeypatch):
+def test_a_misspelt_key_in_ansible_cfg_is_one_warning_at_the_start(callback, ansible_cfg, monkeypatch, record):
     cfg = ansible_cfg('[callback_credit_recap]', 'organisations = all')
-    warnings = []
-    monkeypatch.setattr(callback._display, 'warning', warnings.append)
+    warnings = record(callback._display, 'warning')
     monkeypatch.setattr(credit_recap, 'CreditRecap', lambda *args, **kwargs: types.SimpleNamespace(start=lambda: None))
     callback.v2_playbook_on_start(types.SimpleNamespace(_file_name='site.yml'))
     assert warnings == ['%s: [callback_credit_recap] organisations is not a setting of the stabilityai.platform collection and is ignored; '

@@ -41,10 +41,8 @@ def lookup(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def warnings(monkeypatch):
-    seen = []
-    monkeypatch.setattr(stability_balance.display, 'warning', seen.append)
-    return seen
+def warnings(record):
+    return record(stability_balance.display, 'warning')
 
 
 def organizations(api):

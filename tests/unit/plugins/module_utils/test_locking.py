@@ -25,27 +25,9 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _locki
 from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout, lock_with_deadline
 
 
-class FakeClock(object):
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-        self.on_sleep = None
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-        if self.on_sleep is not None:
-            self.on_sleep()
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(_locking, 'time', types.SimpleNamespace(monotonic=fake.monotonic, sleep=fake.sleep))
-    return fake
+def clock(fake_clock):
+    return fake_clock(_locking)
 
 
 @pytest.fixture
@@ -60,21 +42,21 @@ def descriptors(tmp_path):
 
 def test_a_free_lock_is_taken_without_a_pause(descriptors, clock):
     holder, caller = descriptors
-    lock_with_deadline(caller, True, clock.now + 5.0, 'the state')
+    lock_with_deadline(caller, True, clock.mono + 5.0, 'the state')
     assert clock.sleeps == []
     with pytest.raises(OSError):  # taken, and exclusive
         fcntl.flock(holder, fcntl.LOCK_SH | fcntl.LOCK_NB)
 
 
 def test_a_free_lock_is_taken_even_when_the_deadline_has_passed(descriptors, clock):
-    lock_with_deadline(descriptors[1], True, clock.now - 1.0, 'the state')
+    lock_with_deadline(descriptors[1], True, clock.mono - 1.0, 'the state')
     assert clock.sleeps == []
 
 
 def test_a_shared_lock_admits_other_readers_and_keeps_writers_out(descriptors, clock):
     holder, caller = descriptors
     fcntl.flock(holder, fcntl.LOCK_SH)
-    lock_with_deadline(caller, False, clock.now + 5.0, 'the ledger')
+    lock_with_deadline(caller, False, clock.mono + 5.0, 'the ledger')
     assert clock.sleeps == []
     fcntl.flock(holder, fcntl.LOCK_UN)
     with pytest.raises(OSError):
@@ -89,19 +71,19 @@ def test_a_held_lock_is_polled_with_growing_pauses_until_it_is_free(descriptors,
         if len(clock.sleeps) == 6:
             fcntl.flock(holder, fcntl.LOCK_UN)
     clock.on_sleep = release_after_six_polls
-    lock_with_deadline(caller, True, clock.now + 5.0, 'the state')
+    lock_with_deadline(caller, True, clock.mono + 5.0, 'the state')
     assert clock.sleeps == [0.0005, 0.001, 0.002, 0.004, 0.005, 0.005]
 
 
 def test_a_lock_held_past_the_deadline_raises_naming_what_and_never_sleeps_past_it(descriptors, clock):
     holder, caller = descriptors
     fcntl.flock(holder, fcntl.LOCK_EX)
-    deadline = clock.now + 0.012
+    deadline = clock.mono + 0.012
     with pytest.raises(LockTimeout) as caught:
         lock_with_deadline(caller, True, deadline, '/x/rate-abc')
     assert str(caught.value) == '/x/rate-abc stayed locked by another process'
     assert caught.value.what == '/x/rate-abc'
-    assert clock.now == pytest.approx(deadline)
+    assert clock.mono == pytest.approx(deadline)
     assert clock.sleeps[:4] == [0.0005, 0.001, 0.002, 0.004] and clock.sleeps[-1] == pytest.approx(0.0045)
 
 
@@ -109,7 +91,7 @@ def test_a_held_lock_at_exactly_the_deadline_raises_without_a_pause(descriptors,
     holder, caller = descriptors
     fcntl.flock(holder, fcntl.LOCK_EX)
     with pytest.raises(LockTimeout):
-        lock_with_deadline(caller, False, clock.now, 'the ledger')
+        lock_with_deadline(caller, False, clock.mono, 'the ledger')
     assert clock.sleeps == []
 
 
@@ -125,7 +107,7 @@ def test_both_spellings_of_busy_are_waited_on(clock, monkeypatch, busy):
             raise answer
     monkeypatch.setattr(_locking, 'fcntl', types.SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH,
                                                                  LOCK_NB=fcntl.LOCK_NB))
-    lock_with_deadline(7, True, clock.now + 1.0, 'the state')
+    lock_with_deadline(7, True, clock.mono + 1.0, 'the state')
     assert calls == [fcntl.LOCK_EX | fcntl.LOCK_NB] * 2 and clock.sleeps == [0.0005]
 
 
@@ -135,7 +117,7 @@ def test_another_failure_is_the_os_error_itself_at_once(clock, monkeypatch):
     monkeypatch.setattr(_locking, 'fcntl', types.SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_SH=fcntl.LOCK_SH,
                                                                  LOCK_NB=fcntl.LOCK_NB))
     with pytest.raises(OSError) as caught:
-        lock_with_deadline(7, False, clock.now + 1.0, 'the state')
+        lock_with_deadline(7, False, clock.mono + 1.0, 'the state')
     assert caught.value.errno == errno.ENOLCK and clock.sleeps == []
 
 

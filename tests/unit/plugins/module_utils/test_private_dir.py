@@ -34,10 +34,9 @@ def plant_secret(tmp_path, content):
     return directory, secret
 
 
-def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_path, monkeypatch):
+def test_a_secret_that_stays_short_is_reported_damaged_after_half_a_second(tmp_path, record):
     directory, secret = plant_secret(tmp_path, b'short')
-    waits = []
-    monkeypatch.setattr(_private_dir.time, 'sleep', waits.append)
+    waits = record(_private_dir.time, 'sleep')
     with pytest.raises(PrivateDirectoryUnavailable) as caught:
         load_secret(directory)
     assert str(caught.value) == '%s is damaged; remove it' % secret

@@ -37,38 +37,9 @@ VENDOR_BODY = (b'{"id": "0123", "name": "rate_limit_exceeded", "errors": ["You h
                b'within a 10 second period, and have been timed out for 60 seconds."]}')
 
 
-class FakeClock(object):
-    """Wall clock and monotonic clock, apart so that a test can make the wall clock jump."""
-
-    def __init__(self):
-        self.wall = 1000000.0
-        self.mono = 500.0
-        self.sleeps = []
-        self.on_sleep = None
-        self.frozen = False
-
-    def time(self):
-        return self.wall
-
-    def monotonic(self):
-        return self.mono
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        if not self.frozen:
-            self.wall += seconds
-            self.mono += seconds
-        if self.on_sleep is not None:
-            self.on_sleep()
-
-
 @pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    fake_time = types.SimpleNamespace(time=fake.time, monotonic=fake.monotonic, sleep=fake.sleep)
-    monkeypatch.setattr(_rate_guard, 'time', fake_time)
-    monkeypatch.setattr(_locking, 'time', fake_time)  # the polls of the state file's lock
-    return fake
+def clock(fake_clock):
+    return fake_clock(_rate_guard, _locking)  # _locking: the polls of the state file's lock
 
 
 def settings(rate_limit='2/10', **options):
