@@ -176,7 +176,7 @@ def clean_seconds(option, value, maximum):
     """A duration option: a number of seconds greater than 0 and at most ``maximum`` (documented with the option)."""
     try:
         number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a whole number no float holds
         number = None
     if number is None or not 0 < number <= maximum:  # NaN fails both comparisons
         raise StabilityOptionError(option, 'must be a number of seconds greater than 0 and at most %g, got %r' % (maximum, value))

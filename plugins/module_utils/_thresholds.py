@@ -95,7 +95,7 @@ def clean_threshold(option, value, unit='credits'):
         return None
     try:
         number = None if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a whole number no float holds, refused like 1e400
         number = None
     if number is None or not math.isfinite(number) or number < 0:
         raise StabilityOptionError(option, 'must be a number of %s, 0 or more, got %r' % (unit, value))

@@ -61,7 +61,7 @@ def clean_cache_ttl(value):
     """``cache_ttl`` as a finite number of seconds >= 0 (0: no cache); a boolean is a mistake, not 1."""
     try:
         ttl = -1.0 if isinstance(value, bool) else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a whole number no float holds
         ttl = -1.0
     if not 0 <= ttl < float('inf'):
         raise StabilityOptionError('cache_ttl', CACHE_TTL_PROBLEM % (value,))

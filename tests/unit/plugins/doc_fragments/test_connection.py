@@ -83,14 +83,6 @@ def test_the_controller_fragment_reads_the_environment_variables_of_the_code_in_
     assert environment_lists(CONTROLLER_OPTIONS) == expected
 
 
-def test_the_event_source_documents_the_environment_variables_of_the_code():
-    with open(os.path.join(COLLECTION_ROOT, 'extensions/eda/plugins/event_source/credit_balance.py')) as handle:
-        source = handle.read()
-    documentation = yaml.safe_load(re.search(r"DOCUMENTATION = r'''(.*?)'''", source, re.S).group(1))
-    assert environment_lists(documentation['options']) == dict(
-        (name, list(variables)) for name, variables in _settings.ENVIRONMENT_VARIABLES.items())
-
-
 def test_the_module_argument_spec_falls_back_to_the_environment_variables_of_the_code():
     fallbacks = dict((name, spec['fallback'][1]) for name, spec in connection_argument_spec().items() if 'fallback' in spec)
     assert fallbacks == dict((name, list(variables)) for name, variables in _settings.ENVIRONMENT_VARIABLES.items())
