@@ -165,7 +165,12 @@ def prepare_environment():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source)
     os.environ.setdefault('PIP_CACHE_DIR', os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.join(real_home, '.cache'), 'pip'))
+    # TMPDIR lies inside the checkout: a git run in a folder made there (antsibull-nox's collection copy for
+    # docs-check, whose antsibull-docs lists the collection's files with git) must not find the checkout's
+    # repository, where .nox/ is ignored and the copy's files therefore do not exist.
+    ceiling = os.environ.get('GIT_CEILING_DIRECTORIES')
     os.environ.update(
+        GIT_CEILING_DIRECTORIES=os.pathsep.join([str(TMP)] + ([ceiling] if ceiling else [])),
         HOME=str(HOME),
         TMPDIR=str(TMP),
         XDG_CACHE_HOME=str(HOME / '.cache'),

@@ -83,3 +83,19 @@ def test_the_get_pip_stand_in_goes_where_this_ansible_test_looks(monkeypatch, tm
     target = harness.install_get_pip_standin(sys.executable)
     assert target.parent == tmp_path / '.ansible' / 'test' / 'cache'
     assert target.name.startswith('get_pip_') and target.read_bytes() == harness.GET_PIP_STANDIN.read_bytes()
+
+
+def test_git_in_the_scratch_tmpdir_finds_no_repository_around_it(monkeypatch, tmp_path):
+    """antsibull-nox copies the collection into TMPDIR for docs-check, and antsibull-docs finds no plugin
+    there when git answers for the checkout around it (which ignores .nox/)."""
+    monkeypatch.setattr(os, 'environ', dict(os.environ))
+    monkeypatch.delenv('GIT_CEILING_DIRECTORIES', raising=False)
+    for name in ('HOME', 'TMP', 'CACHE', 'COPIES'):
+        monkeypatch.setattr(harness, name, tmp_path / '.nox' / 'scratch' / name.lower())
+    subprocess.run(['git', 'init', '-q', str(tmp_path)], check=True)
+    harness.prepare_environment()
+    inside = harness.TMP / 'antsibull-nox-docs-check-collection-root-x'
+    inside.mkdir()
+    found = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=str(inside), env=os.environ,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
+    assert found.returncode != 0 and 'not a git repository' in found.stderr

@@ -166,6 +166,12 @@ def test_the_nox_workflow_runs_the_default_sessions():
     assert [(step['env']['SESSION'], step['run']) for step in runs] == [('${{ matrix.session }}', 'nox --no-color -s "$SESSION"')]
 
 
+def test_docs_check_fails_without_a_venv_of_its_own():
+    """With --no-venv (STABILITY_VENV) antsibull-nox's docs-check skips antsibull-docs and would report success."""
+    result = run([sys.executable, '-m', 'nox', '--no-color', '--no-venv', '--no-install', '-s', 'docs-check'], cwd=COLLECTION_ROOT)
+    assert result.returncode != 0 and 'docs-check runs only in a venv of its own' in result.stdout, result.stdout
+
+
 class FakeGalaxy(BaseHTTPRequestHandler):
     """Records the Authorization header of each request, answers 404 (ansible-galaxy then gives up)."""
 
