@@ -724,16 +724,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, result)
 
     def _control_credits(self, data):
-        if not isinstance(data, dict):
-            raise ValueError('send {"organization": "org-x", "credits": 1.5}')
-        self.server.simulator.set_credits(data.get('organization'), data.get('credits'))
-        return {'organization': data['organization'], 'credits': float(data['credits'])}
+        return self._control_balance(data, self.server.simulator.set_credits)
 
     def _control_spend(self, data):
+        return self._control_balance(data, self.server.simulator.spend_credits)
+
+    @staticmethod
+    def _control_balance(data, change):
+        """Apply ``change`` (set_credits or spend_credits) to ``{"organization": ..., "credits": ...}``; the new balance."""
         if not isinstance(data, dict):
             raise ValueError('send {"organization": "org-x", "credits": 1.5}')
-        return {'organization': data['organization'],
-                'credits': self.server.simulator.spend_credits(data.get('organization'), data.get('credits'))}
+        balance = change(data.get('organization'), data.get('credits'))
+        return {'organization': data['organization'], 'credits': balance}
 
     def _control_shutdown(self, _data):
         self.close_connection = True
@@ -1005,23 +1007,25 @@ class StabilitySimulator:
             return 200, {'credits': float(self.fixture['organizations'][org_id]['credits'])}
 
     def set_credits(self, organization, credits):  # pylint: disable=redefined-builtin
-        """Set the balance of a known organization (KeyError when unknown)."""
-        if not _is_number(credits):
-            raise ValueError('credits must be a number')
-        with self._lock:
-            if organization not in self.fixture['organizations']:
-                raise KeyError('unknown organization %s' % (organization,))
-            self.fixture['organizations'][organization]['credits'] = float(credits)
+        """Set the balance of a known organization; returns it."""
+        return self._change_credits(organization, credits, lambda balance: float(credits))
 
     def spend_credits(self, organization, credits):  # pylint: disable=redefined-builtin
         """Take ``credits`` from the balance of a known organization; returns the new balance."""
+        return self._change_credits(organization, credits, lambda balance: balance - float(credits))
+
+    def _change_credits(self, organization, credits, change):  # pylint: disable=redefined-builtin
+        """Replace the balance of a known organization by ``change(balance)`` under the lock, and return it.
+
+        ValueError when ``credits`` is not a number, KeyError when the organization is unknown.
+        """
         if not _is_number(credits):
             raise ValueError('credits must be a number')
         with self._lock:
             if organization not in self.fixture['organizations']:
                 raise KeyError('unknown organization %s' % (organization,))
             entry = self.fixture['organizations'][organization]
-            entry['credits'] = float(entry['credits']) - float(credits)
+            entry['credits'] = change(float(entry['credits']))
             return entry['credits']
 
 
