@@ -25,7 +25,6 @@ import time
 import traceback
 from email.utils import parsedate_to_datetime
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._account import check_account
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS, map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
     StabilityAPIError,
@@ -333,6 +332,7 @@ class StabilityClient(object):
 
     def fetch_account(self, sendable_ids=False):
         """GET /{version}/user/account, checked against the contract (see ``check_account``)."""
+        from ansible_collections.stabilityai.platform.plugins.module_utils._account import check_account  # pylint: disable=import-outside-toplevel
         payload = self._get_json('account')
         try:
             return check_account(payload, sendable_ids)

@@ -18,7 +18,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
-import html
 import re
 import unicodedata
 
@@ -117,7 +116,9 @@ def decode_escapes(text):
         decoded = text
         if '\\' in decoded:
             decoded = _JSON_ESCAPE.sub(_json_unescape, decoded)
-        decoded = html.unescape(decoded)
+        if '&' in decoded:  # html.unescape leaves text without one as it is; html.entities is too big to import for nothing
+            import html  # pylint: disable=import-outside-toplevel
+            decoded = html.unescape(decoded)
         if '%' in decoded:
             decoded = _URL_ESCAPES.sub(_url_unescape, decoded)
         if decoded == text:

@@ -367,13 +367,12 @@ error:
 import datetime
 import time
 
+# Only what a call for one organization uses is imported here: AnsiballZ compiles every module_utils file a call imports
+# from source, on every call.  _account, _organizations, _ledger, _runway and _metrics are imported by the functions that
+# use them (organizations, ledger_path, metrics_path); tests/unit/plugins/modules/test_module_imports.py holds to that.
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
-from ansible_collections.stabilityai.platform.plugins.module_utils._account import chosen_memberships, default_membership
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError, StabilityOptionError
-from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.module_utils._module_runtime import StabilityModule, client_for_module, freeze_loaded_objects
-from ansible_collections.stabilityai.platform.plugins.module_utils._organizations import ALL_ORGANIZATIONS, parse_organizations
-from ansible_collections.stabilityai.platform.plugins.module_utils._runway import needs_default_organization, runway
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import clean_organization, clean_path_text
 from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import (
     RUNWAY_GATES,
@@ -386,12 +385,29 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds i
 )
 
 
+def asked_organizations(params):
+    """``(several, organizations)``: whether ``balances`` is asked for, and then the ids named (None: every organization).
+
+    ``_organizations`` is imported only when ``organizations`` or ``all_organizations`` is set.
+    """
+    if params['organizations'] is None and not params['all_organizations']:
+        return False, None
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _organizations  # pylint: disable=import-outside-toplevel  # only when asked
+    organizations = _organizations.parse_organizations('organizations', params['organizations'])
+    if isinstance(organizations, list) and params['all_organizations']:
+        raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
+    if params['all_organizations'] or organizations == _organizations.ALL_ORGANIZATIONS:
+        return True, None
+    return organizations is not None, organizations
+
+
 def read_balances(client, account, organization, organizations):
     """``credits`` of ``organization`` plus a ``balances`` entry per chosen membership, fetched together."""
-    memberships = chosen_memberships(account, organizations)
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _account  # pylint: disable=import-outside-toplevel  # only when asked
+    memberships = _account.chosen_memberships(account, organizations)
     targets = [membership['id'] for membership in memberships]
     if organization is None:
-        default = default_membership(account)
+        default = _account.default_membership(account)
         credits_target = default['id'] if default else None
     else:
         credits_target = organization
@@ -412,21 +428,33 @@ def read_history(module, result, ledger_path, lock_timeout):
 
     The ledger's lock is waited for at most ``lock_timeout`` seconds (the module's ``timeout``).
     """
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger  # pylint: disable=import-outside-toplevel  # only when asked
     try:
-        history, warnings = read_readings(ledger_path, lock_timeout=lock_timeout)
-    except LedgerError as exc:
+        history, warnings = _ledger.read_readings(ledger_path, lock_timeout=lock_timeout)
+    except _ledger.LedgerError as exc:
         module.fail_json(msg='ledger_path: %s' % exc, **result)
     for warning in warnings:
         module.warn(warning)
     return history
 
 
-def add_runway(result, history, default_organization_id):
-    """Put a ``runway`` beside every balance in ``result``, forecast from the ledger's ``history``."""
+def add_runway(module, client, result, account, ledger_path):
+    """Put a ``runway`` beside every balance in ``result``, forecast from the ledger at ``ledger_path``; the account read so far or None.
+
+    Readings written without an id (1.x) are the key's default organization's: its id is needed only when the
+    ledger mixes such readings with ids; then the account is read, once.
+    """
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _account, _runway  # pylint: disable=import-outside-toplevel  # only when asked
+    history = read_history(module, result, ledger_path, client.settings.timeout)
+    asked = [item['organization_id'] for item in result.get('balances', [])] + [result['organization']]
+    if account is None and _runway.needs_default_organization(history, asked):
+        account = client.fetch_account(sendable_ids=True)
+    default = _account.default_membership(account) if account is not None else None
+    default_organization_id = default['id'] if default else None
     now = datetime.datetime.now(datetime.timezone.utc)
     for item in result.get('balances', []):
-        item['runway'] = runway(history, item['organization_id'], item['credits'], now=now, default_organization_id=default_organization_id)
-    result['runway'] = runway(history, result['organization'], result['credits'], now=now, default_organization_id=default_organization_id)
+        item['runway'] = _runway.runway(history, item['organization_id'], item['credits'], now=now, default_organization_id=default_organization_id)
+    result['runway'] = _runway.runway(history, result['organization'], result['credits'], now=now, default_organization_id=default_organization_id)
 
 
 def labelled(result, key):
@@ -453,7 +481,8 @@ def metrics_membership(client, account, organization):
     except StabilityError as exc:
         return None, exc.msg
     if organization is None:
-        return default_membership(account), None
+        from ansible_collections.stabilityai.platform.plugins.module_utils import _account  # pylint: disable=import-outside-toplevel  # only when asked
+        return _account.default_membership(account), None
     return next((membership for membership in account['organizations'] if membership['id'] == organization), None), None
 
 
@@ -518,11 +547,7 @@ def main():
         runway_thresholds = dict((option, clean_runway_threshold(option, params[option])) for option in RUNWAY_GATES)
         ledger_path = clean_path_text('ledger_path', params['ledger_path'])
         metrics_path = clean_path_text('metrics_path', params['metrics_path'])
-        organizations = parse_organizations('organizations', params['organizations'])
-        if isinstance(organizations, list) and params['all_organizations']:
-            raise StabilityOptionError('organizations', 'and all_organizations exclude each other: name organizations or ask for all of them')
-        if params['all_organizations']:
-            organizations = ALL_ORGANIZATIONS
+        several, organizations = asked_organizations(params)
     except StabilityError as exc:
         module.fail_json(**exc.to_result())
 
@@ -530,21 +555,13 @@ def main():
     with client_for_module(module) as client:
         try:
             account = None
-            if organizations is not None:
+            if several:
                 account = client.fetch_account(sendable_ids=True)
-                result['credits'], result['balances'] = read_balances(
-                    client, account, organization, None if organizations == ALL_ORGANIZATIONS else organizations)
+                result['credits'], result['balances'] = read_balances(client, account, organization, organizations)
             else:
                 result['credits'] = client.fetch_balance(organization)
             if ledger_path is not None:
-                history = read_history(module, result, ledger_path, client.settings.timeout)
-                # Readings written without an id (1.x) are the key's default organization's: its id is needed only when
-                # the ledger mixes such readings with ids; then the account is read, once.
-                asked = [item['organization_id'] for item in result.get('balances', [])] + [organization]
-                if account is None and needs_default_organization(history, asked):
-                    account = client.fetch_account(sendable_ids=True)
-                default = default_membership(account) if account is not None else None
-                add_runway(result, history, default['id'] if default else None)
+                add_runway(module, client, result, account, ledger_path)
         except StabilityError as exc:
             module.fail_json(**dict(result, **exc.to_result()))
         membership = metrics_membership(client, account, organization) if metrics_path is not None and 'balances' not in result else (None, None)

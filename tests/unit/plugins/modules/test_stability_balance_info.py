@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from ansible_collections.stabilityai.platform.plugins.module_utils import _organizations
 from ansible_collections.stabilityai.platform.plugins.modules import stability_balance_info
 
 KEY = 'sk-unit-balance-key-7'
@@ -212,8 +213,8 @@ def test_the_module_shares_the_budget_of_the_user_s_other_processes(fake_api, ru
 def test_organizations_uses_the_shared_parser(fake_account_api, run_module, monkeypatch):
     """The module hands the option as written to _organizations.parse_organizations (one set of rules)."""
     seen = []
-    real = stability_balance_info.parse_organizations
-    monkeypatch.setattr(stability_balance_info, 'parse_organizations', lambda option, value: seen.append((option, value)) or real(option, value))
+    real = _organizations.parse_organizations
+    monkeypatch.setattr(_organizations, 'parse_organizations', lambda option, value: seen.append((option, value)) or real(option, value))
     result, failed, dummy = run_module(stability_balance_info, {'api_key': KEY, 'organizations': ' org-alice-lab , org-render-farm,org-alice-lab'})
     assert not failed, result
     assert seen == [('organizations', ' org-alice-lab , org-render-farm,org-alice-lab')]
