@@ -251,7 +251,7 @@ def harness_tests(session):
 
 @nox.session(python=TOOLS, default=False)
 def mutation(session):
-    """Opt-in: mutmut over every private helper with the unit tests; fails under 95% killed (tools/mutation/README.md)."""
+    """Opt-in: mutmut over every private helper with the unit tests; fails under the minimum score of tools/mutation/README.md."""
     tools_install(session, '-r', str(harness.line_requirements(list(LINES)[0])), 'mutmut')
     with in_copy(session):
         session.run('python', 'tools/mutation/run.py', *session.posargs)
@@ -266,7 +266,7 @@ def benchmark(session):
 
 MONITORING = Path(__file__).resolve().parent / 'tests' / 'monitoring'
 
-if MONITORING.is_dir():  # the metrics helper's tests (issue 24); the session appears when they do
+if MONITORING.is_dir():  # the metrics helper's tests; the session appears when they do
     @nox.session(python=TOOLS)
     def monitoring(session):
         """The metrics against real Prometheus servers (tests/monitoring/, pytest)."""

@@ -150,7 +150,7 @@ def banner(found=None):
 def prepare_environment():
     """Point everything the tools write at .nox/scratch and make the lines' Pythons findable by nox.
 
-    HOME moves (ansible-test keeps ~110 MB of venvs and an SSH key pair under ~/.ansible/test, molecule
+    HOME moves (ansible-test keeps its venvs and an SSH key pair under ~/.ansible/test, molecule
     installs the collection into ~/.ansible/collections, and the collection's own cache defaults to
     ~/.cache/stabilityai.platform); the user's pip configuration is linked in so that pip keeps its
     index settings, and pip's download cache stays where pip keeps it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The shared request budget and lock-out memory (issue 11), against the simulator with its rate
+# The shared request budget and lock-out memory, against the simulator with its rate
 # limit on (30 requests per 2 s, then a 30 s lock-out, longer than a loaded machine takes to
 # start the first module runs after the lock-out began): 300 local hosts, forks 40, the balance
 # module on each host with rate_limit 20/2.

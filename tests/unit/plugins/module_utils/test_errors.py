@@ -56,7 +56,7 @@ def test_base64_of_the_key_is_redacted_with_or_without_its_padding():
     assert redact('a %s b %s c' % (encoded, encoded.rstrip('=')), key) == 'a ******** b ******** c'
 
 
-# -- partial echoes (issue 21): the forms several vendors and a red team used ---------------------
+# -- partial echoes: the forms several vendors and a red team used --------------------------------
 
 @pytest.mark.parametrize('text, expected', [
     pytest.param('Incorrect API key provided: %s...***' % KEY[:20], 'Incorrect API key provided: ********...***', id='prefix of 20'),
