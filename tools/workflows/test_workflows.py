@@ -13,7 +13,8 @@ No container engine runs on the development machines, so the workflows are check
 * the ansible-test matrix names exactly the lines of ``tests/requirements/ansible-core-X.Y.txt``, each on
   the Python its ``# python-version:`` line says, plus ``devel`` allowed to fail, and passes the action
   only inputs it has;
-* the nox workflow runs exactly the default sessions of ``nox -l``;
+* the nox workflow runs exactly the default sessions of ``nox -l``, and the README's table of sessions
+  names each of them and no other;
 * the release workflow's publishing step hands the Galaxy key to ansible-galaxy the way it is written
   (run here against a local server standing in for Galaxy).
 
@@ -170,6 +171,30 @@ def test_docs_check_fails_without_a_venv_of_its_own():
     """With --no-venv (STABILITY_VENV) antsibull-nox's docs-check skips antsibull-docs and would report success."""
     result = run([sys.executable, '-m', 'nox', '--no-color', '--no-venv', '--no-install', '-s', 'docs-check'], cwd=COLLECTION_ROOT)
     assert result.returncode != 0 and 'docs-check runs only in a venv of its own' in result.stdout, result.stdout
+
+
+# antsibull-nox's helper that prints a matrix for CI systems: no check, so not in the README's table.
+NOT_IN_THE_README = ('matrix-generator',)
+
+
+def readme_session_table():
+    """The README's table of sessions: ``(names of the first column, every name in back-quotes in it)``."""
+    with open(os.path.join(COLLECTION_ROOT, 'README.md')) as handle:
+        text = handle.read()
+    table = re.search(r'^\| session \| what it checks \|\n((?:\|.*\n)+)', text, re.MULTILINE).group(1)
+    rows = [row for row in table.splitlines() if not row.startswith('|---')]
+    first = [name for row in rows for name in re.findall(r'`([^`]+)`', row.split('|')[1])]
+    return first, set(re.findall(r'`([^`]+)`', table))
+
+
+def test_the_readme_describes_exactly_the_sessions_of_nox():
+    """Every session of ``nox -l`` appears in the README's table (one sits inside another's row, such as
+    ``yamllint`` in ``lint``'s), and every row names a session that exists, so a session added or
+    removed in noxfile.py cannot leave the table behind."""
+    sessions = set(nox_sessions()) | set('matrix(%s)' % line for line in harness.lines())
+    first, named = readme_session_table()
+    assert sorted(sessions - named - set(NOT_IN_THE_README)) == []
+    assert sorted(set(first) - sessions) == []
 
 
 class FakeGalaxy(BaseHTTPRequestHandler):
