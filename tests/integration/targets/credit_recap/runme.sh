@@ -77,6 +77,9 @@ preflight_fails preflight-usage "Stability AI pre-flight usage error: stability_
 # The usage error names the variable from the module's invalid_option (data), a gate failure is no usage error.
 preflight_fails preflight-usage-warn "Stability AI pre-flight usage error: stability_warn_below must be a number of credits, 0 or more, got 'lots'" \
     -e stability_min_credits=0 -e 'stability_warn_below=lots' "$@"
+# A threshold of true (extra vars as JSON keep the boolean) is refused as in every plugin, never read as 1.0.
+preflight_fails preflight-usage-true "Stability AI pre-flight usage error: stability_min_credits must be a number of credits, 0 or more, got True" \
+    -e '{"stability_min_credits": true}' "$@"
 preflight_fails preflight-below "Stability AI pre-flight failed: Credits are below min_credits" -e stability_min_credits=1e12 "$@"
 if grep -q "Stability AI pre-flight usage error" "${work_dir}/preflight-below.txt"; then exit 1; fi
 
