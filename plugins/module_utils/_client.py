@@ -163,95 +163,75 @@ def check_credits(payload, secret=None):
 _CURRENT = threading.local()
 
 
-class _Attempt(object):
-    """One try of one request: its wall-clock deadline and the connection it runs on.
+class _Deadline(object):
+    """The wall-clock end of one attempt: at ``timeout`` seconds a timer shuts the attempt's socket down.
 
-    A socket time-out bounds each ``recv``, not the answer: a server that sends a byte a second
-    would keep a call alive for ever.  ``expire`` (called by the watchdog at the deadline) shuts
-    the socket down, so whatever urllib3 is waiting for ends at once.
+    A socket time-out bounds each ``recv``, not the answer: a server that sends a byte every half
+    second passes it for ever, in the headers (read inside http.client) as in the body.  Only a cut
+    from another thread ends a read in progress, and it needs the socket, which urllib3 hands out
+    through no documented hook: so the two connection classes below report it when they connect and
+    when they send, to the deadline of the thread's attempt (a thread-local, so that concurrent reads
+    each cut their own).  One ``threading.Timer`` per attempt, cancelled when the attempt ends, is the
+    whole watchdog.  Ruled out: a per-read time-out shrunk to the time left (nothing runs between the
+    reads of http.client's header loop); abandoning the request in a thread of its own (the thread and
+    its connection would trickle on); urllib3's ``Timeout(total=...)`` (it, too, bounds each read);
+    urllib3 2.3's ``HTTPResponse.shutdown`` (not in 1.26, and only once the headers are in).
     """
 
-    def __init__(self, deadline):
-        self.deadline = deadline
+    def __init__(self, seconds):
         self.expired = False
-        self._connection = None
-        self._sock = None
+        self._connection = self._sock = None
         self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.name = 'stability-timeout'
+        self._timer.daemon = True
 
-    def attach(self, connection):
+    def __enter__(self):
+        _CURRENT.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._timer.cancel()
+        with self._lock:  # a timer already firing now finds nothing to cut (the connection may be back in the pool)
+            self._connection = self._sock = None
+        _CURRENT.deadline = None
+
+    def watch(self, connection):
         """Follow ``connection``; its socket is kept too, as http.client lets go of it for an answer read until close."""
         with self._lock:
             self._connection = connection
             self._sock = getattr(connection, 'sock', None) or self._sock
-            expired = self.expired
-        if expired:
-            raise socket.timeout('deadline passed')
+            if self.expired:
+                raise socket.timeout('deadline passed')
 
-    def expire(self):
+    def _expire(self):
         with self._lock:
             self.expired = True
             sock = getattr(self._connection, 'sock', None) or self._sock
-        if sock is not None:
-            try:
-                # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _Watchdog(object):
-    """Expires attempts that outlive their deadline: one thread per client, started on first use."""
-
-    def __init__(self):
-        self._armed = set()
-        self._condition = threading.Condition()
-        self._thread = None
-        self._stopped = False
-
-    def arm(self, attempt):
-        with self._condition:
-            self._armed.add(attempt)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name='stability-timeout', daemon=True)
-                self._thread.start()
-            self._condition.notify()
-
-    def disarm(self, attempt):
-        with self._condition:
-            self._armed.discard(attempt)
-
-    def stop(self):
-        with self._condition:
-            self._stopped = True
-            self._condition.notify()
-
-    def _run(self):
-        with self._condition:
-            while not self._stopped:
-                now = time.monotonic()
-                for attempt in [attempt for attempt in self._armed if attempt.deadline <= now]:
-                    self._armed.discard(attempt)
-                    attempt.expire()
-                nearest = min((attempt.deadline for attempt in self._armed), default=None)
-                self._condition.wait(None if nearest is None else nearest - now)
-
-
-def _attach_current(connection):
-    attempt = getattr(_CURRENT, 'attempt', None)
-    if attempt is not None:
-        attempt.attach(connection)
+            if sock is not None:
+                try:
+                    # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
 
 class _WatchedConnection(object):
-    """Mixin: hands the connection to the current attempt when it connects and when it sends."""
+    """Mixin: hands the connection to the thread's deadline when it connects and when it sends."""
+
+    def _watch(self):
+        deadline = getattr(_CURRENT, 'deadline', None)
+        if deadline is not None:
+            deadline.watch(self)
 
     def connect(self):
-        _attach_current(self)
+        self._watch()
         super(_WatchedConnection, self).connect()
-        _attach_current(self)
+        self._watch()
 
     def request(self, *args, **kwargs):
-        _attach_current(self)
+        self._watch()
         return super(_WatchedConnection, self).request(*args, **kwargs)
 
 
@@ -263,16 +243,11 @@ if HAS_REQUESTS:
     class HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
         pass
 
-    class _WatchedHTTPPool(HTTPConnectionPool):
-        ConnectionCls = HTTPConnection
-
-    class _WatchedHTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = HTTPSConnection
-
     class _WatchedAdapter(HTTPAdapter):
-        """The requests adapter whose connections the watchdog can cut at an attempt's deadline."""
+        """The requests adapter whose pools (direct or through a proxy) make the connections above."""
 
-        pools = {'http': _WatchedHTTPPool, 'https': _WatchedHTTPSPool}
+        pools = {'http': type('HTTPConnectionPool', (HTTPConnectionPool,), {'ConnectionCls': HTTPConnection}),
+                 'https': type('HTTPSConnectionPool', (HTTPSConnectionPool,), {'ConnectionCls': HTTPSConnection})}
 
         def init_poolmanager(self, *args, **kwargs):
             super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
@@ -280,7 +255,7 @@ if HAS_REQUESTS:
 
         def proxy_manager_for(self, proxy, **proxy_kwargs):
             manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
-            if isinstance(manager, ProxyManager):
+            if isinstance(manager, ProxyManager):  # not SOCKS: its own pools make the connections through the proxy
                 manager.pool_classes_by_scheme = self.pools
             return manager
 
@@ -300,7 +275,6 @@ class StabilityClient(object):
         # which would read the key in clear text.
         self._session.trust_env = False
         self._session.proxies = requests.utils.get_environ_proxies(self._base) if self._base.startswith('https://') else {}
-        self._watchdog = _Watchdog()
         adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
         self._session.mount('https://', adapter)
         self._session.mount('http://', adapter)
@@ -321,7 +295,6 @@ class StabilityClient(object):
             self._session.verify = settings.ca_path
 
     def close(self):
-        self._watchdog.stop()
         self._session.close()
 
     def __enter__(self):
@@ -404,32 +377,27 @@ class StabilityClient(object):
         Reading stops at the first 64 KiB chunk that passes the cap, so memory stays bounded and
         the caller sees a body longer than the cap, which it refuses.
 
-        ``timeout`` bounds each socket read and, through the watchdog, the whole attempt from
+        ``timeout`` bounds each socket read and, through ``_Deadline``, the whole attempt from
         connect to the last byte, however slowly the server sends its headers or its body.
         """
-        attempt = _Attempt(time.monotonic() + self.settings.timeout)
-        _CURRENT.attempt = attempt
-        self._watchdog.arm(attempt)
-        try:
-            with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
-                                   allow_redirects=False) as response:
-                chunks = []
-                size = 0
-                for chunk in response.iter_content(chunk_size=65536):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        break
-                result = response.status_code, response.headers, b''.join(chunks)
-        except requests.exceptions.RequestException as exc:
-            # The watchdog's cut and a read that timed out on its own say the same thing, whichever came first.
-            if attempt.expired or isinstance(exc, requests.exceptions.ReadTimeout):
-                raise self._attempt_timeout()
-            raise
-        finally:
-            self._watchdog.disarm(attempt)
-            _CURRENT.attempt = None
-        if attempt.expired:  # the cut can look like the end of a body sent until the connection closes
+        with _Deadline(self.settings.timeout) as deadline:
+            try:
+                with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
+                                       allow_redirects=False) as response:
+                    chunks = []
+                    size = 0
+                    for chunk in response.iter_content(chunk_size=65536):
+                        chunks.append(chunk)
+                        size += len(chunk)
+                        if size > MAX_BODY_BYTES:
+                            break
+                    result = response.status_code, response.headers, b''.join(chunks)
+            except requests.exceptions.RequestException as exc:
+                # The timer's cut and a read that timed out on its own say the same thing, whichever came first.
+                if deadline.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+                    raise self._attempt_timeout()
+                raise
+        if deadline.expired:  # the cut can look like the end of a body sent until the connection closes
             raise self._attempt_timeout()
         return result
 

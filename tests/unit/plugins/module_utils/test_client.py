@@ -327,7 +327,7 @@ class TestRetries:
         assert make_client().fetch_balance() == 2.0
         assert len(sleeps) == 1
 
-    def test_a_read_that_timed_out_on_its_own_is_worded_like_the_watchdog_cut(self, fake_api, sleeps):
+    def test_a_read_that_timed_out_on_its_own_is_worded_like_the_deadline_cut(self, fake_api, sleeps):
         """The socket time-out and the wall-clock cut fire at the same moment: one wording, whichever wins."""
         fake_api.answer(exc=requests.exceptions.ReadTimeout('HTTPConnectionPool: Read timed out. (read timeout=2.5)'))
         with pytest.raises(StabilityConnectionError) as caught:
