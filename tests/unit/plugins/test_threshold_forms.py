@@ -15,7 +15,11 @@ it 1.0, a gate no one asked for.  The pre-flight playbook passes its thresholds 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
+import re
+
 import pytest
+import yaml
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
@@ -25,6 +29,8 @@ from ansible_collections.stabilityai.platform.plugins.modules import stability_b
 from ansible_collections.stabilityai.platform.plugins.plugin_utils._credit_watch import WatchOptions
 
 KEY = 'sk-unit-threshold-forms-4242'
+COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+THRESHOLDS = ('min_credits', 'warn_below', 'min_days_left', 'min_runs_left')
 OTHER = {'min_credits': 'warn_below', 'warn_below': 'min_credits'}
 
 UNSET = 'unset'
@@ -101,3 +107,13 @@ def test_the_event_source(option, value, number):
         assert str(caught.value) == refusal(option, value)
     else:
         assert WatchOptions(args, {}).thresholds[option] == (None if number == UNSET else number)
+
+
+@pytest.mark.parametrize('path', ['plugins/modules/stability_balance_info.py', 'plugins/lookup/stability_balance.py',
+                                  'extensions/eda/plugins/event_source/credit_balance.py'])
+def test_every_plugin_declares_its_thresholds_raw(path):
+    """Declared ``float``, Ansible would turn ``true`` into 1.0 before the plugin sees it: the checks above need the value as written."""
+    with open(os.path.join(COLLECTION_ROOT, path)) as handle:
+        options = yaml.safe_load(re.search(r"DOCUMENTATION = r'''(.*?)'''", handle.read(), re.S).group(1))['options']
+    thresholds = dict((name, option['type']) for name, option in options.items() if name in THRESHOLDS)
+    assert set(thresholds) >= set(OTHER) and set(thresholds.values()) == {'raw'}
