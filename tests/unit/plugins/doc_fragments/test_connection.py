@@ -110,7 +110,7 @@ def user_docs():
     return texts
 
 
-NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'seven': 7, 'ten': 10}
+NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'seven': 7, 'ten': 10, 'eighth': 8}
 
 # (what, pattern whose groups are numbers, the numbers the code has)
 FACTS = [
@@ -139,6 +139,8 @@ FACTS = [
     ('event source interval floor', r'(?:below|at least) (\d+) seconds(?: is refused|; a loopback)', (int(_credit_watch.MIN_INTERVAL),)),
     ('event source interval default', r'[Ss]econds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
     ('event source recovery margin', r'back at least (\d+) % above', (int(_credit_watch.RECOVERY_MARGIN * 100),)),
+    ('event source loopback floor', r'may go down to (\d+(?:\.\d+)?) seconds', (_credit_watch.MIN_LOOPBACK_INTERVAL,)),
+    ('event source first wait after a failure', r'an (\w+) of interval', (2 ** _credit_watch.BACKOFF_STEPS,)),
 ]
 
 
@@ -147,7 +149,7 @@ def test_numbers_the_docs_repeat_are_the_code_s(what, pattern, expected):
     found = []
     for path, text in user_docs().items():
         for match in re.finditer(pattern, text):
-            numbers = tuple(NUMBER_WORDS.get(group, None) or int(group) for group in match.groups())
+            numbers = tuple(NUMBER_WORDS.get(group, None) or float(group) for group in match.groups())
             found.append((path, match.group(0), numbers))
     assert found, 'no doc states the %s any more: drop the pattern or restore the text' % what
     wrong = [(path, phrase) for path, phrase, numbers in found if numbers != tuple(expected)]
