@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
-from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _rate_guard, _runway, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _metrics, _rate_guard, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
@@ -139,6 +139,7 @@ FACTS = [
     ('event source interval floor', r'(?:below|at least) (\d+) seconds(?: is refused|; a loopback)', (int(_credit_watch.MIN_INTERVAL),)),
     ('event source interval default', r'[Ss]econds between readings, default (\d+)', (int(_credit_watch.DEFAULT_INTERVAL),)),
     ('event source recovery margin', r'back at least (\d+) % above', (int(_credit_watch.RECOVERY_MARGIN * 100),)),
+    ('push time-out', r'at most (\d+) seconds for each network operation', (_metrics.PUSH_TIMEOUT,)),
     ('event source loopback floor', r'may go down to (\d+(?:\.\d+)?) seconds', (_credit_watch.MIN_LOOPBACK_INTERVAL,)),
     ('event source first wait after a failure', r'an (\w+) of interval', (2 ** _credit_watch.BACKOFF_STEPS,)),
 ]
