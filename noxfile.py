@@ -243,10 +243,11 @@ def workflows(session):
 
 @nox.session(name='harness', python=TOOLS)
 def harness_tests(session):
-    """The harness's own tests: the line and Python chosen, the matrix, the collection copy, the get-pip stand-in (tools/test_harness.py)."""
+    """The harness's own tests: the line and Python chosen, the matrix, the collection copy, the get-pip stand-in (tools/test_harness.py);
+    the benchmark's bar arithmetic (tools/benchmarks/test_benchmark.py)."""
     tools_install(session, 'pytest', 'ansible-core')
     with in_copy(session):
-        session.run(*pytest_args(session), 'tools/test_harness.py', *session.posargs)
+        session.run(*pytest_args(session), 'tools/test_harness.py', 'tools/benchmarks/test_benchmark.py', *session.posargs)
 
 
 @nox.session(python=TOOLS, default=False)
