@@ -127,6 +127,20 @@ def integration(session):
     on_chosen_line(session)
 
 
+@nox.session(name='oldest-requests', python=LINES[next(iter(LINES))])
+def oldest_requests(session):
+    """The HTTP client's unit tests on the oldest requests that requirements.txt admits, with urllib3 1.26 (posargs: test files)."""
+    # A venv of its own, also under nox --no-venv (STABILITY_VENV), whose ready venv has the newest urllib3.
+    venv = harness.SCRATCH / 'oldest-requests'
+    session.run('python', '-m', 'venv', str(venv))
+    python = str(venv / 'bin' / 'python')
+    session.run(python, '-m', 'pip', 'install', '-q', '-r', str(harness.LINE_FILES / 'requests-oldest.txt'), external=True)
+    with in_copy(session):
+        tests = sorted(str(path) for path in Path('tests/unit/plugins/module_utils').glob('test_client*.py'))
+        session.run(python, *pytest_args(session)[1:], '-q', *(session.posargs or tests),
+                    env={'PYTHONPATH': session.env['ANSIBLE_COLLECTIONS_PATH']}, external=True)
+
+
 @nox.session(default=False)
 @nox.parametrize('python,line', [(python, line) for line, python in LINES.items()], ids=list(LINES))
 def matrix(session, line):
@@ -279,7 +293,7 @@ if MONITORING.is_dir():  # the metrics helper's tests; the session appears when 
 # The default run: every session but the opt-in mutation and benchmark, and the matrix on the lines not chosen
 # above.
 nox.options.sessions = (
-    ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
+    ['sanity', 'units', 'integration', 'oldest-requests', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
      'molecule', 'ee', 'runner', 'eda', 'build', 'workflows', 'harness']
     + (['monitoring'] if MONITORING.is_dir() else [])
     + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
