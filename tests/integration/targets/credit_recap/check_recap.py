@@ -13,7 +13,7 @@
     check_recap.py failed WORK                 the run whose play failed on purpose
     check_recap.py fault WORK                  the run whose end reading failed
     check_recap.py parallel WORK               two runs at once on one ledger
-    check_recap.py secrets KEY FILE...         the key is in none of the files
+    check_recap.py secrets KEY FILE...         no 8 characters of the key in a row, in any case, in any FILE
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,27 +25,12 @@ import os
 import re
 import stat
 import sys
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_simulator', 'files'))
+from checks import check, control, read, run, secrets_in  # noqa: E402  (setup_simulator/files/checks.py: what the targets' checks share)
 
 STUDIO = 'org-alice-studio'
 ALICE_ORGS = ['org-alice-studio', 'org-alice-lab', 'org-render-farm']
-
-
-def fail(message, *texts):
-    sys.stderr.write('check_recap.py: %s\n' % message)
-    for text in texts:
-        sys.stderr.write('%s\n' % text[-4000:])
-    sys.exit(1)
-
-
-def check(condition, message, *texts):
-    if not condition:
-        fail(message, *texts)
-
-
-def read(path):
-    with open(path) as handle:
-        return handle.read()
 
 
 def ledger(work):
@@ -78,12 +63,6 @@ def seed(path, organization=STUDIO):
                                              run_id='seed-%d' % days_ago, event=event, playbook='generate.yml')) + '\n')
             credits -= 25
     os.chmod(path, 0o600)
-
-
-def control(url, method, path):
-    request = urllib.request.Request(url + path, method=method)
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read().decode('utf-8'))
 
 
 def spend(work, url):
@@ -170,34 +149,19 @@ def parallel(work):
               'parallel run %d is not whole in the ledger: %r' % (number, events))
 
 
-def secrets(key, paths):
-    for path in paths:
-        check(key not in read(path), 'the key is in %s' % path)
-
-
-def main(argv):
-    command, args = argv[1], argv[2:]
-    if command == 'seed':
-        seed(*args)
-    elif command == 'requests':
-        control(args[0], 'DELETE', '/_sim/requests')
-    elif command == 'clear-faults':
-        control(args[0], 'DELETE', '/_sim/faults')
-    elif command == 'spend':
-        spend(*args)
-    elif command == 'preflight':
-        preflight(*args)
-    elif command == 'failed':
-        failed(*args)
-    elif command == 'fault':
-        fault(*args)
-    elif command == 'parallel':
-        parallel(*args)
-    elif command == 'secrets':
-        secrets(args[0], args[1:])
-    else:
-        fail('unknown command %s' % command)
+def secrets(key, *paths):
+    secrets_in([read(path) for path in paths], key)
 
 
 if __name__ == '__main__':
-    main(sys.argv)
+    run({
+        'seed': seed,
+        'requests': lambda url: control(url, 'DELETE', '/_sim/requests'),
+        'clear-faults': lambda url: control(url, 'DELETE', '/_sim/faults'),
+        'spend': spend,
+        'preflight': preflight,
+        'failed': failed,
+        'fault': fault,
+        'parallel': parallel,
+        'secrets': secrets,
+    }, sys.argv)

@@ -9,13 +9,9 @@ set -eux
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
 source ../setup_simulator/files/simulator.sh
-trap 'stop_simulator "${work_dir}"' EXIT
-start_simulator "${work_dir}"
+start_simulator_as_alice "${work_dir}"
 
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
-sim_url="$(cat "${work_dir}/url")"
-export STABILITY_API_URL="${sim_url}"
-export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export ANSIBLE_CALLBACKS_ENABLED=stabilityai.platform.credit_recap
 export STABILITY_RECAP_ORGANIZATIONS=all
 export STABILITY_LEDGER="${work_dir}/ledger.jsonl"
@@ -25,9 +21,9 @@ export ANSIBLE_NOCOLOR=1
 
 # A run that spends 25 credits, over three days of history.
 "${python}" check_recap.py seed "${STABILITY_LEDGER}"
-"${python}" check_recap.py requests "${sim_url}"
+"${python}" check_recap.py requests "${STABILITY_API_URL}"
 ansible-playbook spend.yml -e '{"spend": {"org-alice-studio": 25}}' "$@" >"${work_dir}/spend.txt" 2>&1
-"${python}" check_recap.py spend "${work_dir}" "${sim_url}"
+"${python}" check_recap.py spend "${work_dir}" "${STABILITY_API_URL}"
 
 # The module reads that ledger: runway in its result, and the runway gates.
 env -u ANSIBLE_CALLBACKS_ENABLED ansible-playbook gates.yml "$@"
@@ -105,7 +101,7 @@ test "${rc}" -eq 2
 # Options from ansible.cfg this time: organizations from [callback_credit_recap], retries = 0.
 ANSIBLE_CONFIG=recap.cfg env -u STABILITY_RECAP_ORGANIZATIONS \
     ansible-playbook spend.yml -e break_api=true "$@" >"${work_dir}/fault.txt" 2>&1
-"${python}" check_recap.py clear-faults "${sim_url}"
+"${python}" check_recap.py clear-faults "${STABILITY_API_URL}"
 "${python}" check_recap.py fault "${work_dir}"
 
 # Two playbooks append to one ledger at once.

@@ -27,8 +27,10 @@ import os
 import re
 import secrets
 import sys
-import urllib.request
 from html import unescape
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_simulator', 'files'))
+from checks import check, control, read, run, secrets_in  # noqa: E402  (setup_simulator/files/checks.py: what the targets' checks share)
 
 MARKDOWN_NAME = ('A\r# Injected heading\r![px](https://evil.example/p.png) [Top up here](https://evil.example/phish) '
                  'https://evil.example/x www.evil.example root@evil.example @octocat <b>bold</b> *em* | extra | column')
@@ -37,21 +39,6 @@ NAMES = {'org-hostile-md': MARKDOWN_NAME, 'org-hostile-tty': TERMINAL_NAME}
 PHISH = '[Top up here](https://evil.example/phish)'
 HIDDEN = set(chr(code) for code in range(0x20) if chr(code) not in '\n') | set(chr(code) for code in range(0x7f, 0xa0)) | set(
     '\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u200c\u200d\u200e\u200f')
-
-
-def fail(message, text=''):
-    sys.stderr.write('hostile.py: %s\n%s\n' % (message, text[-4000:]))
-    sys.exit(1)
-
-
-def check(condition, message, text=''):
-    if not condition:
-        fail(message, text)
-
-
-def read(path):
-    with open(path, encoding='utf-8', errors='replace') as handle:
-        return handle.read()
 
 
 def fixture(default, directory):
@@ -71,10 +58,9 @@ def fixture(default, directory):
 def fault(url, key=None):
     key = key or os.environ['STABILITY_API_KEY']
     message = '%s Incorrect API key provided: %s...*** (%s)' % (PHISH, key[:20], key.upper())
-    body = json.dumps([{'match': {'endpoint': 'balance', 'organization': 'org-hostile-tty'}, 'status': 401, 'times': -1,
-                        'payload': {'id': key[-12:], 'name': 'unauthorized', 'message': message}}]).encode()
-    request = urllib.request.Request(url + '/_sim/faults', data=body, method='POST', headers={'Content-Type': 'application/json'})
-    urllib.request.urlopen(request, timeout=10).close()
+    faults = [{'match': {'endpoint': 'balance', 'organization': 'org-hostile-tty'}, 'status': 401, 'times': -1,
+               'payload': {'id': key[-12:], 'name': 'unauthorized', 'message': message}}]
+    control(url, 'POST', '/_sim/faults', faults)
 
 
 def summary(path):
@@ -107,7 +93,7 @@ def terminal(path):
 
 def events(url):
     key = os.environ['STABILITY_API_KEY']
-    urllib.request.urlopen(urllib.request.Request(url + '/_sim/faults', method='DELETE'), timeout=10).close()
+    control(url, 'DELETE', '/_sim/faults')
     path = os.path.join(os.environ['ANSIBLE_COLLECTIONS_PATH'].split(':')[0], 'ansible_collections', 'stabilityai', 'platform',
                         'extensions', 'eda', 'plugins', 'event_source', 'credit_balance.py')
     spec = importlib.util.spec_from_file_location('credit_balance', path)
@@ -141,30 +127,12 @@ def events(url):
     secrets_in([json.dumps(collected, ensure_ascii=False)], key)
 
 
-def secrets_in(texts, key):
-    pieces = set(key.lower()[start:start + 8] for start in range(len(key) - 7))
-    for text in texts:
-        found = sorted(piece for piece in pieces if piece in text.lower())
-        check(not found, '8 characters of the key in a row: %r' % found, text)
-
-
-def main(argv):
-    command, args = argv[1], argv[2:]
-    if command == 'fixture':
-        fixture(*args)
-    elif command == 'fault':
-        fault(*args)
-    elif command == 'summary':
-        summary(*args)
-    elif command == 'terminal':
-        terminal(*args)
-    elif command == 'events':
-        events(*args)
-    elif command == 'secrets':
-        secrets_in([read(path) for path in args], os.environ['STABILITY_API_KEY'])
-    else:
-        fail('unknown command %s' % command)
-
-
 if __name__ == '__main__':
-    main(sys.argv)
+    run({
+        'fixture': fixture,
+        'fault': fault,
+        'summary': summary,
+        'terminal': terminal,
+        'events': events,
+        'secrets': lambda *paths: secrets_in([read(path) for path in paths], os.environ['STABILITY_API_KEY']),
+    }, sys.argv)

@@ -7,12 +7,8 @@ set -eux
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
 source ../setup_simulator/files/simulator.sh
-trap 'stop_simulator "${work_dir}"' EXIT
-start_simulator "${work_dir}"
+start_simulator_as_alice "${work_dir}"
 
-STABILITY_API_URL="$(cat "${work_dir}/url")"
-export STABILITY_API_URL
-export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export STABILITY_CACHE_DIR="${work_dir}/cache"
 export ANSIBLE_FORKS=20
 

@@ -17,14 +17,10 @@ set -eux
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
 source ../setup_simulator/files/simulator.sh
-trap 'stop_simulator "${work_dir}"' EXIT
 lockout=30
-start_simulator "${work_dir}" --rate-limit 30/2 --lockout "${lockout}"
+start_simulator_as_alice "${work_dir}" --rate-limit 30/2 --lockout "${lockout}"
 
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
-STABILITY_API_URL="$(cat "${work_dir}/url")"
-export STABILITY_API_URL
-export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export STABILITY_RATE_LIMIT=20/2
 export XDG_CACHE_HOME="${work_dir}/xdg-cache"
 export ANSIBLE_FORKS=40
@@ -58,6 +54,7 @@ work_dir="$(mktemp -d)"
 lockout=120
 start_simulator "${work_dir}" --rate-limit 30/2 --lockout "${lockout}"
 STABILITY_API_URL="$(cat "${work_dir}/url")"
+export STABILITY_API_URL
 export XDG_CACHE_HOME="${work_dir}/xdg-cache"
 trip="${python} $(pwd)/simulator_log.py trip"
 "${python}" simulator_log.py clear

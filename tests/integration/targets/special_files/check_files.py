@@ -12,24 +12,18 @@ seed LEDGER             a ledger of one reading whose line has no line break at 
 """
 
 import json
+import os
 import re
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'setup_simulator', 'files'))
+from checks import fail, read, run  # noqa: E402  (setup_simulator/files/checks.py: what the targets' checks share)
 
 CRASHES = ('Traceback (most recent call last)', 'MODULE FAILURE', 'Exception:', 'Error:')
 
 
 def squeeze(text):
     return re.sub(r'\s+', '', text)
-
-
-def read(path):
-    with open(path, encoding='utf-8') as handle:
-        return handle.read()
-
-
-def fail(message, output=''):
-    sys.stderr.write('%s\n%s\n' % (message, output[-4000:]))
-    sys.exit(1)
 
 
 def count(path, times, *texts):
@@ -65,4 +59,4 @@ def seed(path):
 
 
 if __name__ == '__main__':
-    {'count': count, 'absent': absent, 'readings': readings, 'seed': seed}[sys.argv[1]](*sys.argv[2:])
+    run({'count': count, 'absent': absent, 'readings': readings, 'seed': seed}, sys.argv)

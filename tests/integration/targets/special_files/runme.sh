@@ -10,13 +10,9 @@ set -eux
 work_dir="$(mktemp -d)"
 # shellcheck source=../setup_simulator/files/simulator.sh
 source ../setup_simulator/files/simulator.sh
-trap 'stop_simulator "${work_dir}"' EXIT
-start_simulator "${work_dir}"
+start_simulator_as_alice "${work_dir}"
 
 python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-python3}"
-sim_url="$(cat "${work_dir}/url")"
-export STABILITY_API_URL="${sim_url}"
-export STABILITY_API_KEY=sk-sim-alice-64Es19knE59ROToV
 export ANSIBLE_NOCOLOR=1
 here="$(pwd)"
 limit=60
