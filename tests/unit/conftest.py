@@ -18,6 +18,7 @@ __metaclass__ = type
 import contextlib
 import io
 import json
+import os
 import signal
 import threading
 import time
@@ -34,6 +35,16 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _clien
 from ansible_collections.stabilityai.platform.tests.simulator.stability_simulator import account_document, load_fixture
 
 DEMO_KEY = 'sk-sim-alice-64Es19knE59ROToV'
+
+
+def pytest_configure(config):
+    """pytest's temporary folders (pytest-of-USER, its last three runs) go with ansible-test's own state, under
+    ~/.ansible/test/tmp, instead of /tmp: ansible-test units hands pytest HOME but no TMPDIR and no option, and the nox
+    sessions point HOME into .nox/scratch, so a test run leaves nothing outside the checkout."""
+    if not config.option.basetemp and 'PYTEST_DEBUG_TEMPROOT' not in os.environ:
+        root = os.path.join(os.path.expanduser('~'), '.ansible', 'test', 'tmp')
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        os.environ['PYTEST_DEBUG_TEMPROOT'] = root
 
 
 @pytest.fixture
