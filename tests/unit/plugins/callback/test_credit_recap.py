@@ -111,3 +111,12 @@ def test_an_empty_metrics_variable_means_unset_and_ansible_cfg_counts(callback, 
     assert callback._raw_option('pushgateway_url') == (None, None)
     monkeypatch.setenv('STABILITY_METRICS_FILE', '/tmp/stability.prom')
     assert callback._raw_option('metrics_path') == ('/tmp/stability.prom', 'the environment variable STABILITY_METRICS_FILE')
+
+
+def test_stability_api_key_wins_over_stability_key_as_in_the_modules(callback, ansible_cfg, monkeypatch):
+    ansible_cfg()
+    monkeypatch.setenv('STABILITY_API_KEY', 'sk-from-the-first-variable')
+    monkeypatch.setenv('STABILITY_KEY', 'sk-from-the-sdk-variable')
+    callback.set_options()
+    assert callback.get_option('api_key') == 'sk-from-the-first-variable'
+    assert callback._raw_option('api_key') == ('sk-from-the-first-variable', 'the environment variable STABILITY_API_KEY')
