@@ -122,18 +122,12 @@ RUNWAY_GATES = {
 }
 
 
-def _amount(value):
-    """Credits in a message: two decimals, or six significant digits where two decimals would be dozens of digits."""
-    value = as_float(value)
-    return '%.2f' % value if abs(value) < 1e15 else '%.6g' % value
-
-
 def _runway_words(option, credits, forecast):
     key, rate, left, pace = RUNWAY_GATES[option]
     text = left % forecast[key]
     if credits > 0 and forecast[rate] is not None:
-        text += pace % _amount(forecast[rate])
-    return '%s (%s credits)' % (text, _amount(credits))
+        text += pace % format_credits(as_float(forecast[rate]))
+    return '%s (%s credits)' % (text, format_credits(as_float(credits)))
 
 
 def runway_gate(option, threshold, forecasts, required=False):

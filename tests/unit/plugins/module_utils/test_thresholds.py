@@ -42,6 +42,15 @@ def test_huge_balances_have_three_significant_digits_not_hundreds_of_digits(cred
     assert format_credits(credits) == format_credits(credits, 0.0) == text
 
 
+def test_a_runway_message_shows_credits_as_the_shortfall_does():
+    """One way to write credits in every message: a huge balance or spend in three significant digits, an integer beyond floats too."""
+    forecast = {'days_left': 2.0, 'runs_left': 3.0, 'spent_per_day': 1.23456789e20, 'spent_per_run_max': 10 ** 400}
+    days, dummy = runway_gate('min_days_left', 7, [('org-a', 1.7e308, forecast)])
+    runs, dummy = runway_gate('min_runs_left', 7, [('org-a', 12.5, forecast)])
+    assert days == 'Runway below min_days_left 7: org-a has 2.0 days left, spending 1.23e+20 credits a day (1.7e+308 credits)'
+    assert runs == 'Runway below min_runs_left 7: org-a has 3 runs left at up to 1.8e+308 credits a run (12.50 credits)'
+
+
 @pytest.mark.parametrize('threshold, text', [(100.0, '100.00'), (0.5, '0.50'), (99.999, '99.999'), (1e3, '1000.00')])
 def test_thresholds_have_two_decimals_when_that_is_exact(threshold, text):
     assert format_threshold(threshold) == text
