@@ -13,7 +13,10 @@ only what it needs.  Everything is written under .nox/ (tools/harness.py says wh
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +36,7 @@ LINE, PYTHON = harness.choose(FOUND)
 LINES = harness.lines()
 TOOLS = harness.TOOLS_PYTHON
 LOCK = str(harness.LOCK)
+COLLECTION = '%s.%s' % (harness.NAMESPACE, harness.NAME)
 
 # A session reuses its venv from the last run (pip then only checks the pins); `nox --reuse-venv=no` or `rm -rf .nox` starts afresh.
 nox.options.reuse_venv = 'yes'
@@ -159,9 +163,61 @@ def matrix(session, line):
 
 # --- the tools, on Python 3.11 with the pinned tool chain --------------------------------------------------
 
+# antsibull-docs logs everything to ~/antsibull.log unless its configuration says otherwise: only its warnings and
+# errors, on stderr, where docs_step reads them.
+DOCS_LOGGING = """
+# noxfile.py docs session: warnings and errors to stderr; no ~/antsibull.log.
+logging_cfg = {
+    version = 1.0
+    outputs = {
+        stderr = {
+            output = twiggy.outputs.StreamOutput
+            format = twiggy.formats.shell_format
+        }
+    }
+    emitters = {
+        problems = {
+            level = WARNING
+            output_name = stderr
+        }
+    }
+}
+"""
+# No intersphinx inventories to download, so references into docs.ansible.com cannot be resolved and are not reported.
+DOCS_OFFLINE_CONF = """
+# noxfile.py docs session: an offline build.
+intersphinx_mapping = {}
+suppress_warnings = ['ref.ref']
+"""
+DOCS_PROBLEM = re.compile(r'\b(WARNING|ERROR)\b')
+# antsibull-docs 2.28 lints plugin pages rendered from a copy of the collection in a temporary directory named
+# antsibull-docs-XXXXXXXX, and with links.yml's edit_on_github the page's github_url holds a path through it. When the
+# random part ends in "_", docutils reads it as a link target and reports 'Unknown target name: "antsibull-docs-..."'
+# (about one run in 37): such a run, and only such a run, is repeated.
+DOCS_TEMP_DIR_FALSE_POSITIVE = 'Unknown target name: "antsibull-docs-'
+
+
+def docs_step(session, argv, cwd=None):
+    """Run argv with the session's venv first on PATH and print its output; returns the lines that fail it (exit status
+    and every WARNING or ERROR line): nox's session.run cannot give both the output and the status of a failed command."""
+    env = dict((name, value) for name, value in dict(os.environ, **session.env).items() if value is not None)  # None: unset
+    env.update(PATH=os.pathsep.join([session.bin, env.get('PATH', os.defpath)]), VIRTUAL_ENV=str(Path(session.bin).parent))
+    session.log(' '.join(argv))
+    result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    print(result.stdout, end='', flush=True)
+    problems = [line for line in result.stdout.splitlines() if DOCS_PROBLEM.search(line)]
+    return (['%s: exit %d' % (argv[0], result.returncode)] if result.returncode else []) + problems
+
+
+def docs_step_or_fail(session, argv, cwd=None):
+    problems = docs_step(session, argv, cwd)
+    if problems:
+        session.error('%s failed: %s' % (argv[0], '; '.join(problems)))
+
+
 @nox.session(python=TOOLS)
 def docs(session):
-    """antsibull-docs lint-collection-docs, then the HTML site built offline (tools/docsite.py); any warning fails it.
+    """antsibull-docs lint-collection-docs, then the HTML site built offline with antsibull-docs and Sphinx; any warning fails it.
 
     posargs: DEST, where the site is built (default .nox/scratch/docsite); open DEST/build/html/index.html.
     """
@@ -169,8 +225,39 @@ def docs(session):
     dest = Path(session.posargs[0]).resolve() if session.posargs else harness.SCRATCH / 'docsite'
     if not session.posargs:
         shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True, exist_ok=True)
+    os.chmod(dest, 0o755)  # antsibull-docs refuses a destination that others may write to
+    config = dest.parent / (dest.name + '-antsibull-docs.cfg')
+    config.write_text(DOCS_LOGGING, encoding='utf-8')
+    antsibull_docs = ['antsibull-docs', '--config-file', str(config)]
     with in_copy(session):
-        session.run('python', 'tools/docsite.py', str(dest))
+        lint = antsibull_docs + ['lint-collection-docs', '--plugin-docs', '--validate-collection-refs', 'all',
+                                 '--disallow-unknown-collection-refs', '.']
+        for attempt in range(3):
+            problems = docs_step(session, lint)
+            others = [line for line in problems if DOCS_TEMP_DIR_FALSE_POSITIVE not in line and not line.startswith('antsibull-docs: exit ')]
+            if not problems or others or attempt == 2:
+                break
+            session.log("lint-collection-docs: antsibull-docs' temporary directory ended in '_' (a false positive); again")
+        if problems:
+            session.error('antsibull-docs lint-collection-docs failed: %s' % '; '.join(problems))
+        docs_step_or_fail(session, antsibull_docs + ['sphinx-init', '--use-current', '--dest-dir', str(dest),
+                                                     '--project', COLLECTION, '--title', COLLECTION, COLLECTION])
+        # The site's first page is the collection's own, not sphinx-init's "Welcome to my Ansible collection
+        # documentation" (antsibull-docs keeps rst/index.rst: it is not one of its pages).
+        (dest / 'rst' / 'index.rst').write_text(Path('docs/docsite/site-index.rst').read_text(encoding='utf-8'), encoding='utf-8')
+    with open(dest / 'conf.py', 'a', encoding='utf-8') as handle:
+        handle.write(DOCS_OFFLINE_CONF)
+    with open(dest / 'antsibull-docs.cfg', 'a', encoding='utf-8') as handle:  # build.sh passes it to antsibull-docs
+        handle.write(DOCS_LOGGING)
+    # build.sh runs `antsibull-docs collection` and then `sphinx-build -W --keep-going`.
+    docs_step_or_fail(session, [str(dest / 'build.sh')], cwd=str(dest))
+    html = dest / 'build' / 'html'
+    if not (html / 'collections' / 'stabilityai' / 'platform' / 'index.html').is_file():
+        session.error('no collection index page in %s' % html)
+    if 'Three ways to gate a play on credits' not in (html / 'index.html').read_text(encoding='utf-8'):
+        session.error("the site's first page is not the collection's own (docs/docsite/site-index.rst)")
+    session.log('docs built without warnings: %s' % (html / 'index.html'))
 
 
 @nox.session(python=TOOLS)
@@ -239,8 +326,7 @@ def eda(session):
 
 @nox.session(python=TOOLS)
 def build(session):
-    """ansible-galaxy collection build holds the product and nothing else, galaxy-importer reports no warning or error,
-    and every install the docs describe works as written (tools/build/)."""
+    """The built tarball holds the product only, galaxy-importer reports no warning or error, the docs' installs work (tools/build/)."""
     tools_install(session, 'pytest', 'galaxy-importer', 'ansible-core', 'requests', 'PyYAML')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/build/', *session.posargs)
