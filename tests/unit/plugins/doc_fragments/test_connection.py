@@ -7,9 +7,9 @@
 
 Each option is described once, in the DOCUMENTATION fragment; the CONTROLLER fragment (every
 controller-side plugin) and the PLUGINS fragment (those that see variables) only add where else
-a value comes from.  Numbers that prose repeats (defaults, the retry bounds, the
-vendor's rate limit, the requests in flight) are found with patterns in every doc a user reads
-and compared with the constants; each pattern must match somewhere, so no check passes vacuously.
+a value comes from.  Numbers that prose repeats (defaults, the retry bounds and back-off steps,
+the body limit, the vendor's rate limit, the requests in flight) are found with patterns in every
+doc a user reads and compared with the constants; each pattern must match somewhere, so no check passes vacuously.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,12 +17,13 @@ __metaclass__ = type
 
 import os
 import re
+from unittest import mock
 
 import pytest
 import yaml
 
 from ansible_collections.stabilityai.platform.plugins.doc_fragments._connection import ModuleDocFragment
-from ansible_collections.stabilityai.platform.plugins.module_utils import _ledger, _metrics, _rate_guard, _runway, _settings
+from ansible_collections.stabilityai.platform.plugins.module_utils import _client, _ledger, _metrics, _rate_guard, _runway, _settings
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
@@ -112,13 +113,35 @@ def user_docs():
 
 NUMBER_WORDS = {'one': 1, 'two': 2, 'three': 3, 'four': 4, 'five': 5, 'seven': 7, 'ten': 10, 'eighth': 8}
 
-# (what, pattern whose groups are numbers, the numbers the code has)
+
+def backoff_steps():
+    """The longest wait ``_client.retry_delay`` draws before each retry, up to the first that no longer grows (the cap).
+
+    Read from the function with its jitter pinned to the top, so that the docs follow the formula as well as its constants.
+    """
+    steps = []
+    with mock.patch.object(_client.random, 'uniform', lambda low, high: high):
+        for attempt in range(20):
+            delay = _client.retry_delay(attempt)
+            if steps and delay <= steps[-1]:
+                return tuple(steps)
+            steps.append(delay)
+    raise AssertionError('retry_delay still grows after 20 attempts, but the docs promise a cap')
+
+
+# (what, pattern whose groups are numbers or lists of them ("0.5, 1, 2"), the numbers the code has)
 FACTS = [
     ('vendor rate limit', r'allows (\d+) requests per (\d+) seconds',
      (_settings.VENDOR_REQUESTS_PER_WINDOW, _settings.VENDOR_WINDOW_SECONDS)),
     ('vendor lock-out', r'refuses (?:the caller|it|the account) for (\d+) seconds', (_settings.VENDOR_LOCKOUT_SECONDS,)),
     ('vendor lock-out', r'is refused for (\d+) seconds', (_settings.VENDOR_LOCKOUT_SECONDS,)),
     ('Retry-After cap', r'Retry-After[^.]{0,40}? up to (\d+) s', (int(_settings.RETRY_AFTER_MAX),)),
+    ('Retry-After cap', r'replaces the wait, capped at (\d+) seconds', (int(_settings.RETRY_AFTER_MAX),)),
+    ('Retry-After cap', r'plus O\(retries\) times (\d+) seconds', (int(_settings.RETRY_AFTER_MAX),)),
+    ('retry back-off', r'exponential(?:ly| back-off) \((\d[\d., ]*?),? (?:s|seconds)\b', backoff_steps()),
+    ('retry back-off cap', r'and then (\d+) each time', (backoff_steps()[-1],)),
+    ('body limit', r'body over (\d+(?:\.\d+)?) MiB', (_client.MAX_BODY_BYTES / 1048576,)),
+    ('body limit in bytes', r'body over (\d+) bytes', (_client.MAX_BODY_BYTES,)),
     ('retries bound', r'whole number from 0 to (\d+)', (_settings.MAX_RETRIES,)),
     ('timeout bound', r'greater than 0 and at most (\d+)', (int(_settings.MAX_TIMEOUT),)),
     ('timeout bound in words', r'at most (\d+)(?: \(|: )ten minutes', (int(_settings.MAX_TIMEOUT),)),
@@ -150,7 +173,7 @@ def test_numbers_the_docs_repeat_are_the_code_s(what, pattern, expected):
     found = []
     for path, text in user_docs().items():
         for match in re.finditer(pattern, text):
-            numbers = tuple(NUMBER_WORDS.get(group, None) or float(group) for group in match.groups())
+            numbers = tuple(NUMBER_WORDS.get(item) or float(item) for group in match.groups() for item in group.split(', '))
             found.append((path, match.group(0), numbers))
     assert found, 'no doc states the %s any more: drop the pattern or restore the text' % what
     wrong = [(path, phrase) for path, phrase, numbers in found if numbers != tuple(expected)]
