@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The collection's single test command: a bootstrap for the nox sessions of noxfile.py, which hold the steps.
 #
-#   tests/run-tests.sh                          # the default sessions (all but the opt-in mutation)
+#   tests/run-tests.sh                          # the default sessions (all but the opt-in mutation and benchmark)
 #   tests/run-tests.sh sanity units             # only these sessions
 #   tests/run-tests.sh integration -- bad_input # arguments after -- go to the session (here: one target)
 #   tests/run-tests.sh --list                   # the sessions (nox -l)
@@ -10,7 +10,7 @@
 # or PATH) for the newest ansible-core line. It installs nox and antsibull-nox (tools/requirements-nox.txt,
 # pinned by tools/requirements-lock.txt) into .nox/bootstrap, runs nox, and ends with `N passed, N failed`
 # (exit non-zero on any failure). Everything it writes is under .nox/ (CONTRIBUTING.md, "Where the suite writes").
-# STABILITY_VENV=DIR runs every session in that ready venv instead (nox --no-venv --no-install; no matrix).
+# STABILITY_VENV=DIR runs every session in that ready venv instead (nox --no-venv --no-install; no matrix; docs-check fails).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)

@@ -131,7 +131,7 @@ def matrix(found=None):
 def banner(found=None):
     if os.environ.get('STABILITY_VENV'):
         return ('tests/run-tests.sh: STABILITY_VENV=%s: every session runs with its Python and ansible-core '
-                '(nox --no-venv --no-install); no matrix' % os.environ['STABILITY_VENV'])
+                '(nox --no-venv --no-install); no matrix; docs-check fails (it needs a venv of its own)' % os.environ['STABILITY_VENV'])
     found = pythons() if found is None else found
     line, python = choose(found)
     text = 'tests/run-tests.sh: ansible-core %s on Python %s (%s)' % (line, python, found.get(python, 'not found'))
