@@ -227,7 +227,7 @@ def docs(session):
         shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True, exist_ok=True)
     os.chmod(dest, 0o755)  # antsibull-docs refuses a destination that others may write to
-    config = dest.parent / (dest.name + '-antsibull-docs.cfg')
+    config = harness.TMP / 'docs-antsibull-docs.cfg'  # not beside DEST, which may be anywhere
     config.write_text(DOCS_LOGGING, encoding='utf-8')
     antsibull_docs = ['antsibull-docs', '--config-file', str(config)]
     with in_copy(session):
