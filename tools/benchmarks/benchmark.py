@@ -351,7 +351,8 @@ class Benchmark(object):
             'ANSIBLE_LOCALHOST_WARNING': 'false',
             'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'false',
             'ANSIBLE_PIPELINING': 'true' if self.options.pipelining else 'false',
-            'XDG_CACHE_HOME': os.path.join(self.work_dir, 'xdg-cache'),
+            'XDG_CACHE_HOME': os.path.join(self.work_dir, 'xdg-cache'),  # the cache and the rate guard's state
+            'ANSIBLE_HOME': os.path.join(self.work_dir, 'ansible'),  # else ansible-playbook makes ~/.ansible
             'PATH': self.bin_dir + os.pathsep + os.environ.get('PATH', ''),
         })
         self.env = env

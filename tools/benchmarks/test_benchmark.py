@@ -36,6 +36,10 @@ def test_an_overhead_that_cannot_be_refuses_to_give_a_ratio(ours, theirs):
 
 class FakeSimulator(object):
     url = 'http://127.0.0.1:9'
+    stopped = False
+
+    def stop(self):
+        self.stopped = True
 
 
 @pytest.mark.parametrize('per_task, held', [((0.4564, 0.4969), False), ((0.4462, 0.4969), True)])
@@ -53,3 +57,21 @@ def test_scenario_a_runs_the_ping_floor_and_holds_the_bar_to_the_ratio(tmp_path,
     assert (entry['id'], entry['held'], entry['bar']) == ('a', held, '<= 0.65')
     assert entry['value'] == pytest.approx((per_task[0] - 0.3762) / (per_task[1] - 0.3762))
     assert [item['id'] for item in bench.info] == ['a.wall_ratio']
+
+
+def test_the_runs_keep_their_state_in_the_scratch_folder_which_cleanup_removes(tmp_path, monkeypatch):
+    """Ansible's state (ANSIBLE_HOME, else ~/.ansible) and the collection's cache and rate guard state (XDG_CACHE_HOME;
+    the caller's STABILITY_CACHE_DIR dropped) stay in the scratch folder, not in the home of whoever runs the benchmark."""
+    work = tmp_path / 'bench'
+    monkeypatch.setattr(benchmark.tempfile, 'mkdtemp', lambda prefix: (work.mkdir(), str(work))[1])
+    simulator = FakeSimulator()
+    monkeypatch.setattr(benchmark, 'Simulator', lambda *args: simulator)
+    for name in ('ANSIBLE_HOME', 'STABILITY_CACHE_DIR', 'XDG_CACHE_HOME'):
+        monkeypatch.setenv(name, str(tmp_path / 'home' / name))
+    bench = benchmark.Benchmark(benchmark.parse_args(['--quiet']))
+    bench.setup()
+    state = dict((name, bench.env.get(name, '')) for name in ('ANSIBLE_HOME', 'XDG_CACHE_HOME'))
+    assert all(value.startswith(str(work) + os.sep) for value in state.values()), state
+    assert 'STABILITY_CACHE_DIR' not in bench.env
+    bench.cleanup()
+    assert simulator.stopped and not work.exists()
