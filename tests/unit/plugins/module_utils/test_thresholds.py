@@ -51,6 +51,20 @@ def test_a_runway_message_shows_credits_as_the_shortfall_does():
     assert runs == 'Runway below min_runs_left 7: org-a has 3 runs left at up to 1.8e+308 credits a run (12.50 credits)'
 
 
+def test_a_runway_message_gives_the_pace_of_any_positive_balance():
+    """A balance of one credit still spends at a pace worth reading; an empty one has no pace, only its runway."""
+    forecast = {'days_left': 1.0, 'runs_left': 0.0, 'spent_per_day': 1.0, 'spent_per_run_max': 1.0}
+    assert runway_gate('min_days_left', 7, [('org-a', 1.0, forecast), ('org-b', 0.0, forecast)])[0] == (
+        'Runway below min_days_left 7: org-a has 1.0 days left, spending 1.00 credits a day (1.00 credits); org-b has 1.0 days left (0.00 credits)')
+
+
+def test_an_overdrawn_balance_beyond_floats_reads_as_the_largest_negative_float():
+    """An integer no float holds keeps its sign in the message: a debt never reads as a fortune."""
+    forecast = {'days_left': 0.0, 'runs_left': 0.0, 'spent_per_day': 1.0, 'spent_per_run_max': 1.0}
+    failure, dummy = runway_gate('min_days_left', 7, [('org-a', -10 ** 400, forecast)])
+    assert failure == 'Runway below min_days_left 7: org-a has 0.0 days left (-1.8e+308 credits)'
+
+
 @pytest.mark.parametrize('threshold, text', [(100.0, '100.00'), (0.5, '0.50'), (99.999, '99.999'), (1e3, '1000.00')])
 def test_thresholds_have_two_decimals_when_that_is_exact(threshold, text):
     assert format_threshold(threshold) == text
@@ -109,6 +123,11 @@ def test_without_a_ledger_only_min_credits_is_checked():
     rows = [dict(organization_id='org-a', credits=0.0, runway=None)]
     assert failed_gates(dict(min_credits=0.0, min_days_left=1.0, min_runs_left=1.0), rows, required=True) == []
     assert failed_gates(dict(min_credits=0.5), rows) == [dict(option='min_credits', organization_id='org-a', value=0.0, threshold=0.5)]
+
+
+def test_an_organization_without_ledger_data_does_not_hide_the_runway_of_the_next():
+    rows = [dict(organization_id='org-a', credits=0.0, runway=None), dict(organization_id='org-b', credits=1.0, runway=forecast(2.0, 1))]
+    assert failed_gates(dict(min_days_left=3.0), rows) == [dict(option='min_days_left', organization_id='org-b', value=2.0, threshold=3.0)]
 
 
 @settings(max_examples=300, deadline=None)
