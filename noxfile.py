@@ -365,23 +365,19 @@ def benchmark(session):
     session.run('python', 'tools/benchmarks/benchmark.py', *session.posargs)
 
 
-MONITORING = Path(__file__).resolve().parent / 'tests' / 'monitoring'
-
-if MONITORING.is_dir():  # the metrics helper's tests; the session appears when they do
-    @nox.session(python=TOOLS)
-    def monitoring(session):
-        """The metrics against real Prometheus servers (tests/monitoring/, pytest)."""
-        tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'requests', 'PyYAML')
-        with in_copy(session):
-            session.run(*pytest_args(session), 'tests/monitoring', *session.posargs)
+@nox.session(python=TOOLS)
+def monitoring(session):
+    """The metrics against real Prometheus servers (tools/monitoring/, pytest)."""
+    tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'requests', 'PyYAML')
+    with in_copy(session):
+        session.run(*pytest_args(session), 'tools/monitoring', *session.posargs)
 
 
 # The default run: every session but the opt-in mutation and benchmark, and the matrix on the lines not chosen
 # above.
 nox.options.sessions = (
     ['sanity', 'units', 'integration', 'oldest-requests', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
-     'molecule', 'ee', 'runner', 'eda', 'build', 'workflows', 'harness']
-    + (['monitoring'] if MONITORING.is_dir() else [])
+     'molecule', 'ee', 'runner', 'eda', 'build', 'workflows', 'harness', 'monitoring']
     + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
 )
 

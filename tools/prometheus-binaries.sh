@@ -3,7 +3,7 @@
 #
 #   tools/prometheus-binaries.sh DEST
 #
-# for the monitoring tests (tests/monitoring/), which start them on 127.0.0.1 themselves. It runs
+# for the monitoring tests (tools/monitoring/), which start them on 127.0.0.1 themselves. It runs
 # `apt-get download` (after `apt-get update` when the package lists do not know the packages yet,
 # as on a fresh CI machine) and `dpkg-deb -x` of prometheus-pushgateway, prometheus-node-exporter
 # and prometheus (for promtool) into DEST; then DEST/usr/bin holds prometheus-pushgateway,

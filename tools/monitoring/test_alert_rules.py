@@ -20,7 +20,7 @@ import yaml
 from conftest import COLLECTION_ROOT
 
 RULES = os.path.join(COLLECTION_ROOT, 'docs', 'examples', 'prometheus', 'stability-alerts.yml')
-RULE_TESTS = os.path.join(COLLECTION_ROOT, 'tests', 'monitoring', 'stability-alerts.test.yml')
+RULE_TESTS = os.path.join(COLLECTION_ROOT, 'tools', 'monitoring', 'stability-alerts.test.yml')
 
 
 def alert_names():
