@@ -27,6 +27,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _clien
 from ansible_collections.stabilityai.platform.plugins.module_utils._argspec import connection_argument_spec
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _credit_watch
+from ansible_collections.stabilityai.platform.tests.simulator import stability_simulator
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
@@ -98,10 +99,10 @@ def test_module_descriptions_name_the_environment_variables_and_defaults():
 
 
 def user_docs():
-    """Every text a user reads: plugin sources (their docs), the doc fragments, the guides, the README."""
-    paths = [os.path.join(COLLECTION_ROOT, 'README.md')]
+    """Every text a user reads: plugin sources (their docs), the doc fragments, the guides, the READMEs, the simulator's sources (its help)."""
+    paths = [os.path.join(COLLECTION_ROOT, 'README.md'), os.path.join(COLLECTION_ROOT, 'tests', 'README.md')]
     for folder in ('plugins/modules', 'plugins/lookup', 'plugins/callback', 'plugins/doc_fragments', 'docs/docsite/rst',
-                   'extensions/eda/plugins/event_source'):
+                   'extensions/eda/plugins/event_source', 'tests/simulator'):
         directory = os.path.join(COLLECTION_ROOT, folder)
         paths.extend(os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(('.py', '.rst')))
     texts = {}
@@ -165,6 +166,11 @@ FACTS = [
     ('push time-out', r'at most (\d+) seconds for each network operation', (_metrics.PUSH_TIMEOUT,)),
     ('event source loopback floor', r'may go down to (\d+(?:\.\d+)?) seconds', (_credit_watch.MIN_LOOPBACK_INTERVAL,)),
     ('event source first wait after a failure', r'an (\w+) of interval', (2 ** _credit_watch.BACKOFF_STEPS,)),
+    ('simulator lifetime', r'--lifetime S\)? \(default (\d+)', (int(stability_simulator.DEFAULT_LIFETIME),)),
+    ('simulator lifetime', r'default lifetime of (\d+) s', (int(stability_simulator.DEFAULT_LIFETIME),)),
+    ('simulator rate limit', r'(\d+) requests per (\d+) (?:s|seconds) per account, then (?:429 for |a )?(\d+) s',
+     stability_simulator.DEFAULT_RATE_LIMIT + (stability_simulator.DEFAULT_LOCKOUT,)),
+    ('simulator huge body', r'huge\)? \(over (\d+) MiB\)', (stability_simulator.HUGE_BODY_PADDING // 1048576,)),
 ]
 
 
