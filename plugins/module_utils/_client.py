@@ -183,7 +183,6 @@ class _Deadline(object):
         self._connection = self._sock = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
-        self._timer.name = 'stability-timeout'
         self._timer.daemon = True
 
     def __enter__(self):

@@ -174,7 +174,7 @@ class TestDeadline:
         server = loopback_server(keep_alive)
 
         def timers():
-            return [thread for thread in threading.enumerate() if thread.name == 'stability-timeout' and thread not in before]
+            return [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer) and thread not in before]
         before = set(threading.enumerate())
         settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=30, retries=0)
         with StabilityClient(settings) as client:
@@ -248,6 +248,23 @@ class TestDeadlineTimer:
             deadline.watch(connection)
             assert connection.sock.recv(1) == b''  # shut down under the reader: the read ends at once
         assert deadline.expired
+
+    def test_a_deadline_that_passes_before_the_attempt_connects_only_marks_it(self, monkeypatch):
+        errors = []
+        monkeypatch.setattr(threading, 'excepthook', errors.append)  # what would print a traceback in the user's run
+        with _client._Deadline(0) as deadline:
+            assert wait_for(lambda: deadline.expired)
+        deadline._timer.join(1)
+        assert errors == []
+
+    def test_a_connection_used_after_the_attempt_is_left_alone(self, loopback_server):
+        server = loopback_server(keep_alive)
+        with _client._Deadline(0) as deadline:
+            assert wait_for(lambda: deadline.expired)
+        connection = _client.HTTPConnection('127.0.0.1', server.port, timeout=2)
+        connection.request('GET', '/')
+        assert connection.getresponse().status == 200
+        connection.close()
 
     def test_a_deadline_that_passes_after_its_attempt_cuts_nothing(self, connection):
         with _client._Deadline(60) as deadline:
