@@ -11,8 +11,10 @@ Run by the ``harness`` session of noxfile.py (pytest from the collection root).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -99,3 +101,11 @@ def test_git_in_the_scratch_tmpdir_finds_no_repository_around_it(monkeypatch, tm
     found = subprocess.run(['git', 'rev-parse', '--show-toplevel'], cwd=str(inside), env=os.environ,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=False)
     assert found.returncode != 0 and 'not a git repository' in found.stderr
+
+
+def test_the_noxfile_script_block_asks_for_what_run_tests_sh_installs():
+    """``nox -l`` in a fresh clone (nox reads the block) and tests/run-tests.sh (tools/requirements-nox.txt) get the same nox and antsibull-nox."""
+    block = re.search(r'^# /// script\n((?:#.*\n)*?)# ///$', (harness.REPO / 'noxfile.py').read_text(encoding='utf-8'), re.MULTILINE)
+    dependencies = tomllib.loads(''.join(line[2:] + '\n' for line in block.group(1).splitlines()))['dependencies']
+    lines = (harness.REPO / 'tools' / 'requirements-nox.txt').read_text(encoding='utf-8').splitlines()
+    assert dependencies == [line for line in lines if line.strip() and not line.startswith('#')]
