@@ -4,9 +4,12 @@
 
 # /// script
 # dependencies = ["nox==2025.2.9", "antsibull-nox==1.10.0"]
+# [tool.nox]
+# script-venv-backend = "venv"
 # ///
 # (nox 2025.02.09 or newer reads this block: `nox -l` in a fresh clone installs these into .nox/_nox_script_mode
-# when its own environment lacks them; tools/requirements-nox.txt, which tests/run-tests.sh installs, pins the same.)
+# when its own environment lacks them, with the standard library's venv (virtualenv keeps data in ~/.cache/virtualenv);
+# tools/requirements-nox.txt, which tests/run-tests.sh installs, pins the same.)
 """The collection's test steps, one nox session each (``nox -l`` lists them; CONTRIBUTING.md says more).
 
 ``tests/run-tests.sh`` installs nox and antsibull-nox (pinned) and runs the default sessions below; ``nox -s

@@ -103,9 +103,11 @@ def test_git_in_the_scratch_tmpdir_finds_no_repository_around_it(monkeypatch, tm
     assert found.returncode != 0 and 'not a git repository' in found.stderr
 
 
-def test_the_noxfile_script_block_asks_for_what_run_tests_sh_installs():
-    """``nox -l`` in a fresh clone (nox reads the block) and tests/run-tests.sh (tools/requirements-nox.txt) get the same nox and antsibull-nox."""
+def test_the_noxfile_script_block_asks_for_what_run_tests_sh_installs_in_a_plain_venv():
+    """``nox -l`` in a fresh clone (nox reads the block) and tests/run-tests.sh (tools/requirements-nox.txt) get the same nox and
+    antsibull-nox; nox makes their venv with the standard library's venv, which writes nothing in the user's home."""
     block = re.search(r'^# /// script\n((?:#.*\n)*?)# ///$', (harness.REPO / 'noxfile.py').read_text(encoding='utf-8'), re.MULTILINE)
-    dependencies = tomllib.loads(''.join(line[2:] + '\n' for line in block.group(1).splitlines()))['dependencies']
+    script = tomllib.loads(''.join(line[2:] + '\n' for line in block.group(1).splitlines()))
     lines = (harness.REPO / 'tools' / 'requirements-nox.txt').read_text(encoding='utf-8').splitlines()
-    assert dependencies == [line for line in lines if line.strip() and not line.startswith('#')]
+    assert script['dependencies'] == [line for line in lines if line.strip() and not line.startswith('#')]
+    assert script['tool']['nox']['script-venv-backend'] == 'venv'
