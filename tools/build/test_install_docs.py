@@ -48,7 +48,7 @@ NOT_RUN = ['python3 -m pip download -d ./offline/wheels requests']
 # Install commands of other pages that are not a way to install for use, with the reason.
 NOT_AN_INSTALL = {
     'ansible-galaxy collection install stabilityai-platform-2.0.0.tar.gz -p /tmp/ee-check':
-        'awx.rst: a throw-away copy for `ansible-builder introspect`, which tests/ee checks',
+        'awx.rst: a throw-away copy for `ansible-builder introspect`, which tools/ee checks',
 }
 FIXTURE = os.path.join(COLLECTION_ROOT, 'tests', 'simulator', 'fixtures', 'default.json')
 
