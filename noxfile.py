@@ -352,8 +352,7 @@ def workflows(session):
 
 @nox.session(name='harness', python=TOOLS)
 def harness_tests(session):
-    """The harness's own tests: the line and Python chosen, the matrix, the collection copy, the get-pip stand-in (tools/test_harness.py);
-    the benchmark's bar arithmetic (tools/benchmarks/test_benchmark.py)."""
+    """The harness's own tests (tools/test_harness.py: line and Python, matrix, copy, get-pip stand-in) and the benchmark's (its bars, its state)."""
     tools_install(session, 'pytest', 'ansible-core')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/test_harness.py', 'tools/benchmarks/test_benchmark.py', *session.posargs)
