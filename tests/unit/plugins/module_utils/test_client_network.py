@@ -331,6 +331,13 @@ class TestWhatTheUserReads:
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
         assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ' + 'x' * 197 + '...'
 
+    def test_the_address_of_urllib3_1_26s_connection_object_is_left_out(self, fake_api):
+        """urllib3 1.26 names the connection by its object (an address that changes every run), 2.x by host and port."""
+        fake_api.answer(exc=requests.exceptions.ConnectionError(OSError(
+            '<urllib3.connection.HTTPConnection object at 0x7f3a2c1d0e50>: Failed to establish a new connection: [Errno 111] Connection refused')))
+        msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
+        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: Failed to establish a new connection: [Errno 111] Connection refused'
+
     def test_a_network_error_without_text_is_named_by_its_type(self, fake_api):
         fake_api.answer(exc=requests.exceptions.ConnectionError())
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
