@@ -338,6 +338,14 @@ class TestWhatTheUserReads:
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
         assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: Failed to establish a new connection: [Errno 111] Connection refused'
 
+    @pytest.mark.parametrize('error, wording', [(requests.exceptions.ConnectionError, 'failed after 1 attempt: '),
+                                                (requests.exceptions.SSLError, 'failed: TLS error (')])
+    def test_a_key_in_a_network_error_is_redacted_before_the_cut(self, fake_api, error, wording):
+        """Cut first, the 200-character limit would leave a fragment of the key too short to match it."""
+        fake_api.answer(exc=error('x' * 190 + KEY))
+        msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
+        assert KEY[:4] not in msg and msg.startswith('GET https://api.stability.ai/v1/user/balance ' + wording + 'x' * 190)
+
     def test_a_network_error_without_text_is_named_by_its_type(self, fake_api):
         fake_api.answer(exc=requests.exceptions.ConnectionError())
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
