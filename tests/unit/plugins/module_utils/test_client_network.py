@@ -336,7 +336,8 @@ class TestWhatTheUserReads:
         fake_api.answer(exc=requests.exceptions.ConnectionError(OSError(
             '<urllib3.connection.HTTPConnection object at 0x7f3a2c1d0e50>: Failed to establish a new connection: [Errno 111] Connection refused')))
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
-        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: Failed to establish a new connection: [Errno 111] Connection refused'
+        assert msg == ('GET https://api.stability.ai/v1/user/balance failed after 1 attempt: '
+                       'Failed to establish a new connection: [Errno 111] Connection refused')
 
     @pytest.mark.parametrize('error, wording', [(requests.exceptions.ConnectionError, 'failed after 1 attempt: '),
                                                 (requests.exceptions.SSLError, 'failed: TLS error (')])
