@@ -8,8 +8,9 @@
 
 """The one HTTP client of the collection: every request to the Stability API goes through here.
 
-It owns the URL, the headers, the retry policy, the response checks and the wording of every
-error, so that modules and lookups stay thin and all behave the same.
+It owns the URL, the headers, the retry policy, the response checks and the errors, so that modules
+and lookups stay thin and all behave the same; the wording of a failure is in ``_failures.py``,
+which only a failure imports.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,23 +19,20 @@ __metaclass__ = type
 import json
 import math
 import random
-import re
 import socket
 import threading
 import time
 import traceback
-from email.utils import parsedate_to_datetime
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS, map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
-    StabilityAPIError,
     StabilityConnectionError,
     StabilityResponseError,
     one_line,
     redact,
     server_data,
 )
-from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RATE_LIMIT_HINT, RateGuard
+from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RateGuard
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import (
     CLIENT_ID,
     COLLECTION_VERSION,
@@ -65,9 +63,6 @@ RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 8.0
 
-_TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
-_OBJECT_ADDRESS = re.compile(r'<[\w.]+ object at 0x[0-9a-f]+>:?\s*')
-
 
 def retry_delay(attempt, retry_after=None):
     """Seconds to wait before retry number ``attempt`` (0-based).
@@ -80,64 +75,6 @@ def retry_delay(attempt, retry_after=None):
         return min(max(retry_after, 0.0), RETRY_AFTER_MAX)
     ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * (2 ** attempt))
     return random.uniform(ceiling / 2, ceiling)
-
-
-def parse_retry_after(value, now=None):
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date); None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return None if math.isnan(seconds) else max(seconds, 0.0)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def describe_network_error(exc, secret=None):
-    """The innermost reason of a requests/urllib3 exception, as one readable line without ``secret``."""
-    reason = exc
-    for dummy in range(10):
-        inner = getattr(reason, 'reason', None)
-        if not isinstance(inner, BaseException):
-            # ProtocolError('Connection aborted.', RemoteDisconnected(...)) keeps its cause second
-            inner = next((arg for arg in reason.args if isinstance(arg, BaseException)), None)
-        if not isinstance(inner, BaseException) or inner is reason:
-            break
-        reason = inner
-    return one_line(_OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)), 200) or type(reason).__name__
-
-
-def api_error_details(payload, secret=None):
-    """The ``{id, name, message}`` of an API error body in any of its three shapes, or None.
-
-    Each text is redacted before it is cut short, so no piece of an echoed ``secret`` survives.
-    """
-    if not isinstance(payload, dict):
-        return None
-    message = payload.get('message')
-    errors = payload.get('errors')
-    if not message and isinstance(errors, list) and errors:
-        message = '; '.join('%s' % item for item in errors)
-
-    def short(text, limit=400):
-        return one_line(redact('%s' % (text,), secret), limit) or None
-    details = {
-        'id': short(payload['id'], 100) if isinstance(payload.get('id'), str) else None,
-        'name': short(payload['name'], 100) if isinstance(payload.get('name'), str) else None,
-        'message': short(message) if isinstance(message, (str, list)) and message else None,
-    }
-    if not any(details.values()):
-        return None
-    return details
 
 
 def check_credits(payload, secret=None):
@@ -158,6 +95,12 @@ def check_credits(payload, secret=None):
     if not math.isfinite(credits):
         raise ValueError('has a "credits" that is not a finite number')
     return credits
+
+
+def _failures():
+    """The error path's module (``_failures.py``), imported by the first failure: a call that succeeds never compiles it."""
+    from ansible_collections.stabilityai.platform.plugins.module_utils import _failures as failures  # pylint: disable=import-outside-toplevel
+    return failures
 
 
 _CURRENT = threading.local()
@@ -350,23 +293,24 @@ class StabilityClient(object):
             except requests.exceptions.SSLError as exc:
                 raise StabilityConnectionError(self._scrub(
                     '%s failed: TLS error (%s); set ca_path to the CA bundle that signed the server certificate, '
-                    'or validate_certs to false' % (what, describe_network_error(exc, self.settings.api_key))))
+                    'or validate_certs to false' % (what, _failures().describe_network_error(exc, self.settings.api_key))))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
                 if attempt >= self.settings.retries:
                     raise StabilityConnectionError(self._scrub('%s failed after %d attempt%s: %s' % (
-                        what, attempt + 1, '' if attempt == 0 else 's', describe_network_error(exc, self.settings.api_key))))
+                        what, attempt + 1, '' if attempt == 0 else 's', _failures().describe_network_error(exc, self.settings.api_key))))
             except requests.exceptions.RequestException as exc:
                 # A garbled answer (a Content-Encoding that does not decode, say): not transient, not retried.
                 raise StabilityConnectionError(self._scrub('%s failed: the answer could not be read (%s)' % (
-                    what, describe_network_error(exc, self.settings.api_key))))
+                    what, _failures().describe_network_error(exc, self.settings.api_key))))
             else:
                 if status == 200:
                     return self._decode(what, status, response_headers, body)
-                retry_after = parse_retry_after(response_headers.get('Retry-After'))
+                failures = _failures()
+                retry_after = failures.parse_retry_after(response_headers.get('Retry-After'))
                 if status == 429:
                     self._guard.record_lockout(body, retry_after)
                 if status not in RETRY_STATUSES or attempt >= self.settings.retries:
-                    raise self._status_error(what, status, response_headers, body, attempt + 1, organization)
+                    raise failures.status_error(what, status, response_headers, body, attempt + 1, organization, self.settings.api_key)
             time.sleep(retry_delay(attempt, retry_after))
             attempt += 1
 
@@ -410,57 +354,8 @@ class StabilityClient(object):
             payload = json.loads(body.decode())
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise StabilityResponseError(self._scrub('%s returned HTTP %d with a body that is not JSON (%s)' % (
-                what, status, self._sniff(headers, body))), status=status)
+                what, status, _failures().sniff(headers, body, self.settings.api_key))), status=status)
         return server_data(payload, self.settings.api_key)
-
-    def _status_error(self, what, status, headers, body, attempts, organization):
-        error = None
-        if len(body) <= MAX_BODY_BYTES:
-            try:
-                error = api_error_details(json.loads(body.decode()), self.settings.api_key)
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                error = None
-        parts = ['%s failed with HTTP %d' % (what, status)]
-        if error:
-            if error['name']:
-                parts.append(' %s' % error['name'])
-            if error['message']:
-                parts.append(': %s' % error['message'])
-            if error['id']:
-                parts.append(' (error id %s)' % error['id'])
-        else:
-            parts.append(' (%s)' % self._sniff(headers, body))
-        if attempts > 1:
-            parts.append(' after %d attempts' % attempts)
-        hint = self._hint(status, organization)
-        if hint:
-            parts.append('; %s' % hint)
-        if error:
-            error = dict((key, self._scrub(value)) for key, value in error.items())
-        return StabilityAPIError(self._scrub(''.join(parts)), status=status, error=error)
-
-    @staticmethod
-    def _hint(status, organization):
-        """What to check for a refusal; a 403 for a named organization is about membership."""
-        if status == 401:
-            return 'check api_key (or STABILITY_API_KEY)'
-        if status == 403 and organization:
-            return 'check that the key belongs to a member of that organization'
-        if status == 429:
-            return RATE_LIMIT_HINT
-        return None
-
-    def _sniff(self, headers, body):
-        """A short description of a body that is not an API error: its type and any HTML title."""
-        if not body:
-            return 'empty body'
-        content_type = one_line(self._scrub((headers.get('Content-Type') or '').split(';')[0]), 80) or 'no content type'
-        if len(body) > MAX_BODY_BYTES:
-            return '%s body over %d bytes' % (content_type, MAX_BODY_BYTES)
-        title = _TITLE.search(body[:4096].decode(errors='replace'))
-        if title and title.group(1).strip():
-            return '%s: %s' % (content_type, one_line(self._scrub(title.group(1)), 120))
-        return '%s body of %d bytes' % (content_type, len(body))
 
     def _scrub(self, text):
         return redact(text, self.settings.api_key)

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityConnectionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, StabilityRequestError, StabilityResponseError
@@ -357,10 +358,10 @@ class TestRetries:
 
     @pytest.mark.parametrize('value, expected', [('5', 5.0), (' 0 ', 0.0), ('-3', 0.0), ('1.5', 1.5), ('soon', None), ('', None), (None, None)])
     def test_parse_retry_after(self, value, expected):
-        assert _client.parse_retry_after(value) == expected
+        assert _failures.parse_retry_after(value) == expected
 
     def test_parse_retry_after_date_in_the_past_is_zero(self):
-        assert _client.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT') == 0.0
+        assert _failures.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT') == 0.0
 
 
 class TestResponseChecks:

@@ -24,6 +24,7 @@ import urllib3.util.connection
 from urllib3.exceptions import InsecureRequestWarning
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityConnectionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, max_total_seconds
@@ -360,7 +361,7 @@ class TestWhatTheUserReads:
 
     def test_an_http_date_retry_after_counts_from_the_time_given(self):
         when = calendar.timegm((2015, 10, 21, 7, 28, 0))
-        assert _client.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT', now=when - 30) == 30.0
+        assert _failures.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT', now=when - 30) == 30.0
 
     def test_validate_certs_false_silences_only_urllib3s_insecure_request_warning(self):
         with warnings.catch_warnings(record=True) as caught:

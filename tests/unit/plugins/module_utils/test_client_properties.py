@@ -42,6 +42,7 @@ import urllib3
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
+from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import RETRY_AFTER_MAX, ConnectionSettings
@@ -410,7 +411,7 @@ def test_account_parsing_never_crashes_leaks_or_wraps(fake_api, checked_sleeps, 
 @given(attempt=st.integers(0, 20), value=st.one_of(st.none(), retry_after_values))
 @example(attempt=0, value='nan')
 def test_every_wait_is_finite_and_within_the_policy(attempt, value):
-    seconds = _client.parse_retry_after(value)
+    seconds = _failures.parse_retry_after(value)
     assert seconds is None or seconds >= 0  # never NaN; infinity is capped below
     delay = _client.retry_delay(attempt, seconds)
     assert math.isfinite(delay) and 0 <= delay <= RETRY_AFTER_MAX
@@ -422,7 +423,7 @@ def test_every_wait_is_finite_and_within_the_policy(attempt, value):
 @PROPERTY_SETTINGS
 @given(payload=st.one_of(json_values, error_bodies))
 def test_api_error_details_take_any_json(payload):
-    details = _client.api_error_details(payload)
+    details = _failures.api_error_details(payload)
     if details is not None:
         assert set(details) == {'id', 'name', 'message'} and any(details.values())
         if details['message'] is not None:
@@ -432,7 +433,7 @@ def test_api_error_details_take_any_json(payload):
 @PROPERTY_SETTINGS
 @given(exc=send_exceptions)
 def test_network_errors_are_described_in_one_line(exc):
-    text = _client.describe_network_error(exc)
+    text = _failures.describe_network_error(exc)
     assert isinstance(text, str) and text and len(text.splitlines()) == 1
 
 

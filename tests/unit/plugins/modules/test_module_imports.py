@@ -22,11 +22,13 @@ import sys
 import pytest
 
 UTILS = 'ansible_collections.stabilityai.platform.plugins.module_utils.'
-# Loaded only for the options that use them (and html only for text with a character reference in it).
-LAZY = [UTILS + name for name in ('_account', '_organizations', '_ledger', '_runway', '_metrics')] + ['concurrent.futures', 'html']
+# Loaded only for the options that use them (and html only for text with a character reference in it,
+# _failures only for a request that fails).
+LAZY = [UTILS + name for name in ('_account', '_organizations', '_ledger', '_runway', '_metrics', '_failures')] + ['concurrent.futures', 'html']
 
 # The child process: a one-thread HTTP server on a free loopback port that answers the account and
-# the balance endpoints, then the module's main() with the options in argv[2]; prints its sys.modules.
+# the balance endpoints (a 403 for organization org-refused), then the module's main() with the options
+# in argv[3]; prints its sys.modules.
 CHILD = r'''
 import json, socket, sys, threading
 sys.path[:0] = json.loads(sys.argv[1])
@@ -45,15 +47,18 @@ def serve():
         while b'\r\n\r\n' not in request:
             request += connection.recv(65536)
         body = json.dumps(ACCOUNT if b'/account ' in request.split(b'\r\n')[0] else {'credits': 12.5}).encode()
-        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n'
-                           b'Content-Length: %d\r\n\r\n%s' % (len(body), body))
+        status = b'200 OK'
+        if b'organization: org-refused' in request.lower():
+            status, body = b'403 Forbidden', b'{"name": "forbidden", "message": "not a member"}'
+        connection.sendall(b'HTTP/1.1 %s\r\nContent-Type: application/json\r\nConnection: close\r\n'
+                           b'Content-Length: %d\r\n\r\n%s' % (status, len(body), body))
         connection.close()
 
 threading.Thread(target=serve, daemon=True).start()
 import importlib
 from ansible.module_utils import basic
 module = importlib.import_module('ansible_collections.stabilityai.platform.plugins.modules.' + module_name)
-options.update(api_key='sk-unit-imports-key-1', api_url='http://127.0.0.1:%d' % server.getsockname()[1])
+options = dict({'api_key': 'sk-unit-imports-key-1', 'api_url': 'http://127.0.0.1:%d' % server.getsockname()[1]}, **options)
 # As the AnsiballZ loader hands a module its options (ansible-core 2.19 and later).
 basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': options}).encode()
 basic._ANSIBLE_PROFILE = 'legacy'
@@ -65,7 +70,7 @@ print('\n' + json.dumps({'exit': code, 'modules': sorted(sys.modules)}))
 '''
 
 
-def run_child(module_name, options, tmp_path):
+def run_child(module_name, options, tmp_path, failed=False):
     """``(result, modules)``: the module's result and every module its process had loaded at the end."""
     env = {'XDG_CACHE_HOME': str(tmp_path / 'xdg-cache'), 'HOME': str(tmp_path), 'PATH': '/usr/bin:/bin', 'LC_ALL': 'C.UTF-8'}
     process = subprocess.run([sys.executable, '-c', CHILD, json.dumps(sys.path), module_name, json.dumps(options)],
@@ -74,7 +79,7 @@ def run_child(module_name, options, tmp_path):
     assert process.returncode == 0 and len(lines) >= 2, process.stdout + process.stderr
     report = json.loads(lines[-1])
     result = json.loads(lines[-2])
-    assert report['exit'] == 0 and not result.get('failed'), result
+    assert report['exit'] == (1 if failed else 0) and bool(result.get('failed')) == failed, result
     return result, set(report['modules'])
 
 
@@ -102,3 +107,14 @@ def test_the_options_that_need_a_lazy_file_load_it(tmp_path, options, loaded):
     result, modules = run_child('stability_balance_info', options, tmp_path)
     assert 'credits' in result
     assert [name for name in loaded if (name if '.' in name else UTILS + name) not in modules] == []
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'organization': 'org-refused'}, 'failed with HTTP 403 forbidden: not a member; check that the key belongs'),
+    ({'api_url': 'http://127.0.0.1:1', 'retries': 0}, 'failed after 1 attempt: '),  # nothing listens on port 1
+])
+def test_a_failed_request_loads_the_failures_file(tmp_path, options, message):
+    """The control of _failures: a refusal and a network error are worded by it, in the same process check."""
+    result, modules = run_child('stability_balance_info', options, tmp_path, failed=True)
+    assert message in result['msg']
+    assert UTILS + '_failures' in modules
