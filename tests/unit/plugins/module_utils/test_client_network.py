@@ -341,7 +341,8 @@ class TestWhatTheUserReads:
                        'Failed to establish a new connection: [Errno 111] Connection refused')
 
     @pytest.mark.parametrize('error, wording', [(requests.exceptions.ConnectionError, 'failed after 1 attempt: '),
-                                                (requests.exceptions.SSLError, 'failed: TLS error (')])
+                                                (requests.exceptions.SSLError, 'failed: TLS error ('),
+                                                (requests.exceptions.ContentDecodingError, 'failed: the answer could not be read (')])
     def test_a_key_in_a_network_error_is_redacted_before_the_cut(self, fake_api, error, wording):
         """Cut first, the 200-character limit would leave a fragment of the key too short to match it."""
         fake_api.answer(exc=error('x' * 190 + KEY))
