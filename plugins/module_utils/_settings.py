@@ -189,9 +189,12 @@ def clean_timeout(value):
 
 
 def clean_retries(value):
-    """A whole number from 0 to MAX_RETRIES, so the total time of a call stays bounded."""
+    """A whole number from 0 to MAX_RETRIES, so the total time of a call stays bounded.
+
+    Read as written: ``'%s' % value`` makes true ``'True'`` and 1.5 ``'1.5'``, which ``int`` refuses, never 1.
+    """
     try:
-        number = None if isinstance(value, bool) else int('%s' % value)
+        number = int('%s' % value)
     except ValueError:
         number = None
     if number is None or not 0 <= number <= MAX_RETRIES:

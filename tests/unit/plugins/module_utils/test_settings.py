@@ -71,6 +71,8 @@ def test_missing_key_names_the_option_and_the_variable(api_key):
     (dict(retries=-1), 'retries', 'whole number from 0 to 10'),
     (dict(retries=11), 'retries', 'whole number from 0 to 10'),
     (dict(retries='two'), 'retries', 'whole number from 0 to 10'),
+    (dict(retries=True), 'retries', 'whole number from 0 to 10, got True'),
+    (dict(retries=1.5), 'retries', 'whole number from 0 to 10, got 1.5'),
     (dict(ca_path='/nonexistent/ca.pem'), 'ca_path', 'is not a readable file'),
     (dict(ca_path=''), 'ca_path', 'is empty'),
     (dict(ca_path='  '), 'ca_path', 'is empty'),
