@@ -556,6 +556,15 @@ class TestAttemptWording:
         assert caught.value.msg.endswith('failed with HTTP %d (empty body)' % status)
 
 
+class TestNotJson:
+    def test_a_key_in_the_title_of_an_answer_that_is_not_json_is_redacted_before_the_cut(self, fake_api):
+        """Cut first, the title's 120-character limit would leave a fragment of the key too short to match it."""
+        fake_api.answer(body=b'<html><title>' + b'x' * 111 + KEY.encode() + b'</title></html>', headers={'Content-Type': 'text/html'})
+        with pytest.raises(StabilityResponseError) as caught:
+            make_client().fetch_balance()
+        assert KEY[:4] not in caught.value.msg and 'text/html: ' + 'x' * 111 in caught.value.msg
+
+
 class TestAccountContract:
     def test_an_account_body_that_is_not_an_object_is_refused(self, fake_api, demo_account):
         fake_api.answer(payload=[demo_account])
