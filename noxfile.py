@@ -210,7 +210,8 @@ def docs_step(session, argv, cwd=None):
     """Run argv with the session's venv first on PATH and print its output; returns the lines that fail it (exit status
     and every WARNING or ERROR line): nox's session.run cannot give both the output and the status of a failed command."""
     env = dict((name, value) for name, value in dict(os.environ, **session.env).items() if value is not None)  # None: unset
-    env.update(PATH=os.pathsep.join([session.bin, env.get('PATH', os.defpath)]), VIRTUAL_ENV=str(Path(session.bin).parent))
+    if session.bin_paths:  # none under nox --no-venv (STABILITY_VENV), whose venv is first on PATH already
+        env.update(PATH=os.pathsep.join([session.bin, env.get('PATH', os.defpath)]), VIRTUAL_ENV=str(Path(session.bin).parent))
     session.log(' '.join(argv))
     result = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     print(result.stdout, end='', flush=True)
