@@ -210,10 +210,8 @@ class BalanceReader(object):
     def fetch(self, organization):
         with self._client_lock:
             if self._client is None:
-                # Imported here so that a cache hit never loads requests.
+                # Imported here so that a cache hit never loads the client.
                 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
-                if not _client.HAS_REQUESTS:
-                    raise AnsibleLookupError('stabilityai.platform.stability_balance needs the Python library requests on the controller')
                 self._client = _client.StabilityClient(self.settings)
                 for warning in self._client.warnings:
                     display.warning(warning)

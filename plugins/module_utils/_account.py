@@ -9,7 +9,7 @@
 """The account model: the documented fields of an account body and its organizations.
 
 Apart from the HTTP client, so that the module, the callback and the event source pick
-memberships the same way, and a reader that does not send requests need not import requests.
+memberships the same way, and a reader that does not send requests need not import the client.
 Standard library only.
 """
 

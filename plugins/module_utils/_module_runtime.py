@@ -13,13 +13,9 @@ __metaclass__ = type
 
 import gc
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.stabilityai.platform.plugins.module_utils._client import (
-    HAS_REQUESTS,
-    REQUESTS_IMPORT_ERROR,
-    StabilityClient,
-)
+from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings
 
@@ -45,7 +41,7 @@ def freeze_loaded_objects():
     """Take every object alive now out of the garbage collector's sight; for a module process only.
 
     A module calls this once its imports are done (``if __name__ == '__main__'``).  Those objects,
-    tens of thousands from ``ansible.module_utils.basic``, ``requests`` and ``urllib3``, live until
+    tens of thousands from ``ansible.module_utils.basic`` and the standard library it loads, live until
     the process ends, yet CPython walks them again in the full collections it runs at interpreter
     exit, which costs a short-lived module process a noticeable share of its run time.
     ``gc.freeze()`` moves them to the permanent generation that collections skip; whatever the
@@ -55,9 +51,7 @@ def freeze_loaded_objects():
 
 
 def client_for_module(module):
-    """A client for ``module``'s options; fails the module cleanly on a missing library or bad input."""
-    if not HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+    """A client for ``module``'s options; fails the module cleanly on bad input."""
     try:
         client = StabilityClient(ConnectionSettings.from_options(module.params.get))
     except StabilityError as exc:

@@ -11,8 +11,8 @@
 ``ConnectionSettings.from_options`` is the option adapter: it takes any ``get_option(name)``
 callable, so modules pass ``module.params.get`` and lookups pass ``self.get_option`` and both get
 the same defaults and the same refusals.  Validation happens here, before a client exists, so
-bad input never reaches the network.  Standard library only: the lookup validates and computes
-its cache key without importing ``requests``.
+bad input never reaches the network.  Standard library only, and apart from the client: the lookup
+validates and computes its cache key without importing the client.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -138,8 +138,6 @@ class CreditRecap(object):
             self.check_raw()
         settings = ConnectionSettings.from_options(self.get_option)
         from ansible_collections.stabilityai.platform.plugins.module_utils import _client  # pylint: disable=import-outside-toplevel
-        if not _client.HAS_REQUESTS:
-            raise StabilityError('%s needs the Python library requests on the controller' % PLUGIN)
         client = _client.StabilityClient(settings)
         for warning in client.warnings:
             self.warn(warning)

@@ -258,9 +258,6 @@ def in_daemon_thread(function, *args):
 async def main(queue, args):
     """The source: read, emit what ``CreditWatch`` decides, wait, until the rulebook cancels it."""
     options = credit_watch.WatchOptions(args, os.environ)
-    if not client_module.HAS_REQUESTS:
-        raise RuntimeError('stabilityai.platform.credit_balance needs the Python library requests; install it in the '
-                           'decision environment (the collection declares it in requirements.txt)')
     watch = credit_watch.CreditWatch(options)
     client = client_module.StabilityClient(options.connection)
     for warning in client.warnings:

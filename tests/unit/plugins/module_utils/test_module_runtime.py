@@ -13,8 +13,6 @@ import runpy
 
 import pytest
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.stabilityai.platform.plugins.module_utils import _module_runtime
 
 
@@ -46,15 +44,6 @@ class FakeModule(object):
 
     def warn(self, warning):
         self.warnings.append(warning)
-
-
-def test_a_missing_requests_fails_the_module_naming_the_library_and_the_import_error(monkeypatch):
-    monkeypatch.setattr(_module_runtime, 'HAS_REQUESTS', False)
-    monkeypatch.setattr(_module_runtime, 'REQUESTS_IMPORT_ERROR', 'Traceback: No module named requests')
-    with pytest.raises(SystemExit) as caught:
-        _module_runtime.client_for_module(FakeModule({'api_key': 'sk-x'}))
-    result = caught.value.args[0]
-    assert result == {'msg': missing_required_lib('requests'), 'exception': 'Traceback: No module named requests'}
 
 
 def test_bad_options_fail_the_module_with_the_one_line_error():

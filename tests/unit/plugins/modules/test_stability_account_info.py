@@ -86,12 +86,3 @@ def test_validate_certs_false_warns(fake_api, run_module, demo_account):
     dummy, failed, warnings = run_module(stability_account_info, {'api_key': KEY, 'validate_certs': False})
     assert not failed
     assert warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']
-
-
-def test_missing_requests_library_is_reported_not_raised(fake_api, run_module, monkeypatch):
-    from ansible_collections.stabilityai.platform.plugins.module_utils import _module_runtime
-    monkeypatch.setattr(_module_runtime, 'HAS_REQUESTS', False)
-    result, failed, dummy = run_module(stability_account_info, {'api_key': KEY})
-    assert failed
-    assert 'requests' in result['msg'] and 'Failed to import the required Python library' in result['msg']
-    assert fake_api.requests == []

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _errors, _ledger as _ledger_module
 from ansible_collections.stabilityai.platform.plugins.module_utils._locking import LockTimeout
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityOptionError, one_line
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import PLACEHOLDER, StabilityError, StabilityOptionError, one_line
 from ansible_collections.stabilityai.platform.plugins.module_utils._thresholds import organization_label
 from ansible_collections.stabilityai.platform.plugins.module_utils._ledger import LedgerError, read_readings
 from ansible_collections.stabilityai.platform.plugins.plugin_utils import _recap
@@ -351,17 +351,20 @@ def _raise(exc):
     raise exc
 
 
-def test_without_the_requests_library_at_the_start_the_client_is_made_at_the_end(fake_api, monkeypatch):
+def test_a_client_that_cannot_be_made_at_the_start_is_made_at_the_end(fake_api, monkeypatch):
     from ansible_collections.stabilityai.platform.plugins.module_utils import _client
     fake_api.serve({'org-a': 7.5})
     warnings = []
     run = recap(warnings, organizations=['org-a'])
-    monkeypatch.setattr(_client, 'HAS_REQUESTS', False)
+    made = _client.StabilityClient
+
+    def refuse(connection):
+        raise StabilityError('not yet')
+    monkeypatch.setattr(_client, 'StabilityClient', refuse)
     run.start()
-    monkeypatch.setattr(_client, 'HAS_REQUESTS', True)
+    monkeypatch.setattr(_client, 'StabilityClient', made)
     lines = run.finish()
-    assert warnings == ['stabilityai.platform.credit_recap: stabilityai.platform.credit_recap needs the Python library requests on the '
-                        'controller; the run itself is not affected']
+    assert warnings == ['stabilityai.platform.credit_recap: not yet; the run itself is not affected']
     assert lines[0] == "org-a : before -  after 7.50  spent -  runway -"
 
 
