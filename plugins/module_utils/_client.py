@@ -16,13 +16,16 @@ which only a failure imports.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import http.client
 import json
 import math
 import random
+import select
 import socket
+import ssl
 import threading
 import time
-import traceback
+from urllib.parse import unquote, urlsplit
 
 from ansible_collections.stabilityai.platform.plugins.module_utils._concurrency import MAX_CONCURRENT_REQUESTS, map_concurrently
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import (
@@ -41,20 +44,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._settings imp
     clean_organization,
     max_total_seconds,
 )
-
-REQUESTS_IMPORT_ERROR = None
-try:
-    import requests
-    import urllib3
-    from requests.adapters import HTTPAdapter
-    import urllib3.connection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import InsecureRequestWarning
-    from urllib3.poolmanager import ProxyManager
-    HAS_REQUESTS = True
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 USER_AGENT = '%s/%s' % (CLIENT_ID, COLLECTION_VERSION)
 
@@ -103,22 +92,16 @@ def _failures():
     return failures
 
 
-_CURRENT = threading.local()
-
-
 class _Deadline(object):
     """The wall-clock end of one attempt: at ``timeout`` seconds a timer shuts the attempt's socket down.
 
     A socket time-out bounds each ``recv``, not the answer: a server that sends a byte every half
     second passes it for ever, in the headers (read inside http.client) as in the body.  Only a cut
-    from another thread ends a read in progress, and it needs the socket, which urllib3 hands out
-    through no documented hook: so the two connection classes below report it when they connect and
-    when they send, to the deadline of the thread's attempt (a thread-local, so that concurrent reads
-    each cut their own).  One ``threading.Timer`` per attempt, cancelled when the attempt ends, is the
-    whole watchdog.  Ruled out: a per-read time-out shrunk to the time left (nothing runs between the
-    reads of http.client's header loop); abandoning the request in a thread of its own (the thread and
-    its connection would trickle on); urllib3's ``Timeout(total=...)`` (it, too, bounds each read);
-    urllib3 2.3's ``HTTPResponse.shutdown`` (not in 1.26, and only once the headers are in).
+    from another thread ends a read in progress: one ``threading.Timer`` per attempt, cancelled when
+    the attempt ends, shuts down the socket of the connection the attempt uses, from the proxy's
+    tunnel answer and the TLS handshake to the last byte of the body.  Ruled out: a per-read
+    time-out shrunk to the time left (nothing runs between the reads of http.client's header loop);
+    abandoning the request in a thread of its own (the thread and its connection would trickle on).
     """
 
     def __init__(self, seconds):
@@ -129,7 +112,6 @@ class _Deadline(object):
         self._timer.daemon = True
 
     def __enter__(self):
-        _CURRENT.deadline = self
         self._timer.start()
         return self
 
@@ -137,13 +119,16 @@ class _Deadline(object):
         self._timer.cancel()
         with self._lock:  # a timer already firing now finds nothing to cut (the connection may be back in the pool)
             self._connection = self._sock = None
-        _CURRENT.deadline = None
 
     def watch(self, connection):
-        """Follow ``connection``; its socket is kept too, as http.client lets go of it for an answer read until close."""
+        """Follow ``connection``, from before it connects: the timer cuts whatever socket it has then.
+
+        Its socket is remembered too, as http.client lets go of it for an answer read until close.
+        An attempt whose deadline has passed goes no further.
+        """
         with self._lock:
             self._connection = connection
-            self._sock = getattr(connection, 'sock', None) or self._sock
+            self._sock = connection.sock or self._sock
             if self.expired:
                 raise socket.timeout('deadline passed')
 
@@ -159,85 +144,74 @@ class _Deadline(object):
                     pass
 
 
-class _WatchedConnection(object):
-    """Mixin: hands the connection to the thread's deadline when it connects and when it sends."""
-
-    def _watch(self):
-        deadline = getattr(_CURRENT, 'deadline', None)
-        if deadline is not None:
-            deadline.watch(self)
-
-    def connect(self):
-        self._watch()
-        super(_WatchedConnection, self).connect()
-        self._watch()
-
-    def request(self, *args, **kwargs):
-        self._watch()
-        return super(_WatchedConnection, self).request(*args, **kwargs)
+class _Unreadable(Exception):
+    """An answer that came whole but cannot be read as sent (a Content-Encoding that was not asked for): not retried."""
 
 
-if HAS_REQUESTS:
-    # Named like urllib3's own classes: the name shows in connection errors users read.
-    class HTTPConnection(_WatchedConnection, urllib3.connection.HTTPConnection):
-        pass
+def _environment_proxy(host):
+    """The ``(host, port, headers)`` of the http proxy the environment names for https to ``host``, or None.
 
-    class HTTPSConnection(_WatchedConnection, urllib3.connection.HTTPSConnection):
-        pass
-
-    class _WatchedAdapter(HTTPAdapter):
-        """The requests adapter whose pools (direct or through a proxy) make the connections above."""
-
-        pools = {'http': type('HTTPConnectionPool', (HTTPConnectionPool,), {'ConnectionCls': HTTPConnection}),
-                 'https': type('HTTPSConnectionPool', (HTTPSConnectionPool,), {'ConnectionCls': HTTPSConnection})}
-
-        def init_poolmanager(self, *args, **kwargs):
-            super(_WatchedAdapter, self).init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = self.pools
-
-        def proxy_manager_for(self, proxy, **proxy_kwargs):
-            manager = super(_WatchedAdapter, self).proxy_manager_for(proxy, **proxy_kwargs)
-            if isinstance(manager, ProxyManager):  # not SOCKS: its own pools make the connections through the proxy
-                manager.pool_classes_by_scheme = self.pools
-            return manager
+    ``https_proxy`` (or ``all_proxy``; lower case first, as curl reads them) unless ``no_proxy``
+    names the host.  Only an http:// proxy: https goes through it as a CONNECT tunnel, so the proxy
+    sees the host name and nothing of the key.  Imported here: a plain-http call never needs it.
+    """
+    import base64  # pylint: disable=import-outside-toplevel
+    import urllib.request  # pylint: disable=import-outside-toplevel
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get('https') or proxies.get('all')
+    if not url or urllib.request.proxy_bypass_environment(host, proxies):
+        return None
+    parts = urlsplit(url if '://' in url else 'http://' + url)
+    if parts.scheme != 'http' or not parts.hostname:
+        raise StabilityConnectionError('the proxy in https_proxy or all_proxy must be an http:// URL, got %s' % one_line(
+            '%s://%s' % (parts.scheme, parts.hostname or ''), 80))
+    headers = {}
+    if parts.username is not None:
+        credentials = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
+        headers['Proxy-Authorization'] = 'Basic ' + base64.b64encode(credentials.encode('utf-8')).decode('ascii')
+    return parts.hostname, parts.port or 80, headers
 
 
 class StabilityClient(object):
-    """Reads one Stability account through one keep-alive HTTP session."""
+    """Reads one Stability account through keep-alive connections of the standard library's http.client.
+
+    Not requests, nor urllib3 below it: importing them is most of a module call's cost, and the
+    client needs one GET, a small pool for its concurrent reads, a proxy tunnel and TLS, which
+    http.client and ssl give (docs/docsite/rst/performance.rst).
+    """
 
     def __init__(self, settings):
         self.settings = settings
         self.warnings = []
         self._base = '%s/%s/user/' % (settings.api_url, settings.api_version)
         self._guard = RateGuard(settings, self.warnings)
-        self._session = requests.Session()
-        # No .netrc (it would replace the Authorization header) and no REQUESTS_CA_BUNDLE (ca_path
-        # says which CAs to trust), but the usual proxy variables for https, as air-gapped sites need
-        # them: a proxy sees only CONNECT.  Plain http (loopback only) never goes through a proxy,
-        # which would read the key in clear text.
-        self._session.trust_env = False
-        self._session.proxies = requests.utils.get_environ_proxies(self._base) if self._base.startswith('https://') else {}
-        adapter = _WatchedAdapter(pool_connections=1, pool_maxsize=MAX_CONCURRENT_REQUESTS, max_retries=0)
-        self._session.mount('https://', adapter)
-        self._session.mount('http://', adapter)
-        self._session.headers.clear()
-        self._session.headers.update({
+        target = urlsplit(self._base)
+        self._https = target.scheme == 'https'
+        self._host, self._port, self._path = target.hostname, target.port, target.path
+        # Fixed headers only: no .netrc (it would replace the Authorization header), no cookies, and
+        # http.client's own Host and Accept-Encoding: identity (no compressed answer to decode).
+        self._headers = {
             'Accept': 'application/json',
             'Authorization': 'Bearer %s' % settings.api_key,
             'Stability-Client-ID': CLIENT_ID,
             'Stability-Client-Version': COLLECTION_VERSION,
             'User-Agent': USER_AGENT,
-        })
-        if not settings.validate_certs:
-            self._session.verify = False
-            urllib3.disable_warnings(InsecureRequestWarning)
-            if settings.api_url.startswith('https://'):
+        }
+        self._tls = self._proxy = None
+        self._idle = []
+        self._idle_lock = threading.Lock()
+        if self._https:
+            # The usual proxy variables for https, as air-gapped sites need them: a proxy sees only
+            # CONNECT.  Plain http (loopback only) never goes through a proxy, which would read the key.
+            self._proxy = _environment_proxy(self._host)
+            if not settings.validate_certs:
                 self.warnings.append('validate_certs is false: the TLS certificate of %s is not checked' % settings.api_url)
-        elif settings.ca_path:
-            self._session.verify = settings.ca_path
 
     def close(self):
-        self._session.close()
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
     def __enter__(self):
         return self
@@ -279,8 +253,7 @@ class StabilityClient(object):
 
     def _get_json(self, endpoint, organization=None):
         """One GET with the retry policy; returns the decoded JSON body of a 200 answer."""
-        url = self._base + endpoint
-        headers = {'Organization': organization} if organization else None
+        headers = dict(self._headers, Organization=organization) if organization else self._headers
         what = self._describe(endpoint, organization)
         call_end = time.monotonic() + max_total_seconds(self.settings.timeout, self.settings.retries)
         attempt = 0
@@ -289,17 +262,16 @@ class StabilityClient(object):
             # A wait may use what this attempt and the retries left cannot need, so the call ends by call_end.
             self._guard.wait(call_end - attempts_seconds(self.settings.timeout, self.settings.retries - attempt), what)
             try:
-                status, response_headers, body = self._send(url, headers)
-            except requests.exceptions.SSLError as exc:
+                status, response_headers, body = self._send(self._path + endpoint, headers)
+            except ssl.SSLError as exc:  # an OSError too, but a certificate does not get better by retrying
                 raise StabilityConnectionError(self._scrub(
                     '%s failed: TLS error (%s); set ca_path to the CA bundle that signed the server certificate, '
                     'or validate_certs to false' % (what, _failures().describe_network_error(exc, self.settings.api_key))))
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (OSError, http.client.HTTPException) as exc:  # no answer, or a broken one: transient
                 if attempt >= self.settings.retries:
                     raise StabilityConnectionError(self._scrub('%s failed after %d attempt%s: %s' % (
                         what, attempt + 1, '' if attempt == 0 else 's', _failures().describe_network_error(exc, self.settings.api_key))))
-            except requests.exceptions.RequestException as exc:
-                # A garbled answer (a Content-Encoding that does not decode, say): not transient, not retried.
+            except _Unreadable as exc:
                 raise StabilityConnectionError(self._scrub('%s failed: the answer could not be read (%s)' % (
                     what, _failures().describe_network_error(exc, self.settings.api_key))))
             else:
@@ -314,38 +286,90 @@ class StabilityClient(object):
             time.sleep(retry_delay(attempt, retry_after))
             attempt += 1
 
-    def _send(self, url, headers):
+    def _send(self, path, headers):
         """Send one GET and read the answer until it ends or passes MAX_BODY_BYTES, all within ``timeout``.
 
         Reading stops at the first 64 KiB chunk that passes the cap, so memory stays bounded and
-        the caller sees a body longer than the cap, which it refuses.
+        the caller sees a body longer than the cap, which it refuses.  A connection whose answer was
+        read whole goes back to the pool for the next request; any other is closed.
 
-        ``timeout`` bounds each socket read and, through ``_Deadline``, the whole attempt from
-        connect to the last byte, however slowly the server sends its headers or its body.
+        ``timeout`` bounds each socket operation and, through ``_Deadline``, the whole attempt from
+        connect to the last byte, however slowly the server (or a proxy) sends.
         """
+        connection = self._connection()
         with _Deadline(self.settings.timeout) as deadline:
             try:
-                with self._session.get(url, headers=headers, timeout=self.settings.timeout, stream=True,
-                                       allow_redirects=False) as response:
-                    chunks = []
-                    size = 0
-                    for chunk in response.iter_content(chunk_size=65536):
-                        chunks.append(chunk)
-                        size += len(chunk)
-                        if size > MAX_BODY_BYTES:
-                            break
-                    result = response.status_code, response.headers, b''.join(chunks)
-            except requests.exceptions.RequestException as exc:
-                # The timer's cut and a read that timed out on its own say the same thing, whichever came first.
-                if deadline.expired or isinstance(exc, requests.exceptions.ReadTimeout):
+                deadline.watch(connection)
+                if connection.sock is None:
+                    connection.connect()
+                    deadline.watch(connection)
+                connection.request('GET', path, headers=headers)
+                response = connection.getresponse()
+                chunks = []
+                size = 0
+                while size <= MAX_BODY_BYTES:
+                    chunk = response.read(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    size += len(chunk)
+            except BaseException as exc:
+                connection.close()
+                # The timer's cut and a socket operation that timed out on its own say the same thing.
+                if isinstance(exc, (OSError, http.client.HTTPException)) and (deadline.expired or isinstance(exc, socket.timeout)):
                     raise self._attempt_timeout()
                 raise
         if deadline.expired:  # the cut can look like the end of a body sent until the connection closes
+            connection.close()
             raise self._attempt_timeout()
-        return result
+        if response.isclosed() and not response.will_close and size <= MAX_BODY_BYTES:
+            self._release(connection)  # read whole, and the server keeps it open: reusable
+        else:
+            connection.close()
+        encoding = response.getheader('Content-Encoding', 'identity').strip().lower()
+        if encoding != 'identity':
+            raise _Unreadable('Content-Encoding %s, not asked for' % one_line(encoding, 40))
+        return response.status, response.headers, b''.join(chunks)
+
+    def _connection(self):
+        """An idle keep-alive connection to the API that the server has not closed, or a new one (not connected yet)."""
+        while True:
+            with self._idle_lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                break
+            if not select.select([connection.sock], [], [], 0)[0]:  # readable while idle: closed by the server
+                return connection
+            connection.close()
+        if not self._https:
+            return http.client.HTTPConnection(self._host, self._port, timeout=self.settings.timeout)
+        if self._tls is None:
+            self._tls = self._tls_context()
+        if self._proxy is None:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.settings.timeout, context=self._tls)
+        proxy_host, proxy_port, proxy_headers = self._proxy
+        connection = http.client.HTTPSConnection(proxy_host, proxy_port, timeout=self.settings.timeout, context=self._tls)
+        connection.set_tunnel(self._host, self._port, headers=proxy_headers)
+        return connection
+
+    def _release(self, connection):
+        with self._idle_lock:
+            if len(self._idle) < MAX_CONCURRENT_REQUESTS:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _tls_context(self):
+        """The system's CA store, or ``ca_path``'s; no check at all with ``validate_certs: false``."""
+        if not self.settings.validate_certs:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        return ssl.create_default_context(cafile=self.settings.ca_path or None)
 
     def _attempt_timeout(self):
-        return requests.exceptions.ReadTimeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
+        return socket.timeout('the answer took longer than timeout (%s s)' % self.settings.timeout)
 
     def _decode(self, what, status, headers, body):
         if len(body) > MAX_BODY_BYTES:
