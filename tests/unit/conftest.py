@@ -7,26 +7,26 @@
 
 The test data has one source, the simulator's default fixture (tests/simulator/fixtures/default.json):
 ``demo_account`` and ``demo_credits`` are its demo account (Alice's, as the integration targets, the
-demo and molecule see it), as the API answers. The fake replaces ``requests.adapters.HTTPAdapter.send``,
-so everything above the socket (the client, requests' header merging, streaming, timeouts passed
-down) runs for real.
+demo and molecule see it), as the API answers. The fake replaces http.client's two connection classes,
+so everything above the socket runs for real, down to http.client's own parsing of the answer
+(status line, headers, Content-Length or chunks).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import http.client
 import io
 import json
 import os
 import signal
+import ssl
 import threading
 import time
 import types
 
 import pytest
-import requests
-from requests.structures import CaseInsensitiveDict
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
@@ -73,8 +73,17 @@ class FakeAnswer(object):
         self.exc = exc
 
 
+class FakeRequest(object):
+    """What the client sent: ``method``, the whole ``url`` and its ``headers``."""
+
+    def __init__(self, method, url, headers):
+        self.method, self.url, self.headers = method, url, dict(headers)
+
+
 class FakeAPI(object):
-    """Answers requests from a queue of ``FakeAnswer`` and records each request and its kwargs."""
+    """Answers requests from a queue of ``FakeAnswer`` and records each request, and in ``kwargs`` what
+    the connection was made with: ``timeout``, ``verify`` (False, or True for a checked certificate)
+    and ``proxy`` (the ``host:port`` of the proxy the connection tunnels through, or None)."""
 
     def __init__(self):
         self.answers = []
@@ -85,12 +94,10 @@ class FakeAPI(object):
         self.answers.append(FakeAnswer(*args, **kwargs))
         return self
 
-    def send(self, adapter, request, **kwargs):
-        self.requests.append(request)
-        self.kwargs.append(kwargs)
+    def send(self, request):
         if not self.answers:
             raise AssertionError('unexpected request %s %s' % (request.method, request.url))
-        return self.respond(request, self.answers.pop(0))
+        return self.answers.pop(0)
 
     def serve(self, credits, account=None):
         """Answer by URL and Organization header instead of from the queue, safely from any thread.
@@ -98,33 +105,72 @@ class FakeAPI(object):
         ``/account`` gets ``account``; ``/balance`` gets ``{"credits": credits[organization]}``,
         with None for the key's default organization.  For tests of concurrent reads.
         """
-        lock = threading.Lock()
-
-        def send(adapter, request, **kwargs):
-            with lock:
-                self.requests.append(request)
-                self.kwargs.append(kwargs)
+        def send(request):
             if not request.url.endswith('/account'):
-                payload = {'credits': credits[request.headers.get('Organization')]}
-            elif account is not None:
-                payload = account
-            else:
-                raise AssertionError('unexpected request %s %s' % (request.method, request.url))
-            return self.respond(request, FakeAnswer(payload=payload))
+                return FakeAnswer(payload={'credits': credits[request.headers.get('Organization')]})
+            if account is not None:
+                return FakeAnswer(payload=account)
+            raise AssertionError('unexpected request %s %s' % (request.method, request.url))
         self.send = send
         return self
 
-    @staticmethod
-    def respond(request, answer):
-        if answer.exc is not None:
-            raise answer.exc
-        response = requests.Response()
-        response.status_code = answer.status
-        response.headers = CaseInsensitiveDict(answer.headers)
-        response.raw = io.BytesIO(answer.body)
-        response.url = request.url
-        response.request = request
-        return response
+
+class _AnswerSocket(object):
+    """The socket http.client reads an answer from: the answer's bytes, as a server would send them."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def makefile(self, mode):
+        return io.BytesIO(self.data)
+
+
+def answer_bytes(answer):
+    """``answer`` (a FakeAnswer) as HTTP/1.1 bytes on the wire, with a Content-Length unless it says otherwise."""
+    headers = dict(answer.headers)
+    if not any(name.lower() in ('content-length', 'transfer-encoding') for name in headers):
+        headers['Content-Length'] = str(len(answer.body))
+    head = 'HTTP/1.1 %d %s\r\n' % (answer.status, http.client.responses.get(answer.status, 'Unknown'))
+    head += ''.join('%s: %s\r\n' % item for item in headers.items()) + '\r\n'
+    return head.encode('latin-1') + answer.body
+
+
+def fake_connection_class(api, lock, scheme):
+    """A stand-in for http.client's HTTP(S)Connection that records each request in ``api`` and answers from it."""
+
+    class FakeConnection(object):
+        def __init__(self, host, port=None, timeout=None, context=None):
+            self.host, self.port, self.timeout, self.context = host, port, timeout, context
+            self.sock = self.tunnel = None
+
+        def set_tunnel(self, host, port=None, headers=None):
+            self.tunnel = (host, port, headers)
+
+        def connect(self):
+            pass  # no socket: the deadline has nothing to cut, and the connection never looks dropped
+
+        def close(self):
+            pass
+
+        def request(self, method, path, headers=None):
+            host, port = self.tunnel[:2] if self.tunnel else (self.host, self.port)
+            netloc = ('[%s]' % host if ':' in host else host) + ('' if port is None else ':%d' % port)
+            self.sent = FakeRequest(method, '%s://%s%s' % (scheme, netloc, path), headers or {})
+            verify = None if self.context is None else self.context.verify_mode != ssl.CERT_NONE
+            with lock:
+                api.requests.append(self.sent)
+                api.kwargs.append({'timeout': self.timeout, 'verify': verify,
+                                   'proxy': '%s:%d' % (self.host, self.port) if self.tunnel else None})
+
+        def getresponse(self):
+            answer = api.send(self.sent)  # looked up per call: tests may replace api.send
+            if answer.exc is not None:
+                raise answer.exc
+            response = http.client.HTTPResponse(_AnswerSocket(answer_bytes(answer)), method=self.sent.method)
+            response.begin()
+            return response
+
+    return FakeConnection
 
 
 @pytest.fixture(autouse=True)
@@ -140,10 +186,9 @@ def private_cache_home(tmp_path, monkeypatch):
 @pytest.fixture
 def fake_api(monkeypatch):
     api = FakeAPI()
-
-    def send(adapter, request, **kwargs):
-        return api.send(adapter, request, **kwargs)  # looked up per call: tests may replace api.send
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, 'send', send)
+    lock = threading.Lock()
+    monkeypatch.setattr(http.client, 'HTTPConnection', fake_connection_class(api, lock, 'http'))
+    monkeypatch.setattr(http.client, 'HTTPSConnection', fake_connection_class(api, lock, 'https'))
     return api
 
 
