@@ -310,6 +310,8 @@ class StabilityClient(object):
                 while size <= MAX_BODY_BYTES:
                     chunk = response.read(65536)
                     if not chunk:
+                        if response.length:  # http.client ends a short Content-Length body quietly
+                            raise http.client.IncompleteRead(b''.join(chunks), response.length)
                         break
                     chunks.append(chunk)
                     size += len(chunk)
@@ -326,9 +328,9 @@ class StabilityClient(object):
             self._release(connection)  # read whole, and the server keeps it open: reusable
         else:
             connection.close()
-        encoding = response.getheader('Content-Encoding', 'identity').strip().lower()
-        if encoding != 'identity':
-            raise _Unreadable('Content-Encoding %s, not asked for' % one_line(encoding, 40))
+        encoding = response.getheader('Content-Encoding', 'identity')
+        if encoding.strip().lower() != 'identity':  # worded whole: the caller redacts the key, then cuts
+            raise _Unreadable('Content-Encoding %s, not asked for' % encoding)
         return response.status, response.headers, b''.join(chunks)
 
     def _connection(self):

@@ -21,6 +21,7 @@ import io
 import json
 import os
 import signal
+import socket
 import ssl
 import threading
 import time
@@ -64,13 +65,20 @@ def demo_credits(demo_account):
 
 
 class FakeAnswer(object):
-    def __init__(self, status=200, payload=None, body=None, headers=None, exc=None):
+    """One answer of the fake API: a status, headers and a body, or ``exc`` to raise instead.
+
+    ``stream``, a file-like object, is the body read as the client asks for it (no Content-Length:
+    the answer ends when the stream does), for tests that count what the client reads.
+    """
+
+    def __init__(self, status=200, payload=None, body=None, headers=None, exc=None, stream=None):
         self.status = status
         self.body = body if body is not None else (b'' if payload is None else json.dumps(payload).encode('utf-8'))
         self.headers = headers or {}
         if payload is not None and 'Content-Type' not in self.headers:
             self.headers['Content-Type'] = 'application/json'
         self.exc = exc
+        self.stream = stream
 
 
 class FakeRequest(object):
@@ -82,13 +90,14 @@ class FakeRequest(object):
 
 class FakeAPI(object):
     """Answers requests from a queue of ``FakeAnswer`` and records each request, and in ``kwargs`` what
-    the connection was made with: ``timeout``, ``verify`` (False, or True for a checked certificate)
-    and ``proxy`` (the ``host:port`` of the proxy the connection tunnels through, or None)."""
+    the connection was made with: ``timeout``, ``verify`` (False, or True for a checked certificate),
+    its TLS ``context`` and ``proxy`` (the ``host:port`` of the proxy the connection tunnels through, or None)."""
 
     def __init__(self):
         self.answers = []
         self.requests = []
         self.kwargs = []
+        self.connections = []
 
     def answer(self, *args, **kwargs):
         self.answers.append(FakeAnswer(*args, **kwargs))
@@ -116,23 +125,40 @@ class FakeAPI(object):
 
 
 class _AnswerSocket(object):
-    """The socket http.client reads an answer from: the answer's bytes, as a server would send them."""
+    """The socket http.client reads an answer from: its head and body as a server would send them."""
 
-    def __init__(self, data):
-        self.data = data
+    def __init__(self, answer):
+        self.answer = answer
 
     def makefile(self, mode):
-        return io.BytesIO(self.data)
+        return _AnswerFile(self.answer)
 
 
-def answer_bytes(answer):
-    """``answer`` (a FakeAnswer) as HTTP/1.1 bytes on the wire, with a Content-Length unless it says otherwise."""
-    headers = dict(answer.headers)
-    if not any(name.lower() in ('content-length', 'transfer-encoding') for name in headers):
-        headers['Content-Length'] = str(len(answer.body))
-    head = 'HTTP/1.1 %d %s\r\n' % (answer.status, http.client.responses.get(answer.status, 'Unknown'))
-    head += ''.join('%s: %s\r\n' % item for item in headers.items()) + '\r\n'
-    return head.encode('latin-1') + answer.body
+class _AnswerFile(object):
+    """The socket file of one answer: lines of its head, then its body or its ``stream``."""
+
+    def __init__(self, answer):
+        headers = dict(answer.headers)
+        if answer.stream is not None:
+            headers['Connection'] = 'close'
+        elif not any(name.lower() in ('content-length', 'transfer-encoding') for name in headers):
+            headers['Content-Length'] = str(len(answer.body))
+        head = 'HTTP/1.1 %d %s\r\n' % (answer.status, http.client.responses.get(answer.status, 'Unknown'))
+        head += ''.join('%s: %s\r\n' % item for item in headers.items()) + '\r\n'
+        self._data = io.BytesIO(head.encode('latin-1') + (b'' if answer.stream is not None else answer.body))
+        self._stream = answer.stream
+
+    def readline(self, limit=-1):
+        return self._data.readline(limit)
+
+    def read(self, amount=None):
+        data = self._data.read(amount)
+        if self._stream is not None and (amount is None or len(data) < amount):
+            data += self._stream.read(None if amount is None else amount - len(data))
+        return data
+
+    def close(self):
+        pass
 
 
 def fake_connection_class(api, lock, scheme):
@@ -141,16 +167,22 @@ def fake_connection_class(api, lock, scheme):
     class FakeConnection(object):
         def __init__(self, host, port=None, timeout=None, context=None):
             self.host, self.port, self.timeout, self.context = host, port, timeout, context
-            self.sock = self.tunnel = None
+            self.sock = self.tunnel = self._peer = None
+            with lock:
+                api.connections.append(self)
 
         def set_tunnel(self, host, port=None, headers=None):
             self.tunnel = (host, port, headers)
 
         def connect(self):
-            pass  # no socket: the deadline has nothing to cut, and the connection never looks dropped
+            # A socket the deadline can cut and the client can look at while idle: its peer never writes nor closes.
+            self.sock, self._peer = socket.socketpair()
 
         def close(self):
-            pass
+            for end in (self.sock, self._peer):
+                if end is not None:
+                    end.close()
+            self.sock = self._peer = None
 
         def request(self, method, path, headers=None):
             host, port = self.tunnel[:2] if self.tunnel else (self.host, self.port)
@@ -159,14 +191,14 @@ def fake_connection_class(api, lock, scheme):
             verify = None if self.context is None else self.context.verify_mode != ssl.CERT_NONE
             with lock:
                 api.requests.append(self.sent)
-                api.kwargs.append({'timeout': self.timeout, 'verify': verify,
+                api.kwargs.append({'timeout': self.timeout, 'verify': verify, 'context': self.context,
                                    'proxy': '%s:%d' % (self.host, self.port) if self.tunnel else None})
 
         def getresponse(self):
             answer = api.send(self.sent)  # looked up per call: tests may replace api.send
             if answer.exc is not None:
                 raise answer.exc
-            response = http.client.HTTPResponse(_AnswerSocket(answer_bytes(answer)), method=self.sent.method)
+            response = http.client.HTTPResponse(_AnswerSocket(answer), method=self.sent.method)
             response.begin()
             return response
 

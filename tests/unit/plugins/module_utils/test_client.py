@@ -9,11 +9,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import http.client
 import json
+import socket
+import ssl
 from email.utils import formatdate
 
 import pytest
-import requests
+import trustme
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
@@ -57,16 +60,18 @@ class TestRequests:
 
     def test_timeout_and_certificate_verification_reach_the_transport(self, fake_api, tmp_path):
         bundle = tmp_path / 'ca.pem'
-        bundle.write_text(u'not checked here')
+        trustme.CA(organization_name='unit-test-ca').cert_pem.write_to_path(str(bundle))
         fake_api.answer(payload={'credits': 1}).answer(payload={'credits': 1}).answer(payload={'credits': 1})
         make_client(timeout=4.5).fetch_balance()
         make_client(ca_path=str(bundle)).fetch_balance()
         insecure = make_client(validate_certs=False)
         insecure.fetch_balance()
         assert fake_api.kwargs[0]['timeout'] == 4.5
-        assert fake_api.kwargs[0]['verify'] is True
-        assert fake_api.kwargs[1]['verify'] == str(bundle)
-        assert fake_api.kwargs[2]['verify'] is False
+        assert fake_api.kwargs[0]['verify'] is True and fake_api.kwargs[0]['context'].check_hostname
+        assert fake_api.kwargs[1]['verify'] is True and fake_api.kwargs[1]['context'].check_hostname
+        trusted = [dict(field[0] for field in cert['subject']) for cert in fake_api.kwargs[1]['context'].get_ca_certs()]
+        assert [subject.get('organizationName') for subject in trusted] == ['unit-test-ca']  # the bundle, and only it
+        assert fake_api.kwargs[2]['verify'] is False and not fake_api.kwargs[2]['context'].check_hostname
         assert insecure.warnings == ['validate_certs is false: the TLS certificate of https://api.stability.ai is not checked']
 
     def test_proxy_variables_are_honoured_and_netrc_is_not(self, fake_api, monkeypatch, tmp_path):
@@ -78,8 +83,9 @@ class TestRequests:
         fake_api.answer(payload={'credits': 1}).answer(payload={'credits': 1})
         make_client().fetch_balance()
         make_client(api_url='https://internal.example').fetch_balance()
-        assert fake_api.kwargs[0]['proxies']['https'] == 'http://proxy.example:3128'
-        assert not fake_api.kwargs[1]['proxies']
+        assert fake_api.kwargs[0]['proxy'] == 'proxy.example:3128'
+        assert fake_api.requests[0].url == 'https://api.stability.ai/v1/user/balance'  # through the tunnel
+        assert fake_api.kwargs[1]['proxy'] is None
         assert fake_api.requests[0].headers['Authorization'] == 'Bearer ' + KEY
 
     def test_redirects_are_not_followed(self, fake_api):
@@ -93,13 +99,7 @@ class TestRequests:
         orgs = ['org-%02d' % index for index in range(10)]
         credits = dict((org, float(index)) for index, org in enumerate(orgs))
 
-        def send(adapter, request, **kwargs):
-            fake_api.requests.append(request)
-            response = requests.Response()
-            response.status_code = 200
-            response.raw = __import__('io').BytesIO(json.dumps({'credits': credits[request.headers['Organization']]}).encode())
-            return response
-        fake_api.send = send
+        fake_api.serve(credits)
         assert make_client().fetch_balances(orgs) == [credits[org] for org in orgs]
         assert sorted(request.headers['Organization'] for request in fake_api.requests) == orgs
 
@@ -260,8 +260,7 @@ class TestErrors:
         self.assert_no_piece_of_the_key(caught.value.msg)
 
     def test_an_unreadable_answer_is_described_without_the_key(self, fake_api):
-        cause = requests.exceptions.ContentDecodingError('x' * 180 + ' token ' + KEY + ' could not be decoded')
-        fake_api.answer(exc=cause)
+        fake_api.answer(payload={'credits': 1}, headers={'Content-Encoding': 'x' * 160 + ' token ' + KEY + ' gzip'})
         with pytest.raises(StabilityConnectionError) as caught:
             make_client().fetch_balance()
         assert 'the answer could not be read (' in caught.value.msg
@@ -318,10 +317,13 @@ class TestRetries:
         assert sleeps == [_client.RETRY_AFTER_MAX]
 
     @pytest.mark.parametrize('exc', [
-        requests.exceptions.ConnectionError('Connection refused'),
-        requests.exceptions.ReadTimeout('read timed out'),
-        requests.exceptions.ConnectTimeout('connect timed out'),
-        requests.exceptions.ChunkedEncodingError('connection broken'),
+        ConnectionRefusedError(111, 'Connection refused'),
+        socket.timeout('timed out'),
+        socket.gaierror(-3, 'Temporary failure in name resolution'),
+        ConnectionResetError(104, 'Connection reset by peer'),
+        http.client.RemoteDisconnected('Remote end closed connection without response'),
+        http.client.IncompleteRead(b'{"cred', 10),
+        http.client.BadStatusLine('garbage'),
     ])
     def test_network_errors_are_retried(self, fake_api, sleeps, exc):
         fake_api.answer(exc=exc).answer(payload={'credits': 2})
@@ -330,21 +332,21 @@ class TestRetries:
 
     def test_a_read_that_timed_out_on_its_own_is_worded_like_the_deadline_cut(self, fake_api, sleeps):
         """The socket time-out and the wall-clock cut fire at the same moment: one wording, whichever wins."""
-        fake_api.answer(exc=requests.exceptions.ReadTimeout('HTTPConnectionPool: Read timed out. (read timeout=2.5)'))
+        fake_api.answer(exc=socket.timeout('timed out'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=0, timeout=2.5).fetch_balance()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: the answer took longer than timeout (2.5 s)'
 
     def test_network_error_after_retries_names_the_reason(self, fake_api, sleeps):
         for dummy in range(3):
-            fake_api.answer(exc=requests.exceptions.ConnectionError(OSError(111, 'Connection refused')))
+            fake_api.answer(exc=ConnectionRefusedError(111, 'Connection refused'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=2).fetch_balance()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 3 attempts: [Errno 111] Connection refused'
         assert caught.value.to_result() == {'msg': caught.value.msg}
 
     def test_tls_errors_are_not_retried_and_point_at_ca_path(self, fake_api, sleeps):
-        fake_api.answer(exc=requests.exceptions.SSLError('certificate verify failed: unable to get local issuer certificate'))
+        fake_api.answer(exc=ssl.SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client().fetch_balance()
         assert len(fake_api.requests) == 1 and sleeps == []
@@ -431,15 +433,7 @@ class TestBodyCap:
     MAX = _client.MAX_BODY_BYTES
 
     def serve_raw(self, fake_api, reader, status=200):
-        def send(adapter, request, **kwargs):
-            fake_api.requests.append(request)
-            response = requests.Response()
-            response.status_code = status
-            response.headers['Content-Type'] = 'application/json'
-            response.raw = reader
-            response.url = request.url
-            return response
-        fake_api.send = send
+        fake_api.answer(status=status, headers={'Content-Type': 'application/json'}, stream=reader)
 
     def test_a_huge_body_is_not_read_past_the_cap(self, fake_api):
         reader = CountingReader(50 * self.MAX)
@@ -478,29 +472,35 @@ class TestBodyCap:
 
 
 class TestTransport:
-    def test_the_adapter_never_retries_on_its_own_and_pools_the_concurrent_reads(self):
-        client = make_client()
-        adapters = [client._session.get_adapter(url) for url in ('https://api.stability.ai/', 'http://127.0.0.1/')]
-        assert adapters[0] is adapters[1]
-        adapter = adapters[0]
-        assert adapter.max_retries.total == 0 and adapter.max_retries.read is False
-        assert adapter._pool_connections == 1
-        assert adapter._pool_maxsize == _client.MAX_CONCURRENT_REQUESTS
-        client.close()
-
-    def test_the_session_sends_only_the_client_headers(self):
+    def test_concurrent_reads_share_a_few_keep_alive_connections(self, fake_api):
+        orgs = ['org-%02d' % index for index in range(12)]
+        fake_api.serve(dict((org, 1.0) for org in orgs + [None]))
         with make_client() as client:
-            assert sorted(client._session.headers) == [
-                'Accept', 'Authorization', 'Stability-Client-ID', 'Stability-Client-Version', 'User-Agent']
-            assert client._session.trust_env is False
+            client.fetch_balances(orgs)
+            made = len(fake_api.connections)
+            assert 1 <= made <= _client.MAX_CONCURRENT_REQUESTS
+            client.fetch_balance()
+            assert len(fake_api.connections) == made  # reused, not made anew
+        assert all(connection.sock is None for connection in fake_api.connections)  # closed with the client
+
+    def test_only_the_client_headers_are_sent(self, fake_api, monkeypatch, tmp_path):
+        netrc = tmp_path / 'netrc'
+        netrc.write_text(u'machine api.stability.ai login someone password netrc-secret\n')
+        monkeypatch.setenv('NETRC', str(netrc))
+        fake_api.answer(payload={'credits': 1})
+        with make_client() as client:
+            client.fetch_balance()
+        assert sorted(fake_api.requests[0].headers) == ['Accept', 'Authorization', 'Stability-Client-ID', 'Stability-Client-Version', 'User-Agent']
 
     def test_plain_http_to_loopback_with_validate_certs_false_gives_no_certificate_warning(self):
         assert make_client(api_url='http://127.0.0.1:8080', validate_certs=False).warnings == []
 
-    def test_ca_path_is_ignored_when_validate_certs_is_false(self, tmp_path):
+    def test_ca_path_is_ignored_when_validate_certs_is_false(self, fake_api, tmp_path):
         bundle = tmp_path / 'ca.pem'
-        bundle.write_text(u'')
-        assert make_client(validate_certs=False, ca_path=str(bundle))._session.verify is False
+        bundle.write_text(u'')  # not a bundle: loading it would fail
+        fake_api.answer(payload={'credits': 1})
+        assert make_client(validate_certs=False, ca_path=str(bundle)).fetch_balance() == 1.0
+        assert fake_api.kwargs[0]['verify'] is False
 
     def test_a_single_organization_is_read_with_its_header(self, fake_api):
         fake_api.serve({'org-x': 5.0, None: 1.0})
@@ -520,25 +520,25 @@ class TestAttemptWording:
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed with HTTP 503 (empty body) after 2 attempts'
 
     def test_a_single_network_failure_says_one_attempt(self, fake_api, sleeps):
-        fake_api.answer(exc=requests.exceptions.ConnectionError('refused'))
+        fake_api.answer(exc=ConnectionRefusedError('refused'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=0).fetch_balance()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: refused'
         assert sleeps == []
 
     def test_two_network_failures_say_two_attempts(self, fake_api, sleeps):
-        fake_api.answer(exc=requests.exceptions.ConnectionError('reset')).answer(exc=requests.exceptions.ConnectionError('reset'))
+        fake_api.answer(exc=ConnectionResetError('reset')).answer(exc=ConnectionResetError('reset'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client(retries=1).fetch_balance()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 2 attempts: reset'
         assert len(sleeps) == 1
 
     def test_a_tls_failure_names_the_two_ways_out(self, fake_api):
-        fake_api.answer(exc=requests.exceptions.SSLError('self-signed certificate'))
+        fake_api.answer(exc=ssl.SSLCertVerificationError(1, 'certificate verify failed: self-signed certificate (_ssl.c:1006)'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client().fetch_balance('org-x')
         assert caught.value.msg == (
-            'GET https://api.stability.ai/v1/user/balance for organization org-x failed: TLS error (self-signed certificate); '
+            'GET https://api.stability.ai/v1/user/balance for organization org-x failed: TLS error (certificate verify failed: self-signed certificate (_ssl.c:1006)); '
             'set ca_path to the CA bundle that signed the server certificate, or validate_certs to false')
 
     def test_a_429_for_an_organization_gets_the_rate_hint(self, fake_api, sleeps):
