@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-import requests
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
@@ -97,10 +96,11 @@ def test_a_key_echoed_in_an_account_body_never_reaches_the_result(fake_api, demo
 
 
 def test_an_unreadable_answer_fails_at_once_naming_why(fake_api):
-    fake_api.answer(exc=requests.exceptions.ContentDecodingError('gzip data is corrupt'))
+    """The client asks for no compression (http.client sends Accept-Encoding: identity): a compressed answer is not read."""
+    fake_api.answer(body=b'\x1f\x8b\x08\x00', headers={'Content-Encoding': 'gzip'}).answer(payload={'credits': 1})
     with pytest.raises(StabilityConnectionError) as caught:
         make_client().fetch_balance()
-    assert caught.value.msg == BALANCE + ' failed: the answer could not be read (gzip data is corrupt)'
+    assert caught.value.msg == BALANCE + ' failed: the answer could not be read (Content-Encoding gzip, not asked for)'
     assert len(fake_api.requests) == 1
 
 
