@@ -162,14 +162,19 @@ def _environment_proxy(host):
     if not url or urllib.request.proxy_bypass_environment(host, proxies):
         return None
     parts = urlsplit(url if '://' in url else 'http://' + url)
-    if parts.scheme != 'http' or not parts.hostname:
-        raise StabilityConnectionError('the proxy in https_proxy or all_proxy must be an http:// URL, got %s' % one_line(
+    try:
+        port = parts.port or 80
+    except ValueError:  # a port that is not a number: as unusable as a wrong scheme
+        port = None
+    if parts.scheme != 'http' or not parts.hostname or port is None:
+        # Scheme and host only: the rest of the URL may hold the proxy's password.
+        raise StabilityConnectionError('the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % one_line(
             '%s://%s' % (parts.scheme, parts.hostname or ''), 80))
     headers = {}
     if parts.username is not None:
         credentials = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
         headers['Proxy-Authorization'] = 'Basic ' + base64.b64encode(credentials.encode('utf-8')).decode('ascii')
-    return parts.hostname, parts.port or 80, headers
+    return parts.hostname, port, headers
 
 
 class StabilityClient(object):
