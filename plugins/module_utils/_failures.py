@@ -52,7 +52,7 @@ def parse_retry_after(value, now=None):
 
 
 def describe_network_error(exc, secret=None):
-    """The innermost reason of a requests/urllib3 exception, as one readable line without ``secret``."""
+    """The innermost reason of a network exception (one wrapping another names it in ``reason`` or its args), as one line without ``secret``."""
     reason = exc
     for dummy in range(10):
         inner = getattr(reason, 'reason', None)
