@@ -3,25 +3,29 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The client against real loopback sockets (a server that trickles its answer, proxies), its deadline timer, and its network wording.
+"""The client against real loopback sockets (a server that trickles its answer, proxies, TLS), its deadline timer, and its network wording.
 
-Most of these need a socket, not the fake transport: what is specified here happens below requests'
-adapter (a time-out that must cut a read in progress, a connection that must not go to a proxy).
+Most of these need a socket, not the fake transport: what is specified here happens inside http.client
+and ssl (a time-out that must cut a read in progress, a keep-alive connection the server dropped, a
+connection that must not go to a proxy, a certificate that must be checked against ``ca_path``).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import calendar
+import http.client
+import select
 import socket
+import ssl
 import threading
 import time
+import types
 import warnings
 
 import pytest
-import requests
-import urllib3.util.connection
-from urllib3.exceptions import InsecureRequestWarning
+import trustme
 
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
@@ -45,13 +49,20 @@ TRICKLE_EVERY = 0.1
 # A trickle that ends: a client that fails to cut it fails its test in seconds, not in SERVER_LIFETIME.
 SHORT_TRICKLE = 2.0
 SERVER_LIFETIME = 20.0
+PROXY_VARIABLES = ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy')
+NO_PROXY_VARIABLES = ('NO_PROXY', 'no_proxy')
+TLS_ADVICE = '; set ca_path to the CA bundle that signed the server certificate, or validate_certs to false'
 
 
 class LoopbackServer(object):
-    """Accepts connections on 127.0.0.1 and hands each to ``handle(connection, request_bytes)``; stops by itself."""
+    """Accepts connections on 127.0.0.1 and hands each to ``handle(connection, request_bytes)``; stops by itself.
 
-    def __init__(self, handle):
+    With ``tls`` (a server-side ssl.SSLContext) each connection is wrapped in TLS first.
+    """
+
+    def __init__(self, handle, tls=None):
         self.handle = handle
+        self.tls = tls
         self.connections = 0
         self._listener = socket.socket()
         self._listener.bind(('127.0.0.1', 0))
@@ -73,12 +84,15 @@ class LoopbackServer(object):
             threading.Thread(target=self._one, args=(connection,), daemon=True).start()
 
     def _one(self, connection):
-        with connection:
-            connection.settimeout(5)
-            try:
-                self.handle(connection, connection.recv(65536))
-            except OSError:
-                pass
+        connection.settimeout(5)
+        try:
+            if self.tls is not None:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            self.handle(connection, connection.recv(65536))
+        except OSError:
+            pass
+        finally:
+            connection.close()
 
     def stop(self):
         self._stop = 0
@@ -89,12 +103,34 @@ class LoopbackServer(object):
 def loopback_server():
     servers = []
 
-    def start(handle):
-        servers.append(LoopbackServer(handle))
+    def start(handle, tls=None):
+        servers.append(LoopbackServer(handle, tls))
         return servers[-1]
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope='module')
+def tls_ca(tmp_path_factory):
+    """A throw-away CA: its certificate in ``path`` (PEM), and ``server_context(*names)``, a server-side TLS context
+    with a certificate it signed for those host names or addresses."""
+    authority = trustme.CA()
+    path = tmp_path_factory.mktemp('ca') / 'ca.pem'
+    authority.cert_pem.write_to_path(str(path))
+
+    def server_context(*names):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        authority.issue_cert(*names).configure_cert(context)
+        return context
+    return types.SimpleNamespace(path=str(path), server_context=server_context)
+
+
+@pytest.fixture
+def no_proxies(monkeypatch):
+    """No proxy variable is set: https goes straight to the loopback server."""
+    for name in PROXY_VARIABLES + NO_PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 def trickle(first, piece, lasting=SERVER_LIFETIME):
@@ -113,6 +149,32 @@ def keep_alive(connection, request):
         request = connection.recv(65536)
 
 
+def recording(seen):
+    """``keep_alive`` that also keeps each request it reads in ``seen``."""
+    def handle(connection, request):
+        while request:
+            seen.append(request)
+            connection.sendall(ANSWER)
+            request = connection.recv(65536)
+    return handle
+
+
+def tunnel_to(port, seen):
+    """A proxy that keeps each CONNECT it reads in ``seen`` and relays the tunnel to 127.0.0.1:``port``, whatever host it names."""
+    def handle(connection, request):
+        seen.append(request)
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as upstream:
+            connection.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+            ends = {connection: upstream, upstream: connection}
+            while True:
+                for sock in select.select(list(ends), [], [], 5)[0] or [None]:
+                    data = sock.recv(65536) if sock is not None else b''
+                    if not data:
+                        return
+                    ends[sock].sendall(data)
+    return handle
+
+
 def timed_fetch(port=None, api_url=None, answered_first=False, **options):
     """Seconds a failing fetch_balance took and its message; ``answered_first``: after one that succeeds on the same client."""
     settings = ConnectionSettings(KEY, api_url=api_url or 'http://127.0.0.1:%d' % port, **options)
@@ -125,11 +187,11 @@ def timed_fetch(port=None, api_url=None, answered_first=False, **options):
         return time.monotonic() - started, caught.value.msg
 
 
-def use_proxy(monkeypatch, port):
-    """Every proxy variable names the loopback proxy on ``port``; nothing is exempt."""
-    for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
-        monkeypatch.setenv(name, 'http://127.0.0.1:%d' % port)
-    for name in ('NO_PROXY', 'no_proxy'):
+def use_proxy(monkeypatch, port, credentials=''):
+    """Every proxy variable names the loopback proxy on ``port`` (with ``credentials``, as ``user:password@``); nothing is exempt."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.setenv(name, 'http://%s127.0.0.1:%d' % (credentials, port))
+    for name in NO_PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -210,6 +272,23 @@ class TestDeadline:
         assert 0.5 <= elapsed < 1.0
         assert msg == 'GET https://api.example.test/v1/user/balance failed after 1 attempt: the answer took longer than timeout (0.5 s)'
 
+    def test_a_tls_handshake_after_a_slow_tunnel_is_cut_at_the_timeout(self, loopback_server, monkeypatch):
+        """ssl bounds a handshake by the socket's time-out on its own; the deadline bounds the tunnel and the handshake together."""
+        # BUG (_client.py, reported to the lead): during the handshake connection.sock is the plain socket that
+        # SSLContext.wrap_socket has already detached (its descriptor moved to the SSLSocket not yet returned), so the
+        # timer's shutdown fails with EBADF, is swallowed, and the attempt runs to about 1.6 s (tunnel + ssl's own bound).
+        def slow_tunnel_then_trickled_handshake(connection, dummy):
+            trickle(b'HTTP/1.1 200 Connection established\r\nX-Slow: ', b'a', lasting=0.6)(connection, None)
+            connection.sendall(b'\r\n\r\n')
+            connection.recv(65536)  # the client's hello: TLS bytes sent before it would be read as part of the tunnel's answer
+            # A handshake record of 16 KiB announced, then a byte at a time: every read of the handshake gets a byte in time.
+            trickle(b'\x16\x03\x03\x40\x00\x02', b'\x00', lasting=SHORT_TRICKLE)(connection, None)
+        proxy = loopback_server(slow_tunnel_then_trickled_handshake)
+        use_proxy(monkeypatch, proxy.port)
+        elapsed, msg = timed_fetch(api_url='https://api.example.test', timeout=1, retries=0)
+        assert 1.0 <= elapsed < 1.5
+        assert msg == 'GET https://api.example.test/v1/user/balance failed after 1 attempt: the answer took longer than timeout (1.0 s)'
+
     def test_a_connection_made_after_the_deadline_sends_no_request(self, loopback_server, monkeypatch):
         requests_seen = []
 
@@ -217,12 +296,12 @@ class TestDeadline:
             requests_seen.append(request)
             connection.sendall(ANSWER)
         server = loopback_server(answer)
-        create_connection = urllib3.util.connection.create_connection
+        create_connection = socket.create_connection
 
         def slow_name_lookup(*args, **kwargs):  # no socket yet for the timer to cut when the deadline passes
             time.sleep(0.4)
             return create_connection(*args, **kwargs)
-        monkeypatch.setattr(urllib3.util.connection, 'create_connection', slow_name_lookup)
+        monkeypatch.setattr(socket, 'create_connection', slow_name_lookup)  # what http.client connects with
         elapsed, msg = timed_fetch(server.port, timeout=0.3, retries=0)
         assert 0.4 <= elapsed < 1.0
         assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.3 s)')
@@ -234,7 +313,7 @@ class TestDeadlineTimer:
 
     @pytest.fixture
     def connection(self, loopback_server):
-        """A stand-in for urllib3's connection: what the deadline reads of it is ``sock``."""
+        """A stand-in for http.client's connection: what the deadline reads of it is ``sock``."""
         server = loopback_server(keep_alive)
         sock = socket.create_connection(('127.0.0.1', server.port), timeout=2)
         yield type('Connection', (object,), {'sock': sock})()
@@ -262,7 +341,7 @@ class TestDeadlineTimer:
         server = loopback_server(keep_alive)
         with _client._Deadline(0) as deadline:
             assert wait_for(lambda: deadline.expired)
-        connection = _client.HTTPConnection('127.0.0.1', server.port, timeout=2)
+        connection = http.client.HTTPConnection('127.0.0.1', server.port, timeout=2)
         connection.request('GET', '/')
         assert connection.getresponse().status == 200
         connection.close()
@@ -273,6 +352,32 @@ class TestDeadlineTimer:
         deadline._expire()  # the timer firing as the attempt ends, its connection back in the pool
         connection.sock.sendall(b'GET / HTTP/1.1\r\n\r\n')
         assert connection.sock.recv(len(ANSWER)) == ANSWER
+
+
+class TestKeepAlive:
+    """Connections are kept for the next request, but never one the server has closed."""
+
+    def test_a_connection_the_server_closed_while_idle_is_not_used(self, loopback_server):
+        closed = threading.Event()
+
+        def answer_then_close(connection, request):
+            connection.sendall(ANSWER)  # keep-alive, as HTTP/1.1 has it by default ...
+            connection.close()
+            closed.set()
+        server = loopback_server(answer_then_close)
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+            assert closed.wait(2)  # ... but the server closes it while the client holds it idle
+            time.sleep(0.05)
+            assert client.fetch_balance() == 2.5  # a fresh connection, not a failure: no retry was allowed
+        assert server.connections == 2
+
+    def test_a_server_that_closes_without_an_answer_reads_as_http_client_words_it(self, loopback_server):
+        server = loopback_server(lambda connection, request: None)
+        msg = timed_fetch(server.port, timeout=2, retries=0)[1]
+        assert msg == ('GET http://127.0.0.1:%d/v1/user/balance failed after 1 attempt: '
+                       'Remote end closed connection without response' % server.port)
 
 
 class TestProxies:
@@ -292,7 +397,7 @@ class TestProxies:
 
     @pytest.mark.parametrize('variable', ['HTTP_PROXY', 'ALL_PROXY', 'all_proxy'])
     def test_plain_http_goes_straight_to_the_server_whatever_proxy_is_set(self, loopback_server, proxy, monkeypatch, variable):
-        for name in ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy'):
+        for name in PROXY_VARIABLES:
             if name != variable:
                 monkeypatch.delenv(name)
         api = loopback_server(lambda connection, request: connection.sendall(
@@ -306,53 +411,140 @@ class TestProxies:
     def test_https_goes_through_the_proxy_which_sees_only_connect(self, proxy):
         settings = ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0)
         with StabilityClient(settings) as client:
-            with pytest.raises(StabilityConnectionError):
+            with pytest.raises(StabilityConnectionError) as caught:
                 client.fetch_balance()
         assert len(proxy.seen) == 1
         assert proxy.seen[0].startswith(b'CONNECT api.example.test:443 ')
         assert KEY.encode() not in proxy.seen[0]
+        assert caught.value.msg == 'GET https://api.example.test/v1/user/balance failed after 1 attempt: Tunnel connection failed: 502 Bad Gateway'
+
+    def test_the_tunnel_carries_tls_to_the_server_and_the_credentials_only_to_the_proxy(self, loopback_server, tls_ca, monkeypatch):
+        requests_seen, connects = [], []
+        api = loopback_server(recording(requests_seen), tls=tls_ca.server_context('api.example.test'))
+        proxy = loopback_server(tunnel_to(api.port, connects))
+        use_proxy(monkeypatch, proxy.port, credentials='us%40er:pa%3As-w0rd@')
+        settings = ConnectionSettings(KEY, api_url='https://api.example.test', ca_path=tls_ca.path, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert [client.fetch_balance(), client.fetch_balance()] == [2.5, 2.5]
+        assert proxy.connections == api.connections == 1  # one tunnel, kept alive for the second request
+        assert len(connects) == 1 and connects[0].startswith(b'CONNECT api.example.test:443 ')
+        assert b'\r\nProxy-Authorization: Basic %s\r\n' % base64.b64encode(b'us@er:pa:s-w0rd') in connects[0]
+        assert KEY.encode() not in connects[0]
+        assert len(requests_seen) == 2
+        for request in requests_seen:
+            assert request.startswith(b'GET /v1/user/balance HTTP/1.1\r\n')
+            assert b'\r\nAuthorization: Bearer %s\r\n' % KEY.encode() in request
+            assert b'proxy-authorization' not in request.lower()
+
+    def test_proxy_credentials_never_appear_in_a_message(self, loopback_server, monkeypatch):
+        seen = []
+
+        def require_credentials(connection, request):
+            seen.append(request)
+            connection.sendall(b'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n')
+        proxy = loopback_server(require_credentials)
+        use_proxy(monkeypatch, proxy.port, credentials='proxyuser:proxy-s3cret@')
+        msg = timed_fetch(api_url='https://api.example.test', timeout=2, retries=0)[1]
+        assert b'Proxy-Authorization: Basic ' in seen[0]
+        assert msg == ('GET https://api.example.test/v1/user/balance failed after 1 attempt: '
+                       'Tunnel connection failed: 407 Proxy Authentication Required')
+        assert 'proxy-s3cret' not in msg and 'proxyuser' not in msg
+
+    @pytest.mark.parametrize('variable, url, shown', [
+        ('https_proxy', 'https://proxyuser:proxy-s3cret@127.0.0.1:%d', 'https://127.0.0.1'),
+        ('HTTPS_PROXY', 'socks5h://127.0.0.1:%d', 'socks5h://127.0.0.1'),
+        ('all_proxy', 'socks5://proxyuser:proxy-s3cret@127.0.0.1:%d', 'socks5://127.0.0.1'),
+    ])
+    def test_a_proxy_that_is_not_http_is_refused_before_any_request(self, loopback_server, no_proxies, monkeypatch, variable, url, shown):
+        proxy = loopback_server(keep_alive)
+        monkeypatch.setenv(variable, url % proxy.port)
+        with pytest.raises(StabilityConnectionError) as caught:
+            StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
+        assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http:// URL, got %s' % shown
+        time.sleep(0.3)  # what a connection would take to reach the proxy's accept loop
+        assert proxy.connections == 0
+
+    @pytest.mark.parametrize('variable', ['no_proxy', 'NO_PROXY'])
+    def test_a_host_that_no_proxy_names_is_reached_directly(self, loopback_server, proxy, tls_ca, monkeypatch, variable):
+        api = loopback_server(keep_alive, tls=tls_ca.server_context('127.0.0.1'))
+        monkeypatch.setenv(variable, 'api.stability.ai,127.0.0.1')
+        settings = ConnectionSettings(KEY, api_url='https://127.0.0.1:%d' % api.port, ca_path=tls_ca.path, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+        assert proxy.seen == [] and proxy.connections == 0
+        assert api.connections == 1
 
 
-def test_a_refused_connection_reads_as_urllib3_words_it():
-    """The connection classes that let the deadline cut an attempt do not show up in messages."""
+class TestCertificates:
+    """The server's certificate is checked against the system's CAs or ``ca_path``, or not at all with ``validate_certs: false``."""
+
+    def test_ca_path_is_the_authority_the_certificate_is_checked_against(self, loopback_server, tls_ca, no_proxies):
+        api = loopback_server(keep_alive, tls=tls_ca.server_context('127.0.0.1'))
+        settings = ConnectionSettings(KEY, api_url='https://127.0.0.1:%d' % api.port, ca_path=tls_ca.path, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+            assert client.warnings == []
+
+    @pytest.mark.parametrize('with_ca_path, names', [(False, ('127.0.0.1',)), (True, ('api.example.test',))])
+    def test_a_certificate_that_does_not_check_out_is_a_tls_error_never_retried(self, loopback_server, tls_ca, no_proxies, with_ca_path, names):
+        """Signed by a CA the system does not know, or for another host than the one asked: refused, pointing at the two ways out."""
+        api = loopback_server(keep_alive, tls=tls_ca.server_context(*names))
+        elapsed, msg = timed_fetch(api_url='https://127.0.0.1:%d' % api.port, ca_path=tls_ca.path if with_ca_path else None,
+                                   timeout=2, retries=2)
+        assert api.connections == 1
+        assert msg.startswith('GET https://127.0.0.1:%d/v1/user/balance failed: TLS error (' % api.port) and msg.endswith(TLS_ADVICE)
+        assert 'CERTIFICATE_VERIFY_FAILED' in msg
+        assert elapsed < 1.0  # no back-off: a certificate does not get better by retrying
+
+    def test_validate_certs_false_connects_to_a_self_signed_server_and_silences_nothing(self, loopback_server, tls_ca, no_proxies):
+        """urllib3 warned on every unchecked request, and the client silenced that warning; http.client says nothing, so the
+        client's one warning is all the user reads, and no other Python warning is hidden."""
+        api = loopback_server(keep_alive, tls=tls_ca.server_context('127.0.0.1'))
+        api_url = 'https://127.0.0.1:%d' % api.port
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            with StabilityClient(ConnectionSettings(KEY, api_url=api_url, validate_certs=False, timeout=2, retries=0)) as client:
+                assert client.fetch_balance() == 2.5
+                warnings.warn('something else', UserWarning)
+        assert ['%s' % warning.message for warning in caught] == ['something else']
+        assert client.warnings == ['validate_certs is false: the TLS certificate of %s is not checked' % api_url]
+
+
+def test_a_refused_connection_reads_as_the_system_words_it():
+    """http.client adds nothing to the system's words: no connection object, no prefix."""
     settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:1', timeout=2, retries=0)
     with StabilityClient(settings) as client:
         with pytest.raises(StabilityConnectionError) as caught:
             client.fetch_balance()
-    who = "HTTPConnection(host='127.0.0.1', port=1): " if urllib3.__version__.startswith('2.') else ''  # 1.26 named the object
-    assert caught.value.msg == ("GET http://127.0.0.1:1/v1/user/balance failed after 1 attempt: %s"
-                                "Failed to establish a new connection: [Errno 111] Connection refused" % who)
+    assert caught.value.msg == 'GET http://127.0.0.1:1/v1/user/balance failed after 1 attempt: [Errno 111] Connection refused'
 
 
 class TestWhatTheUserReads:
     """Network errors, waits and warnings as the user meets them."""
 
     def test_a_long_network_error_is_cut_to_200_characters(self, fake_api):
-        fake_api.answer(exc=requests.exceptions.ConnectionError('x' * 300))
+        fake_api.answer(exc=ConnectionResetError('x' * 300))
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
         assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ' + 'x' * 197 + '...'
 
-    def test_the_address_of_urllib3_1_26s_connection_object_is_left_out(self, fake_api):
-        """urllib3 1.26 names the connection by its object (an address that changes every run), 2.x by host and port."""
-        fake_api.answer(exc=requests.exceptions.ConnectionError(OSError(
-            '<urllib3.connection.HTTPConnection object at 0x7f3a2c1d0e50>: Failed to establish a new connection: [Errno 111] Connection refused')))
+    @pytest.mark.parametrize('answer, wording', [
+        ({'exc': ConnectionResetError('x' * 190 + KEY)}, 'failed after 1 attempt: ' + 'x' * 190),
+        ({'exc': ssl.SSLCertVerificationError(1, 'x' * 190 + KEY)}, 'failed: TLS error (' + 'x' * 190),
+        # BUG (_client.py, reported to the lead): _send quotes the Content-Encoding as one_line(encoding.lower(), 40),
+        # cut before any redaction, so 'sk-unit' (the key's first 7 characters, past the cut's reach of redact) shows.
+        ({'payload': {'credits': 1}, 'headers': {'Content-Encoding': 'x' * 30 + KEY}},
+         'failed: the answer could not be read (Content-Encoding ' + 'x' * 30),
+    ], ids=['network', 'tls', 'unreadable'])
+    def test_a_key_in_a_network_error_is_redacted_before_the_cut(self, fake_api, answer, wording):
+        """Cut first, a limit would leave a fragment of the key too short to match it."""
+        fake_api.answer(**answer)
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
-        assert msg == ('GET https://api.stability.ai/v1/user/balance failed after 1 attempt: '
-                       'Failed to establish a new connection: [Errno 111] Connection refused')
-
-    @pytest.mark.parametrize('error, wording', [(requests.exceptions.ConnectionError, 'failed after 1 attempt: '),
-                                                (requests.exceptions.SSLError, 'failed: TLS error ('),
-                                                (requests.exceptions.ContentDecodingError, 'failed: the answer could not be read (')])
-    def test_a_key_in_a_network_error_is_redacted_before_the_cut(self, fake_api, error, wording):
-        """Cut first, the 200-character limit would leave a fragment of the key too short to match it."""
-        fake_api.answer(exc=error('x' * 190 + KEY))
-        msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
-        assert KEY[:4] not in msg and msg.startswith('GET https://api.stability.ai/v1/user/balance ' + wording + 'x' * 190)
+        assert KEY[:4] not in msg and msg.startswith('GET https://api.stability.ai/v1/user/balance ' + wording)
 
     def test_a_network_error_without_text_is_named_by_its_type(self, fake_api):
-        fake_api.answer(exc=requests.exceptions.ConnectionError())
+        fake_api.answer(exc=ConnectionResetError())
         msg = timed_fetch(api_url='https://api.stability.ai', retries=0)[1]
-        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ConnectionError'
+        assert msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: ConnectionResetError'
 
     def test_a_retry_after_under_a_second_is_waited_as_sent(self, fake_api, sleeps):
         fake_api.answer(status=503, headers={'Retry-After': '0.25'}).answer(payload={'credits': 1})
@@ -363,11 +555,3 @@ class TestWhatTheUserReads:
     def test_an_http_date_retry_after_counts_from_the_time_given(self):
         when = calendar.timegm((2015, 10, 21, 7, 28, 0))
         assert _failures.parse_retry_after('Wed, 21 Oct 2015 07:28:00 GMT', now=when - 30) == 30.0
-
-    def test_validate_certs_false_silences_only_urllib3s_insecure_request_warning(self):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            with StabilityClient(ConnectionSettings(KEY, validate_certs=False)):
-                warnings.warn('Unverified HTTPS request is being made', InsecureRequestWarning)  # what urllib3 says on every request
-                warnings.warn('something else', UserWarning)
-        assert ['%s' % warning.message for warning in caught] == ['something else']

@@ -17,8 +17,10 @@ echo the key, deeply nested JSON) and exceptions while connecting or reading the
   waits between 0 and 60 seconds (finite) before each retry.
 
 The transport is the ``fake_api`` fixture of tests/unit/conftest.py with its ``send`` replaced by
-one that builds a real urllib3 response through requests' own ``HTTPAdapter.build_response``, so
-that content decoding, Content-Length checks and mid-body failures behave as over a socket.
+one that plays a plan of answers and exceptions: the answers go through http.client's own parsing
+(status line, headers, Content-Length, chunks), and the ``api`` fixture below lets a body break off
+after some bytes, so that Content-Length checks and mid-body failures behave as over a socket.  The
+exceptions are those the standard library raises when no answer, or a broken one, comes back.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,16 +30,16 @@ import base64
 import datetime
 import email.utils
 import gzip
+import http.client
 import io
 import json
 import math
 import os
 import socket
+import ssl
 import zlib
 
 import pytest
-import requests
-import urllib3
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
@@ -46,6 +48,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils import _failu
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import RETRY_AFTER_MAX, ConnectionSettings
+from ansible_collections.stabilityai.platform.tests.unit.conftest import FakeAnswer
 
 KEY = 'sk-prop-7Qm2Xc9LpV4tRz8NbW3yHd6Kf1Ja'
 # No run of this many characters of the key may survive anywhere in an error: a message cut in the
@@ -173,6 +176,7 @@ body_failures = st.one_of(
     st.builds(socket.timeout, keyed_text),
     st.builds(lambda text: ConnectionResetError(104, text), keyed_text),
     st.builds(OSError, keyed_text),
+    st.builds(lambda text: ssl.SSLError(1, text), keyed_text),
 )
 
 
@@ -198,28 +202,24 @@ answers = st.builds(
 )
 
 
-def make_urllib3_error(kind, text):
-    pool = urllib3.HTTPSConnectionPool('api.stability.ai', 443)
-    reason = {
-        'refused': lambda: urllib3.exceptions.NewConnectionError(None, 'Failed to establish a new connection: [Errno 111] %s' % text),
-        'timeout': lambda: urllib3.exceptions.ConnectTimeoutError(None, 'connect timed out: %s' % text),
-        'protocol': lambda: urllib3.exceptions.ProtocolError('Connection aborted.', ConnectionResetError(104, text)),
-        'ssl': lambda: urllib3.exceptions.SSLError(text),
-        'text': lambda: urllib3.exceptions.HTTPError(text),
-    }[kind]()
-    return urllib3.exceptions.MaxRetryError(pool, '/v1/user/balance', reason)
-
-
-# Exceptions requests' HTTPAdapter.send raises when no answer comes back.
+# Exceptions http.client, socket and ssl raise when no answer, or a broken one, comes back (as the real ones
+# are made: an OSError with an errno and its text, an SSLError with its library's code).
 send_exceptions = st.one_of(
-    st.builds(lambda kind, text: requests.exceptions.ConnectionError(make_urllib3_error(kind, text)),
-              st.sampled_from(['refused', 'timeout', 'protocol', 'text']), keyed_text),
-    st.builds(lambda text: requests.exceptions.ConnectTimeout(make_urllib3_error('timeout', text)), keyed_text),
-    st.builds(requests.exceptions.ReadTimeout, keyed_text),
-    st.builds(lambda text: requests.exceptions.SSLError(make_urllib3_error('ssl', text)), keyed_text),
-    st.builds(requests.exceptions.ProxyError, keyed_text),
-    st.builds(requests.exceptions.RetryError, keyed_text),
-    st.builds(requests.exceptions.ConnectionError, keyed_text),
+    st.builds(lambda text: ConnectionRefusedError(111, text), keyed_text),
+    st.builds(lambda text: ConnectionResetError(104, text), keyed_text),
+    st.builds(lambda text: ConnectionAbortedError(103, text), keyed_text),
+    st.builds(socket.timeout, keyed_text),
+    st.builds(socket.gaierror, st.sampled_from([-2, -3, -5]), keyed_text),
+    st.builds(lambda text: ssl.SSLError(1, text), keyed_text),
+    st.builds(lambda text: ssl.SSLCertVerificationError(1, text), keyed_text),
+    st.builds(lambda text: ssl.SSLEOFError(8, text), keyed_text),
+    st.builds(http.client.RemoteDisconnected, keyed_text),
+    st.builds(http.client.IncompleteRead, st.binary(max_size=40), st.one_of(st.none(), st.integers(0, 10 ** 6))),
+    st.builds(http.client.BadStatusLine, keyed_text),
+    st.builds(http.client.LineTooLong, keyed_text),
+    st.builds(http.client.HTTPException, keyed_text),
+    st.builds(lambda text: OSError('Tunnel connection failed: %s' % text), keyed_text),
+    st.builds(OSError, keyed_text),
 )
 attempts = st.lists(st.one_of(answers, answers, answers, send_exceptions), min_size=1, max_size=4)
 
@@ -236,20 +236,46 @@ class FailingReader(io.BytesIO):
         self.limit = limit
         self.failure = failure
 
-    def read(self, size=-1):
+    def _allowed(self, size):
         if self.tell() >= self.limit:
             raise self.failure
         if size is None or size < 0 or self.tell() + size > self.limit:
             size = self.limit - self.tell()
-        return io.BytesIO.read(self, size)
+        return size
+
+    def read(self, size=-1):
+        return io.BytesIO.read(self, self._allowed(size))
 
     def read1(self, size=-1):
         return self.read(size)
+
+    def readline(self, size=-1):
+        return io.BytesIO.readline(self, self._allowed(size))
 
     def readinto(self, buffer):
         data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
+
+
+def breaking_body(connection_class):
+    """The fake connection class of ``fake_api``, but the body of an answer whose step has a ``body_failure`` breaks off after ``fail_after`` bytes."""
+    class Connection(connection_class):
+        def getresponse(self):
+            response = connection_class.getresponse(self)
+            step = getattr(self.sent, 'step', None)
+            if step is not None and step.body_failure is not None:
+                response.fp = FailingReader(response.fp.read(), step.fail_after, step.body_failure)
+            return response
+    return Connection
+
+
+@pytest.fixture
+def api(fake_api, monkeypatch):
+    """``fake_api`` whose answers can break off mid-body (see ``transport``)."""
+    for name in ('HTTPConnection', 'HTTPSConnection'):
+        monkeypatch.setattr(http.client, name, breaking_body(getattr(http.client, name)))
+    return fake_api
 
 
 def wire_body(answer):
@@ -263,23 +289,27 @@ def wire_body(answer):
     return body
 
 
-def transport(fake_api, plan):
-    """A ``send`` for the fake_api fixture that plays ``plan`` one attempt per request, then repeats its last step."""
-    def send(adapter, request, **kwargs):
-        fake_api.requests.append(request)
-        fake_api.kwargs.append(kwargs)
+def on_the_wire(value):
+    """A header value as http.client reads it when a server sends it as UTF-8 (decoded as latin-1), a line break folded."""
+    return value.encode('utf-8', 'surrogatepass').decode('latin-1').replace('\n', '\r\n ')
+
+
+def transport(plan):
+    """A ``send(request)`` for the fake_api fixture that plays ``plan`` one attempt per request, then repeats its last step.
+
+    An exception is raised where http.client's ``getresponse`` would raise it; an ``Answer`` is sent as its bytes
+    (encoded as ``encode`` says, with a Content-Length unless its headers set one or Transfer-Encoding), and the
+    request keeps it as ``step`` for the ``api`` fixture to break its body off.
+    """
+    def send(request):
         step = plan.pop(0) if len(plan) > 1 else plan[0]  # the last step answers every further attempt
         if isinstance(step, BaseException):
-            raise step
-        response_headers = dict(step.headers)
+            return FakeAnswer(exc=step)
+        request.step = step
+        response_headers = dict((name, on_the_wire(value)) for name, value in step.headers.items())
         if step.encode in ('gzip', 'deflate', 'garbage'):
             response_headers['Content-Encoding'] = 'deflate' if step.encode == 'deflate' else 'gzip'
-        data = wire_body(step)
-        stream = FailingReader(data, step.fail_after, step.body_failure) if step.body_failure is not None else io.BytesIO(data)
-        raw = urllib3.response.HTTPResponse(
-            body=stream, headers=response_headers, status=step.status, preload_content=False, decode_content=True,
-            enforce_content_length=True, request_method='GET', request_url=request.url)
-        return adapter.build_response(request, raw)
+        return FakeAnswer(status=step.status, body=wire_body(step), headers=response_headers)
     return send
 
 
@@ -328,24 +358,29 @@ def assert_clean_error(error):
 
 
 def first_step_is_final(step):
-    """Whether the first attempt alone must end the call: a TLS error, or an error status that is not retried.
+    """Whether the first attempt alone must end the call: a TLS error, an error status that is not retried,
+    or an answer read whole in a Content-Encoding the client did not ask for.
 
-    An answer whose body breaks off (a failure mid-body, a Content-Length it does not fill, content
-    after a 1xx, 204 or 304) is a broken connection, which is retried like one.
+    An answer whose body breaks off (a failure mid-body, a Content-Length it does not fill, chunks that
+    are not chunks) is a broken connection, which is retried like one; so is a 100 Continue, which
+    http.client reads past to a status line that the body cannot give.
     """
-    if isinstance(step, requests.exceptions.SSLError):
+    if isinstance(step, ssl.SSLError):
         return True
     if isinstance(step, BaseException):
         return False
-    return (step.status >= 300 and step.status != 304 and step.status not in _client.RETRY_STATUSES
-            and step.body_failure is None and 'Content-Length' not in step.headers)
+    whole = step.body_failure is None and 'Content-Length' not in step.headers and 'Transfer-Encoding' not in step.headers
+    encoding = 'gzip' if step.encode in ('gzip', 'deflate', 'garbage') else step.headers.get('Content-Encoding', 'identity')
+    if whole and step.status >= 200 and encoding != 'identity':
+        return True
+    return whole and step.status >= 300 and step.status != 304 and step.status not in _client.RETRY_STATUSES
 
 
-def run_client(fake_api, plan, retries, call):
-    fake_api.requests[:] = []
-    fake_api.kwargs[:] = []
+def run_client(api, plan, retries, call):
+    api.requests[:] = []
+    api.kwargs[:] = []
     original = list(plan)
-    fake_api.send = transport(fake_api, list(plan))
+    api.send = transport(list(plan))
     # The rate guard is off: its lock-out memory would carry one example's 429 into the next
     # (tests/unit/plugins/module_utils/test_rate_guard.py holds it to its own properties).
     client = StabilityClient(ConnectionSettings(api_key=KEY, retries=retries, timeout=5, rate_limit='0'))
@@ -359,15 +394,15 @@ def run_client(fake_api, plan, retries, call):
         client.close()
 
 
-def check_call(fake_api, checked_sleeps, plan, retries, call):
+def check_call(api, checked_sleeps, plan, retries, call):
     del checked_sleeps[:]
-    value, error, original = run_client(fake_api, plan, retries, call)
-    sent = len(fake_api.requests)
+    value, error, original = run_client(api, plan, retries, call)
+    sent = len(api.requests)
     assert 1 <= sent <= retries + 1
     assert len(checked_sleeps) == sent - 1
     if first_step_is_final(original[0]):
         assert sent == 1, 'a %r was retried' % (original[0],)
-    for request in fake_api.requests:
+    for request in api.requests:
         assert request.headers['Authorization'] == 'Bearer ' + KEY
     if error is not None:
         assert_clean_error(error)
@@ -386,8 +421,13 @@ def check_call(fake_api, checked_sleeps, plan, retries, call):
 @example(plan=[Answer(200, {'Content-Type': 'text/html\x85<b>'}, b'<html>', None, 0, None)], retries=0, organization=None)
 @example(plan=[Answer(200, {}, b'{"credits": "' + KEY.encode() + b'"}', None, 0, None)], retries=0, organization=None)
 @example(plan=[Answer(200, {}, b'{"credits": 1}', 'garbage', 0, None)], retries=0, organization=None)
-def test_balance_parsing_never_crashes_leaks_or_wraps(fake_api, checked_sleeps, plan, retries, organization):
-    credits = check_call(fake_api, checked_sleeps, plan, retries, lambda client: client.fetch_balance(organization))
+# A well-formed gzip body the client did not ask for: unreadable, and not retried.
+@example(plan=[Answer(200, {}, b'{"credits": 1}', 'gzip', 0, None)], retries=2, organization=None)
+# A body that breaks off after 5 bytes, with the key in the reason: retried, and the second answer read.
+@example(plan=[Answer(200, {}, b'{"credits": 12.5}', None, 5, ConnectionResetError(104, KEY)), Answer(200, {}, b'{"credits": 1}', None, 0, None)],
+         retries=1, organization=None)
+def test_balance_parsing_never_crashes_leaks_or_wraps(api, checked_sleeps, plan, retries, organization):
+    credits = check_call(api, checked_sleeps, plan, retries, lambda client: client.fetch_balance(organization))
     if credits is not None:
         assert isinstance(credits, float) and math.isfinite(credits)
 
@@ -396,8 +436,8 @@ def test_balance_parsing_never_crashes_leaks_or_wraps(fake_api, checked_sleeps, 
 @given(plan=attempts, retries=st.integers(0, 2))
 @example(plan=[Answer(200, {}, b'{"id": "u", "email": "' + b'[' * 10 + b'", "organizations": ' + b'[' * 100000, None, 0, None)],
          retries=0)
-def test_account_parsing_never_crashes_leaks_or_wraps(fake_api, checked_sleeps, plan, retries):
-    account = check_call(fake_api, checked_sleeps, plan, retries, lambda client: client.fetch_account())
+def test_account_parsing_never_crashes_leaks_or_wraps(api, checked_sleeps, plan, retries):
+    account = check_call(api, checked_sleeps, plan, retries, lambda client: client.fetch_account())
     if account is not None:
         assert set(account) == {'id', 'email', 'profile_picture', 'organizations'}
         assert isinstance(account['id'], str) and isinstance(account['email'], str)
@@ -440,11 +480,11 @@ def test_network_errors_are_described_in_one_line(exc):
 def carrier_answers(carrier, text):
     """An answer that puts ``text`` where the client quotes, and cuts short, what the server sent."""
     if carrier == 'network':
-        return requests.exceptions.ConnectionError(make_urllib3_error('refused', text))
+        return ConnectionRefusedError(111, text)
     if carrier == 'tls':
-        return requests.exceptions.SSLError(make_urllib3_error('ssl', text))
+        return ssl.SSLCertVerificationError(1, text)
     if carrier == 'unreadable':
-        return requests.exceptions.ContentDecodingError(text)
+        return Answer(200, {'Content-Encoding': text}, b'{"credits": 1}', None, 0, None)
     if carrier == 'title':
         return Answer(502, {'Content-Type': 'text/html'}, html_page(text), None, 0, None)
     if carrier == 'content-type':
@@ -471,23 +511,43 @@ KEY_FORMS = {
 @PROPERTY_SETTINGS
 @given(carrier=st.sampled_from(['message', 'errors', 'id', 'name', 'title', 'content-type', 'credits', 'network', 'tls', 'unreadable']),
        offset=st.integers(0, 450), filler=st.sampled_from(['x', 'é', ' ', '"', '\n']), form=st.sampled_from(sorted(KEY_FORMS)))
-# The key across the 200-character cut of a network reason: redacted before the cut, on every path.
+# The key across the 200-character cut of a network reason: redacted before the cut, on every path (a base64 form
+# is recognised only whole: cut first, the rest of it would stay).
 @example(carrier='network', offset=170, filler='x', form='plain')
+@example(carrier='network', offset=150, filler='x', form='base64 of Bearer')
 @example(carrier='tls', offset=170, filler='x', form='plain')
+@example(carrier='tls', offset=160, filler='x', form='base64 of Bearer')
 @example(carrier='unreadable', offset=170, filler='x', form='plain')
+# BUG (_client.py, reported to the lead): _send quotes the Content-Encoding lower-cased and cut to 40 characters before
+# any redaction, so most of a base64 form of the key sent there is shown (in lower case).
+@example(carrier='unreadable', offset=10, filler='x', form='base64 of Bearer')
 # The red-team finding: decoded, then cut at 100 (name) or 400 (message) characters, then redacted too late.
 @example(carrier='name', offset=80, filler='x', form='json escapes')
 @example(carrier='message', offset=380, filler='x', form='json escapes')
 @example(carrier='message', offset=380, filler='x', form='base64 of Bearer')
-def test_an_echoed_key_is_never_left_half_cut(fake_api, checked_sleeps, carrier, offset, filler, form):
+def test_an_echoed_key_is_never_left_half_cut(api, checked_sleeps, carrier, offset, filler, form):
     """Wherever the client quotes the server and cuts the quote short, the key is gone before the cut."""
     echoed = KEY_FORMS[form]
     answer = carrier_answers(carrier, filler * offset + echoed + ' and more')
     if form == 'json escapes' and isinstance(answer, Answer):
         answer.body = answer.body.replace(KEY.encode(), ''.join('\\u%04x' % ord(char) for char in KEY).encode())
-    value, error, dummy = run_client(fake_api, [answer], 0, lambda client: client.fetch_balance())
+    value, error, dummy = run_client(api, [answer], 0, lambda client: client.fetch_balance())
     assert value is None
     assert_clean_error(error)
     shown = ' '.join([error.msg] + [value for value in (getattr(error, 'error', None) or {}).values() if value])
-    pieces = [echoed[start:start + FRAGMENT] for start in range(len(echoed) - FRAGMENT + 1)]
-    assert not [piece for piece in pieces if piece in shown], shown
+    # In any letter case: the client lower-cases what it quotes of a Content-Encoding (and redact finds the key in any case).
+    pieces = [echoed[start:start + FRAGMENT].lower() for start in range(len(echoed) - FRAGMENT + 1)]
+    assert not [piece for piece in pieces if piece in shown.lower()], shown
+
+
+@pytest.mark.parametrize('retries', [0, 1])
+def test_a_body_that_breaks_off_is_retried_like_a_broken_connection(api, checked_sleeps, retries):
+    """What the properties rely on: the ``api`` fixture breaks a body off after ``fail_after`` bytes, as a socket would."""
+    broken = Answer(200, {}, b'{"credits": 12.5}', None, 5, ConnectionResetError(104, 'Connection reset by ' + KEY))
+    value, error, dummy = run_client(api, [broken, Answer(200, {}, b'{"credits": 1}', None, 0, None)], retries,
+                                     lambda client: client.fetch_balance())
+    assert len(api.requests) == retries + 1
+    if retries:
+        assert value == 1.0 and error is None
+    else:
+        assert error.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: [Errno 104] Connection reset by ********'
