@@ -530,8 +530,7 @@ class TestWhatTheUserReads:
     @pytest.mark.parametrize('answer, wording', [
         ({'exc': ConnectionResetError('x' * 190 + KEY)}, 'failed after 1 attempt: ' + 'x' * 190),
         ({'exc': ssl.SSLCertVerificationError(1, 'x' * 190 + KEY)}, 'failed: TLS error (' + 'x' * 190),
-        # BUG (_client.py, reported to the lead): _send quotes the Content-Encoding as one_line(encoding.lower(), 40),
-        # cut before any redaction, so 'sk-unit' (the key's first 7 characters, past the cut's reach of redact) shows.
+        # A cut of the header alone (it was 40 characters) would leave 'sk-unit', too short for redact to know it.
         ({'payload': {'credits': 1}, 'headers': {'Content-Encoding': 'x' * 30 + KEY}},
          'failed: the answer could not be read (Content-Encoding ' + 'x' * 30),
     ], ids=['network', 'tls', 'unreadable'])

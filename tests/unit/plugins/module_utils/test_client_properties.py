@@ -518,8 +518,7 @@ KEY_FORMS = {
 @example(carrier='tls', offset=170, filler='x', form='plain')
 @example(carrier='tls', offset=160, filler='x', form='base64 of Bearer')
 @example(carrier='unreadable', offset=170, filler='x', form='plain')
-# BUG (_client.py, reported to the lead): _send quotes the Content-Encoding lower-cased and cut to 40 characters before
-# any redaction, so most of a base64 form of the key sent there is shown (in lower case).
+# A Content-Encoding lower-cased and cut to 40 characters before the redaction (as it once was) shows most of a base64 form.
 @example(carrier='unreadable', offset=10, filler='x', form='base64 of Bearer')
 # The red-team finding: decoded, then cut at 100 (name) or 400 (message) characters, then redacted too late.
 @example(carrier='name', offset=80, filler='x', form='json escapes')
@@ -535,7 +534,7 @@ def test_an_echoed_key_is_never_left_half_cut(api, checked_sleeps, carrier, offs
     assert value is None
     assert_clean_error(error)
     shown = ' '.join([error.msg] + [value for value in (getattr(error, 'error', None) or {}).values() if value])
-    # In any letter case: the client lower-cases what it quotes of a Content-Encoding (and redact finds the key in any case).
+    # In any letter case, as redact finds the key: a quote lower-cased before the redaction must not hide a base64 form from this check.
     pieces = [echoed[start:start + FRAGMENT].lower() for start in range(len(echoed) - FRAGMENT + 1)]
     assert not [piece for piece in pieces if piece in shown.lower()], shown
 
