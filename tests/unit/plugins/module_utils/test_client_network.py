@@ -459,16 +459,16 @@ class TestProxies:
         monkeypatch.setenv(variable, url % proxy.port)
         with pytest.raises(StabilityConnectionError) as caught:
             StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
-        assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http:// URL, got %s' % shown
+        assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % shown
         time.sleep(0.3)  # what a connection would take to reach the proxy's accept loop
         assert proxy.connections == 0
 
     @pytest.mark.parametrize('url', ['http://proxyuser:proxy-s3cret@127.0.0.1:3l28', 'http://proxyuser:proxy-s3cret@127.0.0.1:99999',
                                      'http://[::1', 'http://proxyuser:proxy-s3cret@:3128'])
     def test_a_proxy_url_that_does_not_parse_is_refused_in_one_line(self, no_proxies, monkeypatch, url):
-        # BUG (_client.py, reported to the lead): the first three fail with a bare ValueError out of StabilityClient():
-        # urlsplit(url).port raises it for a port that is not a number or is out of range, urlsplit itself for a broken
-        # IPv6 address, and _environment_proxy lets it through, so a module prints a traceback instead of one line.
+        # BUG (_client.py, reported to the lead): 'http://[::1' fails with a bare ValueError out of StabilityClient():
+        # urlsplit itself raises it ("Invalid IPv6 URL"), before the try around parts.port, so a module prints a
+        # traceback instead of one line.
         monkeypatch.setenv('https_proxy', url)
         with pytest.raises(StabilityConnectionError) as caught:
             StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
