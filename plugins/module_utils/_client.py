@@ -106,7 +106,7 @@ class _Deadline(object):
 
     def __init__(self, seconds):
         self.expired = False
-        self._connection = self._sock = None
+        self._connection = self._sock = self._fresh = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
@@ -119,6 +119,20 @@ class _Deadline(object):
         self._timer.cancel()
         with self._lock:  # a timer already firing now finds nothing to cut (the connection may be back in the pool)
             self._connection = self._sock = None
+            if self._fresh is not None:
+                self._fresh.close()
+                self._fresh = None
+
+    def connected(self, sock):
+        """Keep a duplicate of a socket the attempt has just connected, and return the socket.
+
+        ``ssl`` moves the descriptor into a new object before its handshake and hands that object to
+        the connection after it; the duplicate is what the timer can cut in between, and shutting it
+        down ends the handshake (and anything after) as it ends the original.
+        """
+        with self._lock:
+            self._fresh = sock.dup()
+        return sock
 
     def watch(self, connection):
         """Follow ``connection``, from before it connects: the timer cuts whatever socket it has then.
@@ -135,7 +149,7 @@ class _Deadline(object):
     def _expire(self):
         with self._lock:
             self.expired = True
-            sock = getattr(self._connection, 'sock', None) or self._sock
+            sock = self._fresh or getattr(self._connection, 'sock', None) or self._sock
             if sock is not None:
                 try:
                     # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
@@ -161,20 +175,20 @@ def _environment_proxy(host):
     url = proxies.get('https') or proxies.get('all')
     if not url or urllib.request.proxy_bypass_environment(host, proxies):
         return None
-    parts = urlsplit(url if '://' in url else 'http://' + url)
     try:
-        port = parts.port or 80
-    except ValueError:  # a port that is not a number: as unusable as a wrong scheme
-        port = None
-    if parts.scheme != 'http' or not parts.hostname or port is None:
+        parts = urlsplit(url if '://' in url else 'http://' + url)
+        scheme, host, port = parts.scheme, parts.hostname, 80 if parts.port is None else parts.port
+    except ValueError:  # a broken IPv6 address or a port that is not a number
+        scheme, host, port = url.partition('://')[0] if '://' in url else 'http', None, None
+    if scheme != 'http' or not host or not port:
         # Scheme and host only: the rest of the URL may hold the proxy's password.
         raise StabilityConnectionError('the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % one_line(
-            '%s://%s' % (parts.scheme, parts.hostname or ''), 80))
+            '%s://%s' % (scheme, host or ''), 80))
     headers = {}
     if parts.username is not None:
         credentials = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
         headers['Proxy-Authorization'] = 'Basic ' + base64.b64encode(credentials.encode('utf-8')).decode('ascii')
-    return parts.hostname, port, headers
+    return host, port, headers
 
 
 class StabilityClient(object):
@@ -306,7 +320,12 @@ class StabilityClient(object):
             try:
                 deadline.watch(connection)
                 if connection.sock is None:
-                    connection.connect()
+                    create = connection._create_connection
+                    connection._create_connection = lambda *args: deadline.connected(create(*args))
+                    try:
+                        connection.connect()
+                    finally:
+                        connection._create_connection = create
                     deadline.watch(connection)
                 connection.request('GET', path, headers=headers)
                 response = connection.getresponse()

@@ -157,6 +157,9 @@ class _AnswerFile(object):
             data += self._stream.read(None if amount is None else amount - len(data))
         return data
 
+    def flush(self):  # the finaliser of http.client's response calls it (Python 3.13)
+        pass
+
     def close(self):
         pass
 
@@ -168,6 +171,7 @@ def fake_connection_class(api, lock, scheme):
         def __init__(self, host, port=None, timeout=None, context=None):
             self.host, self.port, self.timeout, self.context = host, port, timeout, context
             self.sock = self.tunnel = self._peer = None
+            self._create_connection = socket.create_connection  # never called: connect() makes a socket pair
             with lock:
                 api.connections.append(self)
 

@@ -346,7 +346,8 @@ class TestRetries:
         assert caught.value.to_result() == {'msg': caught.value.msg}
 
     def test_tls_errors_are_not_retried_and_point_at_ca_path(self, fake_api, sleeps):
-        fake_api.answer(exc=ssl.SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate'))
+        fake_api.answer(exc=ssl.SSLCertVerificationError(
+            1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate'))
         with pytest.raises(StabilityConnectionError) as caught:
             make_client().fetch_balance()
         assert len(fake_api.requests) == 1 and sleeps == []
@@ -538,7 +539,8 @@ class TestAttemptWording:
         with pytest.raises(StabilityConnectionError) as caught:
             make_client().fetch_balance('org-x')
         assert caught.value.msg == (
-            'GET https://api.stability.ai/v1/user/balance for organization org-x failed: TLS error (certificate verify failed: self-signed certificate (_ssl.c:1006)); '
+            'GET https://api.stability.ai/v1/user/balance for organization org-x failed: '
+            'TLS error (certificate verify failed: self-signed certificate (_ssl.c:1006)); '
             'set ca_path to the CA bundle that signed the server certificate, or validate_certs to false')
 
     def test_a_429_for_an_organization_gets_the_rate_hint(self, fake_api, sleeps):

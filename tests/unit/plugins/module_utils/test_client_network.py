@@ -287,9 +287,6 @@ class TestDeadline:
 
     def test_a_tls_handshake_after_a_slow_tunnel_is_cut_at_the_timeout(self, loopback_server, monkeypatch):
         """ssl bounds a handshake by the socket's time-out on its own; the deadline bounds the tunnel and the handshake together."""
-        # BUG (_client.py, reported to the lead): during the handshake connection.sock is the plain socket that
-        # SSLContext.wrap_socket has already detached (its descriptor moved to the SSLSocket not yet returned), so the
-        # timer's shutdown fails with EBADF, is swallowed, and the attempt runs to about 1.6 s (tunnel + ssl's own bound).
         def slow_tunnel_then_trickled_handshake(connection, dummy):
             trickle(b'HTTP/1.1 200 Connection established\r\nX-Slow: ', b'a', lasting=0.6)(connection, None)
             connection.sendall(b'\r\n\r\n')
@@ -464,11 +461,8 @@ class TestProxies:
         assert proxy.connections == 0
 
     @pytest.mark.parametrize('url', ['http://proxyuser:proxy-s3cret@127.0.0.1:3l28', 'http://proxyuser:proxy-s3cret@127.0.0.1:99999',
-                                     'http://[::1', 'http://proxyuser:proxy-s3cret@:3128'])
+                                     'http://[::1', 'http://proxyuser:proxy-s3cret@:3128', 'http://127.0.0.1:0'])
     def test_a_proxy_url_that_does_not_parse_is_refused_in_one_line(self, no_proxies, monkeypatch, url):
-        # BUG (_client.py, reported to the lead): 'http://[::1' fails with a bare ValueError out of StabilityClient():
-        # urlsplit itself raises it ("Invalid IPv6 URL"), before the try around parts.port, so a module prints a
-        # traceback instead of one line.
         monkeypatch.setenv('https_proxy', url)
         with pytest.raises(StabilityConnectionError) as caught:
             StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
