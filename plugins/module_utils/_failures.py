@@ -28,7 +28,6 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._errors impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._rate_guard import RATE_LIMIT_HINT
 
 _TITLE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
-_OBJECT_ADDRESS = re.compile(r'<[\w.]+ object at 0x[0-9a-f]+>:?\s*')
 
 
 def parse_retry_after(value, now=None):
@@ -52,17 +51,8 @@ def parse_retry_after(value, now=None):
 
 
 def describe_network_error(exc, secret=None):
-    """The innermost reason of a network exception (one wrapping another names it in ``reason`` or its args), as one line without ``secret``."""
-    reason = exc
-    for dummy in range(10):
-        inner = getattr(reason, 'reason', None)
-        if not isinstance(inner, BaseException):
-            # ProtocolError('Connection aborted.', RemoteDisconnected(...)) keeps its cause second
-            inner = next((arg for arg in reason.args if isinstance(arg, BaseException)), None)
-        if not isinstance(inner, BaseException) or inner is reason:
-            break
-        reason = inner
-    return one_line(_OBJECT_ADDRESS.sub('', redact('%s' % (reason,), secret)), 200) or type(reason).__name__
+    """A network exception of the standard library as one readable line without ``secret``, or its type's name if it says nothing."""
+    return one_line(redact('%s' % (exc,), secret), 200) or type(exc).__name__
 
 
 def api_error_details(payload, secret=None):
