@@ -13,6 +13,7 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 from email.utils import formatdate
 
 import pytest
@@ -24,6 +25,7 @@ from ansible_collections.stabilityai.platform.plugins.module_utils._client impor
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityConnectionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityOptionError, StabilityRequestError, StabilityResponseError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import COLLECTION_VERSION, ConnectionSettings
+from ansible_collections.stabilityai.platform.tests.unit.conftest import FakeAnswer
 
 KEY = 'sk-unit-test-0123456789abcdef'
 
@@ -484,6 +486,24 @@ class TestTransport:
             assert len(fake_api.connections) == made  # reused, not made anew
         assert all(connection.sock is None for connection in fake_api.connections)  # closed with the client
 
+    def test_a_burst_from_more_threads_than_the_pool_holds_closes_the_extra_connections(self, fake_api):
+        """At most MAX_CONCURRENT_REQUESTS connections stay open between requests, however many threads used the client at once."""
+        burst = _client.MAX_CONCURRENT_REQUESTS + 1
+        together = threading.Barrier(burst, timeout=5)
+
+        def answer_once_all_have_asked(request):
+            together.wait()  # every thread holds its own connection now
+            return FakeAnswer(payload={'credits': 1})
+        fake_api.send = answer_once_all_have_asked
+        with make_client() as client:
+            threads = [threading.Thread(target=client.fetch_balance) for dummy in range(burst)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+            assert len(fake_api.requests) == len(fake_api.connections) == burst
+            assert sum(connection.sock is not None for connection in fake_api.connections) == _client.MAX_CONCURRENT_REQUESTS
+
     def test_only_the_client_headers_are_sent(self, fake_api, monkeypatch, tmp_path):
         netrc = tmp_path / 'netrc'
         netrc.write_text(u'machine api.stability.ai login someone password netrc-secret\n')
@@ -573,6 +593,7 @@ class TestAccountContract:
         with pytest.raises(StabilityResponseError) as caught:
             make_client().fetch_account()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/account returned an account body that is not a JSON object'
+        assert caught.value.to_result() == {'msg': caught.value.msg, 'status': 200}  # the answer came, its body is what failed
 
     def test_organization_ids_are_checked_for_a_header_only_when_they_will_be_sent(self, fake_api, demo_account):
         """Showing an account sends no id back: an id no header can carry is shown, not refused."""

@@ -278,6 +278,18 @@ class TestDeadline:
         assert 0.5 <= elapsed < 1.0
         assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.5 s)')
 
+    def test_a_body_sent_until_close_on_a_reused_connection_is_cut_at_the_timeout(self, loopback_server):
+        """http.client lets go of the socket of an answer read until close: the deadline still cuts it."""
+        def answered_then_trickled_until_close(connection, request):
+            connection.sendall(ANSWER)
+            if connection.recv(65536):
+                trickle(*TRICKLES['body until close'], lasting=SHORT_TRICKLE)(connection, None)
+        server = loopback_server(answered_then_trickled_until_close)
+        elapsed, msg = timed_fetch(server.port, answered_first=True, timeout=0.5, retries=0)
+        assert server.connections == 1
+        assert 0.5 <= elapsed < 1.0
+        assert msg.endswith('failed after 1 attempt: the answer took longer than timeout (0.5 s)')
+
     def test_a_proxy_that_trickles_its_tunnel_answer_is_cut_at_the_timeout(self, loopback_server, monkeypatch):
         proxy = loopback_server(trickle(b'HTTP/1.1 200 Connection established\r\nX-Slow: ', b'a', lasting=SHORT_TRICKLE))
         use_proxy(monkeypatch, proxy.port)
@@ -460,14 +472,16 @@ class TestProxies:
         time.sleep(0.3)  # what a connection would take to reach the proxy's accept loop
         assert proxy.connections == 0
 
-    @pytest.mark.parametrize('url', ['http://proxyuser:proxy-s3cret@127.0.0.1:3l28', 'http://proxyuser:proxy-s3cret@127.0.0.1:99999',
-                                     'http://[::1', 'http://proxyuser:proxy-s3cret@:3128', 'http://127.0.0.1:0'])
-    def test_a_proxy_url_that_does_not_parse_is_refused_in_one_line(self, no_proxies, monkeypatch, url):
+    @pytest.mark.parametrize('url, shown', [
+        ('http://proxyuser:proxy-s3cret@127.0.0.1:3l28', 'http://'), ('http://proxyuser:proxy-s3cret@127.0.0.1:99999', 'http://'),
+        ('http://[::1', 'http://'), ('[::1', 'http://'), ('socks5://proxyuser:proxy-s3cret@[::1', 'socks5://'),
+        ('http://proxyuser:proxy-s3cret@:3128', 'http://'), ('http://127.0.0.1:0', 'http://127.0.0.1')])
+    def test_a_proxy_url_that_does_not_parse_is_refused_in_one_line(self, no_proxies, monkeypatch, url, shown):
+        """Named by what could be read of it, scheme (http when none is written) and host, never the rest."""
         monkeypatch.setenv('https_proxy', url)
         with pytest.raises(StabilityConnectionError) as caught:
             StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
-        assert caught.value.msg.startswith('the proxy in https_proxy or all_proxy ')
-        assert len(caught.value.msg.splitlines()) == 1 and 'proxy-s3cret' not in caught.value.msg
+        assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % shown
 
     @pytest.mark.parametrize('variable', ['no_proxy', 'NO_PROXY'])
     def test_a_host_that_no_proxy_names_is_reached_directly(self, loopback_server, proxy, tls_ca, monkeypatch, variable):
