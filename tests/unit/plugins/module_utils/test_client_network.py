@@ -483,6 +483,12 @@ class TestProxies:
             StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
         assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % shown
 
+    def test_a_long_proxy_host_is_cut_to_80_characters(self, no_proxies, monkeypatch):
+        monkeypatch.setenv('https_proxy', 'socks5://%s:1080' % ('h' * 100))
+        with pytest.raises(StabilityConnectionError) as caught:
+            StabilityClient(ConnectionSettings(KEY, api_url='https://api.example.test', timeout=2, retries=0))
+        assert caught.value.msg == 'the proxy in https_proxy or all_proxy must be an http://host:port URL, got socks5://%s...' % ('h' * 68)
+
     @pytest.mark.parametrize('variable', ['no_proxy', 'NO_PROXY'])
     def test_a_host_that_no_proxy_names_is_reached_directly(self, loopback_server, proxy, tls_ca, monkeypatch, variable):
         api = loopback_server(keep_alive, tls=tls_ca.server_context('127.0.0.1'))
