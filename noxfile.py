@@ -140,20 +140,6 @@ def integration(session):
     on_chosen_line(session)
 
 
-@nox.session(name='oldest-requests', python=LINES[next(iter(LINES))])
-def oldest_requests(session):
-    """The HTTP client's unit tests on the oldest requests that requirements.txt admits, with urllib3 1.26 (posargs: test files)."""
-    # A venv of its own, also under nox --no-venv (STABILITY_VENV), whose ready venv has the newest urllib3.
-    venv = harness.SCRATCH / 'oldest-requests'
-    session.run('python', '-m', 'venv', str(venv))
-    python = str(venv / 'bin' / 'python')
-    session.run(python, '-m', 'pip', 'install', '-q', '-r', str(harness.LINE_FILES / 'requests-oldest.txt'), external=True)
-    with in_copy(session):
-        tests = sorted(str(path) for path in Path('tests/unit/plugins/module_utils').glob('test_client*.py'))
-        session.run(python, *pytest_args(session)[1:], '-q', *(session.posargs or tests),
-                    env={'PYTHONPATH': session.env['ANSIBLE_COLLECTIONS_PATH']}, external=True)
-
-
 @nox.session(default=False)
 @nox.parametrize('python,line', [(python, line) for line, python in LINES.items()], ids=list(LINES))
 def matrix(session, line):
@@ -300,7 +286,7 @@ def lint(session):
 @nox.session(python=TOOLS)
 def molecule(session):
     """The preflight playbook against the simulator, as CI runs it (extensions/molecule/default)."""
-    tools_install(session, 'molecule', 'ansible-core', 'requests')
+    tools_install(session, 'molecule', 'ansible-core')
     with in_copy(session):
         session.run('molecule', 'test')
 
@@ -316,7 +302,7 @@ def ee(session):
 @nox.session(python=TOOLS)
 def runner(session):
     """The preflight playbook through ansible_runner.run(), as AWX runs a job template (simulator as the API)."""
-    tools_install(session, 'pytest', 'ansible-runner', 'ansible-core', 'requests')
+    tools_install(session, 'pytest', 'ansible-runner', 'ansible-core')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/ee/test_runner.py', *session.posargs)
 
@@ -329,7 +315,7 @@ def eda(session):
     major = next((int(part) for part in version.replace('"', ' ').replace('.', ' ').split() if part.isdigit()), 0)
     if major < 17:
         session.error('ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: %s' % (version.splitlines()[0] if version else 'none'))
-    tools_install(session, 'pytest', 'ansible-rulebook', 'ansible-core', 'requests', 'PyYAML')
+    tools_install(session, 'pytest', 'ansible-rulebook', 'ansible-core', 'PyYAML')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/eda/test_credit_balance_rulebook.py', *session.posargs)
 
@@ -337,7 +323,7 @@ def eda(session):
 @nox.session(python=TOOLS)
 def build(session):
     """The built tarball holds the product only, galaxy-importer reports no warning or error, the docs' installs work (tools/build/)."""
-    tools_install(session, 'pytest', 'galaxy-importer', 'ansible-core', 'requests', 'PyYAML')
+    tools_install(session, 'pytest', 'galaxy-importer', 'ansible-core', 'PyYAML')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/build/', *session.posargs)
 
@@ -370,14 +356,14 @@ def mutation(session):
 @nox.session(python=TOOLS, default=False)
 def benchmark(session):
     """Opt-in: the modules and the lookup timed against ansible.builtin.uri (tools/benchmarks/run.sh; posargs: its options, --help)."""
-    tools_install(session, 'ansible-core', 'requests')
+    tools_install(session, 'ansible-core', 'requests')  # requests: only the imports scenario, which compares its import cost
     session.run('python', 'tools/benchmarks/benchmark.py', *session.posargs)
 
 
 @nox.session(python=TOOLS)
 def monitoring(session):
     """The metrics against real Prometheus servers (tools/monitoring/, pytest)."""
-    tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'requests', 'PyYAML')
+    tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'PyYAML')
     with in_copy(session):
         session.run(*pytest_args(session), 'tools/monitoring', *session.posargs)
 
@@ -385,7 +371,7 @@ def monitoring(session):
 # The default run: every session but the opt-in mutation and benchmark, and the matrix on the lines not chosen
 # above.
 nox.options.sessions = (
-    ['sanity', 'units', 'integration', 'oldest-requests', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
+    ['sanity', 'units', 'integration', 'docs', 'examples', 'changelog', 'lint', 'docs-check', 'extra-checks',
      'molecule', 'ee', 'runner', 'eda', 'build', 'workflows', 'harness', 'monitoring']
     + ['matrix(%s)' % line for line in harness.matrix(FOUND)]
 )

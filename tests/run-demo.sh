@@ -6,9 +6,9 @@
 #   tests/run-demo.sh -e stability_min_credits=5000     # fails, naming the organization below it
 #
 # Extra arguments go to `ansible-playbook stabilityai.platform.preflight`. It installs only what it
-# runs, ansible-core and requests (pinned by tests/requirements/), into its own virtualenv .venv-demo
-# (STABILITY_DEMO_VENV overrides where), and keeps Ansible's and the collection's state in a temporary
-# folder it removes.
+# runs, ansible-core (pinned by tests/requirements/; the collection needs nothing else), into its own
+# virtualenv .venv-demo (STABILITY_DEMO_VENV overrides where), and keeps Ansible's and the collection's
+# state in a temporary folder it removes.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -22,8 +22,8 @@ Starts the bundled Stability API simulator on a free loopback port, shows the de
 credits of each of its organizations, then runs the CI pre-flight check
 (ansible-playbook stabilityai.platform.preflight) against it, with stability_min_credits=10 and
 stability_warn_below=1000 for org-alice-studio and org-alice-lab. Needs Python 3.11 or newer and
-access to PyPI for its virtualenv (.venv-demo: ansible-core and requests; STABILITY_DEMO_VENV
-overrides where).
+access to PyPI for its virtualenv (.venv-demo: ansible-core; STABILITY_DEMO_VENV overrides
+where).
 
 Options after the script name go to ansible-playbook and override those, for example:
   tests/run-demo.sh -e stability_min_credits=5000     # fails, naming the organization below it
@@ -42,11 +42,11 @@ cd "$repo"
 read -r line python < <(python3 tools/harness.py chosen)
 venv=${STABILITY_DEMO_VENV:-$repo/.venv-demo}
 constraints=tests/requirements/ansible-core-$line.txt
-if ! "$venv/bin/python" -c 'import ansible, requests' 2>/dev/null ||
+if ! "$venv/bin/python" -c 'import ansible' 2>/dev/null ||
   [[ $(cat "$venv/.stamp" 2>/dev/null) != "$python $(sha256sum <"$constraints")" ]]; then
-  echo "installing ansible-core $line and requests into $venv" >&2
+  echo "installing ansible-core $line into $venv" >&2
   "$python" -m venv --clear "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" ansible-core requests
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$constraints" ansible-core
   printf '%s\n' "$python $(sha256sum <"$constraints")" >"$venv/.stamp"
 fi
 export PATH=$venv/bin:$PATH

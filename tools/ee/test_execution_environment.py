@@ -115,15 +115,14 @@ def galaxy_stage(context, tmp_path_factory):
     return collections
 
 
-def test_collection_declares_its_python_dependency():
+def test_collection_declares_only_the_optional_prometheus_client():
     assert load_yaml(os.path.join(COLLECTION_ROOT, 'meta', 'execution-environment.yml')) == {
         'version': 3,
         'dependencies': {'python': 'meta/ee-requirements.txt'},
     }
-    required = requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt'))
-    assert [line.split('>=')[0] for line in required] == ['requests']
-    # An image gets the same requests and the optional prometheus-client of the metrics options.
-    assert requirement_lines(os.path.join(COLLECTION_ROOT, 'meta', 'ee-requirements.txt')) == required + ['prometheus-client>=0.20']
+    # The plugins need only the standard library; an image gets the optional prometheus-client of the metrics options.
+    assert requirement_lines(os.path.join(COLLECTION_ROOT, 'requirements.txt')) == []
+    assert requirement_lines(os.path.join(COLLECTION_ROOT, 'meta', 'ee-requirements.txt')) == ['prometheus-client>=0.20']
 
 
 def test_example_ee_takes_this_collection_and_a_supported_core(tarball_name):
@@ -133,7 +132,7 @@ def test_example_ee_takes_this_collection_and_a_supported_core(tarball_name):
     assert deps['galaxy'] == {'collections': [{'name': 'collections/' + tarball_name, 'type': 'file'}]}, (
         'the example EE must name the tarball of the version in galaxy.yml')
     assert example['additional_build_files'] == [{'src': tarball_name, 'dest': 'collections'}]
-    assert 'python' not in deps, 'requests must come from the collection metadata, not from the example'
+    assert 'python' not in deps, 'prometheus-client must come from the collection metadata, not from the example'
 
     core_requirement = Requirement(deps['ansible_core']['package_pip'])
     assert core_requirement.name == 'ansible-core'
@@ -165,7 +164,7 @@ def test_build_context_carries_the_collection_tarball(context, galaxy, tarball_n
     assert (manifest['namespace'], manifest['name'], manifest['version']) == (galaxy['namespace'], galaxy['name'], galaxy['version'])
     assert {'meta/execution-environment.yml', 'meta/ee-requirements.txt', 'playbooks/preflight.yml', 'meta/runtime.yml'} <= names
     assert meta_ee['dependencies'] == {'python': 'meta/ee-requirements.txt'}
-    assert 'requests' in requirements and 'prometheus-client' in requirements
+    assert 'prometheus-client' in requirements and 'requests' not in requirements
     assert not [name for name in names if name.endswith('.tar.gz')], 'a tarball inside the tarball'
 
 
@@ -216,7 +215,7 @@ def test_galaxy_stage_installs_the_collection(galaxy_stage, galaxy):
     assert (installed / 'plugins' / 'modules' / 'stability_balance_info.py').is_file()
 
 
-def test_builder_stage_introspection_asks_for_requests_and_prometheus_client(context, galaxy_stage, tmp_path):
+def test_builder_stage_introspection_asks_for_prometheus_client(context, galaxy_stage, tmp_path):
     """The context's own introspect.py, with the Containerfile's arguments, on what the galaxy stage installed."""
     src = tmp_path / 'src'
     run([sys.executable, str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect',
