@@ -70,8 +70,8 @@ options:
     default: true
   ca_path:
     description:
-      - Path to a PEM file of CA certificates to verify the server against instead of the system store,
-        for example behind a TLS-inspecting proxy.
+      - Path to a PEM file of CA certificates to verify the server against instead of the system's CA store
+        (OpenSSL's default paths), for example behind a TLS-inspecting proxy.
     type: path
   rate_limit:
     description:
@@ -91,15 +91,15 @@ options:
         one budget. When that directory cannot be used, each task keeps to the budget on its own and a warning says so.
       - V(0) turns the guard off. Modules that run on other hosts, and other controllers, each have their own budget.
     type: str
-requirements:
-  - requests (Python library, on the host that runs the module; for a lookup, the controller)
 notes:
   - All requests carry C(Stability-Client-ID) and C(Stability-Client-Version) headers and a matching C(User-Agent)
     that identify this collection to Stability AI.
-  - The proxy environment variables E(HTTPS_PROXY), E(ALL_PROXY) and E(NO_PROXY) are honoured for an C(https://)
-    O(api_url); the proxy then sees only the host name (C(CONNECT)), never the key. A plain C(http://) O(api_url)
-    (loopback only) never goes through a proxy, whatever E(HTTP_PROXY) or E(ALL_PROXY) say, as the proxy would read
-    the key in clear text. C(.netrc) and E(REQUESTS_CA_BUNDLE) are not honoured; use O(ca_path) for a private CA.
+  - The proxy environment variables E(https_proxy) or E(HTTPS_PROXY), E(all_proxy) or E(ALL_PROXY), and E(no_proxy) or
+    E(NO_PROXY) are honoured for an C(https://) O(api_url); the proxy then sees only the host name (C(CONNECT)), never
+    the key. The proxy must be an C(http://) URL; an C(https://) or SOCKS proxy URL fails at once with one line naming
+    the variables. A plain C(http://) O(api_url) (loopback only) never goes through a proxy, whatever E(HTTP_PROXY) or
+    E(ALL_PROXY) say, as the proxy would read the key in clear text. C(.netrc) and E(REQUESTS_CA_BUNDLE) are not
+    honoured; use O(ca_path) for a private CA.
   - Redirects are not followed, so the key is only ever sent to O(api_url).
 '''
 

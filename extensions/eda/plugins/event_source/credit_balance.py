@@ -89,7 +89,7 @@ options:
     default: true
   ca_path:
     description:
-      - Path to a PEM file of CA certificates to verify the server against instead of the system store.
+      - Path to a PEM file of CA certificates to verify the server against instead of the system's CA store.
     type: path
   rate_limit:
     description:
