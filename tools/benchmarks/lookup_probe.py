@@ -10,10 +10,10 @@ Loads the lookup the way Ansible does (``lookup_loader``, collection path from
 
 * ``timing``: cache hits (median of many calls), misses with ``cache_ttl=0`` alternating with a bare
   ``http.client`` GET of the same endpoint over a new connection (what a miss cannot avoid), and the
-  first miss of the process, which also pays for importing the HTTP stack;
+  first miss of the process, which also pays for importing the client (``http.client``, ``ssl``);
 * ``hit-imports``: one cache hit in this fresh process (the entry must exist already, written with
-  ``cache_scope='user'``, since this process is another run), and which HTTP libraries are loaded
-  before and after it.
+  ``cache_scope='user'``, since this process is another run), and which of the collection's client
+  and the HTTP libraries it used to need are loaded before and after it.
 
 Usage: python lookup_probe.py MODE API_URL API_KEY CACHE_DIR [HITS] [MISSES]
 """
@@ -33,7 +33,10 @@ try:
 except ImportError:  # pragma: no cover
     from urlparse import urlsplit
 
-HTTP_LIBRARIES = ('requests', 'urllib3')
+# What a cache hit must not load: the collection's HTTP client (so a hit never pays for its import, nor
+# for http.client's and ssl's when nothing else has loaded them), and the libraries it used up to 2.0.0.
+CLIENT = 'ansible_collections.stabilityai.platform.plugins.module_utils._client'
+HTTP_LIBRARIES = (CLIENT, 'requests', 'urllib3')
 LOOKUP = 'stabilityai.platform.stability_balance'
 
 
@@ -49,7 +52,7 @@ def load_lookup():
 
 
 def loaded_http_libraries():
-    return sorted(name for name in HTTP_LIBRARIES if name in sys.modules)
+    return sorted(name.rsplit('.', 1)[-1] for name in HTTP_LIBRARIES if name in sys.modules)
 
 
 def bare_get(api_url, api_key):

@@ -6,7 +6,7 @@
 """The CPU the ``credit_recap`` callback adds to a run, in a fresh process, for benchmark.py (bar f).
 
 Ansible is imported first, as in a real run; then the process CPU time (user + system) is taken
-around everything the callback does: importing its code (the HTTP client, ``requests``), the start
+around everything the callback does: importing its code (the HTTP client, ``http.client``, ``ssl``), the start
 reading, and the end reading with the ledger append, the runway and the JSON report.  Prints one
 JSON document: ``cpu_s``, ``wall_s`` and the recap's lines.
 

@@ -8,10 +8,11 @@
 #   tools/benchmarks/run.sh                  # every scenario, simulator latency 100 ms
 #   tools/benchmarks/run.sh --latency 0.25   # --help lists every option
 #
-# It runs benchmark.py in the venv of the `benchmark` nox session (ansible-core and requests, pinned by
+# It runs benchmark.py in the venv of the `benchmark` nox session (ansible-core, and requests for the
+# `imports` scenario only, which compares its import cost with http.client's; pinned by
 # tools/requirements-lock.txt), through tests/run-tests.sh, so it works on a fresh clone.
 # STABILITY_BENCH_PYTHON=/path/to/python skips that and uses that interpreter, which needs ansible-core
-# and requests, and ansible-playbook in its bin directory.
+# (and requests for `imports`), and ansible-playbook in its bin directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
