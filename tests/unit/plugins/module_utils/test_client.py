@@ -339,6 +339,14 @@ class TestRetries:
             make_client(retries=0, timeout=2.5).fetch_balance()
         assert caught.value.msg == 'GET https://api.stability.ai/v1/user/balance failed after 1 attempt: the answer took longer than timeout (2.5 s)'
 
+    def test_a_body_that_breaks_off_names_what_was_read_and_what_was_missing(self, fake_api, sleeps):
+        """http.client ends a short Content-Length body quietly: the client counts it over every chunk it read."""
+        fake_api.answer(body=b' ' * 100000, headers={'Content-Length': '200000'})
+        with pytest.raises(StabilityConnectionError) as caught:
+            make_client(retries=0).fetch_balance()
+        assert caught.value.msg == ('GET https://api.stability.ai/v1/user/balance failed after 1 attempt: '
+                                    'IncompleteRead(100000 bytes read, 100000 more expected)')
+
     def test_network_error_after_retries_names_the_reason(self, fake_api, sleeps):
         for dummy in range(3):
             fake_api.answer(exc=ConnectionRefusedError(111, 'Connection refused'))
