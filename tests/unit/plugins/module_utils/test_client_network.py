@@ -16,6 +16,8 @@ __metaclass__ = type
 import base64
 import calendar
 import http.client
+import os
+import resource
 import select
 import socket
 import ssl
@@ -395,6 +397,27 @@ class TestKeepAlive:
             assert client.fetch_balance() == 2.5  # a fresh connection, not a failure: no retry was allowed
         assert server.connections == 2
 
+    def test_a_process_with_over_a_thousand_descriptors_reuses_its_connections(self, loopback_server):
+        """The idle check takes any descriptor: select() refuses one past 1023, which a long-running event source or a
+        large play's controller can hold (and their soft limit allows), and then every reading failed."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+        held = []
+        try:
+            while len(held) < 1100:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+            server = loopback_server(keep_alive)
+            settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=2, retries=0)
+            with StabilityClient(settings) as client:
+                assert client.fetch_balance() == 2.5
+                assert client._idle[0].sock.fileno() > 1100
+                assert client.fetch_balance() == 2.5
+            assert server.connections == 1
+        finally:
+            for descriptor in held:
+                os.close(descriptor)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
     def test_a_server_that_closes_without_an_answer_reads_as_http_client_words_it(self, loopback_server):
         server = loopback_server(lambda connection, request: None)
         msg = timed_fetch(server.port, timeout=2, retries=0)[1]
@@ -498,6 +521,28 @@ class TestProxies:
             assert client.fetch_balance() == 2.5
         assert proxy.seen == [] and proxy.connections == 0
         assert api.connections == 1
+
+
+class TestAddresses:
+    """The host and port of api_url as written, an IPv6 address included, with or without a port."""
+
+    @pytest.mark.parametrize('scheme, port', [('http', 80), ('https', 443)])
+    def test_an_ipv6_address_without_a_port_is_reached_on_the_schemes_port(self, loopback_server, tls_ca, no_proxies, monkeypatch, scheme, port):
+        """Given no port, http.client took the digits after the address's last colon for one (``[::1]`` was host ``:``, port 1)."""
+        seen = []
+        api = loopback_server(recording(seen), tls=tls_ca.server_context('::1') if scheme == 'https' else None)
+        addresses = []
+        create_connection = socket.create_connection
+
+        def to_the_loopback_server(address, *args, **kwargs):
+            addresses.append(address)
+            return create_connection(('127.0.0.1', api.port), *args, **kwargs)
+        monkeypatch.setattr(socket, 'create_connection', to_the_loopback_server)
+        settings = ConnectionSettings(KEY, api_url='%s://[::1]' % scheme, ca_path=tls_ca.path, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            assert client.fetch_balance() == 2.5
+        assert addresses == [('::1', port)]
+        assert b'\r\nHost: [::1]\r\n' in seen[0]
 
 
 class TestCertificates:
