@@ -158,6 +158,14 @@ class _Deadline(object):
                     pass
 
 
+def _readable(sock):
+    """Whether ``sock`` has something to read now.  poll, not select: select refuses a descriptor past 1023, which a
+    long-running process (the event source, a large play's controller) can hold."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 class _Unreadable(Exception):
     """An answer that came whole but cannot be read as sent (a Content-Encoding that was not asked for): not retried."""
 
@@ -206,7 +214,9 @@ class StabilityClient(object):
         self._guard = RateGuard(settings, self.warnings)
         target = urlsplit(self._base)
         self._https = target.scheme == 'https'
-        self._host, self._port, self._path = target.hostname, target.port, target.path
+        # The port always: given none, http.client takes what follows an IPv6 address's last colon for one ([::1] as ':', port 1).
+        self._host, self._path = target.hostname, target.path
+        self._port = target.port if target.port is not None else (http.client.HTTPS_PORT if self._https else http.client.HTTP_PORT)
         # Fixed headers only: no .netrc (it would replace the Authorization header), no cookies, and
         # http.client's own Host and Accept-Encoding: identity (no compressed answer to decode).
         self._headers = {
@@ -364,7 +374,7 @@ class StabilityClient(object):
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
                 break
-            if not select.select([connection.sock], [], [], 0)[0]:  # readable while idle: closed by the server
+            if not _readable(connection.sock):  # readable while idle: closed by the server
                 return connection
             connection.close()
         if not self._https:

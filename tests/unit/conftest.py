@@ -190,7 +190,9 @@ def fake_connection_class(api, lock, scheme):
 
         def request(self, method, path, headers=None):
             host, port = self.tunnel[:2] if self.tunnel else (self.host, self.port)
-            netloc = ('[%s]' % host if ':' in host else host) + ('' if port is None else ':%d' % port)
+            # As http.client's Host header: no port when it is the scheme's own.
+            default_port = http.client.HTTPS_PORT if scheme == 'https' else http.client.HTTP_PORT
+            netloc = ('[%s]' % host if ':' in host else host) + ('' if port in (None, default_port) else ':%d' % port)
             self.sent = FakeRequest(method, '%s://%s%s' % (scheme, netloc, path), headers or {})
             verify = None if self.context is None else self.context.verify_mode != ssl.CERT_NONE
             with lock:
