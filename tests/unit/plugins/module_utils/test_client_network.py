@@ -32,7 +32,7 @@ import trustme
 from ansible_collections.stabilityai.platform.plugins.module_utils import _client
 from ansible_collections.stabilityai.platform.plugins.module_utils import _failures
 from ansible_collections.stabilityai.platform.plugins.module_utils._client import StabilityClient
-from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityConnectionError
+from ansible_collections.stabilityai.platform.plugins.module_utils._errors import StabilityAPIError, StabilityConnectionError
 from ansible_collections.stabilityai.platform.plugins.module_utils._settings import ConnectionSettings, max_total_seconds
 
 KEY = 'sk-unit-test-0123456789abcdef'
@@ -417,6 +417,23 @@ class TestKeepAlive:
             for descriptor in held:
                 os.close(descriptor)
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    def test_the_connection_of_an_interim_answer_is_never_reused(self, loopback_server):
+        """A 1xx (103 Early Hints) is not the answer: the final one still comes on its connection, and reused, that
+        connection gave the next request (another organization's) the earlier request's balance."""
+        def early_hints_first(connection, request):
+            if server.connections == 1:
+                connection.sendall(b'HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n')
+                connection.recv(65536)  # the next request, then the first request's final answer
+                connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n{"credits": 1.0}')
+            keep_alive(connection, request)
+        server = loopback_server(early_hints_first)
+        settings = ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=2, retries=0)
+        with StabilityClient(settings) as client:
+            with pytest.raises(StabilityAPIError, match='for organization org-a failed with HTTP 103'):
+                client.fetch_balance('org-a')
+            assert client.fetch_balance('org-b') == 2.5
+        assert server.connections == 2
 
     def test_a_server_that_closes_without_an_answer_reads_as_http_client_words_it(self, loopback_server):
         server = loopback_server(lambda connection, request: None)
