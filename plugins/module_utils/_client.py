@@ -358,8 +358,9 @@ class StabilityClient(object):
         if deadline.expired:  # the cut can look like the end of a body sent until the connection closes
             connection.close()
             raise self._attempt_timeout()
-        if response.isclosed() and not response.will_close and size <= MAX_BODY_BYTES:
-            self._release(connection)  # read whole, and the server keeps it open: reusable
+        # Read whole, and the server keeps it open: reusable; never after an interim (1xx) answer, whose final one still comes.
+        if response.status >= 200 and response.isclosed() and not response.will_close and size <= MAX_BODY_BYTES:
+            self._release(connection)
         else:
             connection.close()
         encoding = response.getheader('Content-Encoding', 'identity')
