@@ -435,6 +435,31 @@ class TestKeepAlive:
             assert client.fetch_balance('org-b') == 2.5
         assert server.connections == 2
 
+    def test_a_connection_whose_answer_ends_after_close_is_closed_too(self, loopback_server):
+        """The event source closes its client when the rulebook stops, maybe while a reading's thread still waits for
+        an answer: that connection must not go back to the pool the client no longer empties (urllib3's closed pool
+        closed it too)."""
+        asked, answer, ended = threading.Event(), threading.Event(), threading.Event()
+
+        def answer_late(connection, request):
+            asked.set()
+            answer.wait(5)
+            connection.sendall(ANSWER)
+            if connection.recv(65536) == b'':
+                ended.set()
+        server = loopback_server(answer_late)
+        client = StabilityClient(ConnectionSettings(KEY, api_url='http://127.0.0.1:%d' % server.port, timeout=5, retries=0))
+        read = []
+        reader = threading.Thread(target=lambda: read.append(client.fetch_balance()), daemon=True)
+        reader.start()
+        assert asked.wait(2)
+        client.close()
+        answer.set()
+        reader.join(5)
+        assert read == [2.5]
+        assert ended.wait(2)  # the server saw the client close it
+        assert client._idle == []
+
     def test_a_server_that_closes_without_an_answer_reads_as_http_client_words_it(self, loopback_server):
         server = loopback_server(lambda connection, request: None)
         msg = timed_fetch(server.port, timeout=2, retries=0)[1]
