@@ -229,6 +229,7 @@ class StabilityClient(object):
         self._tls = self._proxy = None
         self._idle = []
         self._idle_lock = threading.Lock()
+        self._closed = False
         if self._https:
             # The usual proxy variables for https, as air-gapped sites need them: a proxy sees only
             # CONNECT.  Plain http (loopback only) never goes through a proxy, which would read the key.
@@ -237,8 +238,9 @@ class StabilityClient(object):
                 self.warnings.append('validate_certs is false: the TLS certificate of %s is not checked' % settings.api_url)
 
     def close(self):
+        """Close the idle connections, and each one still in use when its request ends (``_release``)."""
         with self._idle_lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle, self._closed = self._idle, [], True
         for connection in idle:
             connection.close()
 
@@ -391,7 +393,7 @@ class StabilityClient(object):
 
     def _release(self, connection):
         with self._idle_lock:
-            if len(self._idle) < MAX_CONCURRENT_REQUESTS:
+            if not self._closed and len(self._idle) < MAX_CONCURRENT_REQUESTS:
                 self._idle.append(connection)
                 return
         connection.close()
