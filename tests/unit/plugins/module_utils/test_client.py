@@ -63,12 +63,14 @@ class TestRequests:
     def test_timeout_and_certificate_verification_reach_the_transport(self, fake_api, tmp_path):
         bundle = tmp_path / 'ca.pem'
         trustme.CA(organization_name='unit-test-ca').cert_pem.write_to_path(str(bundle))
-        fake_api.answer(payload={'credits': 1}).answer(payload={'credits': 1}).answer(payload={'credits': 1})
+        fake_api.answer(payload={'credits': 1}).answer(payload={'credits': 1}).answer(payload={'credits': 1}).answer(payload={'credits': 1})
         make_client(timeout=4.5).fetch_balance()
         make_client(ca_path=str(bundle)).fetch_balance()
         insecure = make_client(validate_certs=False)
         insecure.fetch_balance()
+        make_client(api_url='http://127.0.0.1:8080', timeout=3.5).fetch_balance()  # plain http: its connect is bounded too
         assert fake_api.kwargs[0]['timeout'] == 4.5
+        assert fake_api.kwargs[3]['timeout'] == 3.5
         assert fake_api.kwargs[0]['verify'] is True and fake_api.kwargs[0]['context'].check_hostname
         assert fake_api.kwargs[1]['verify'] is True and fake_api.kwargs[1]['context'].check_hostname
         trusted = [dict(field[0] for field in cert['subject']) for cert in fake_api.kwargs[1]['context'].get_ca_certs()]
