@@ -106,7 +106,7 @@ class _Deadline(object):
 
     def __init__(self, seconds):
         self.expired = False
-        self._connection = self._sock = self._fresh = None
+        self._sock = self._fresh = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
@@ -118,7 +118,7 @@ class _Deadline(object):
     def __exit__(self, *exc_info):
         self._timer.cancel()
         with self._lock:  # a timer already firing now finds nothing to cut (the connection may be back in the pool)
-            self._connection = self._sock = None
+            self._sock = None
             if self._fresh is not None:
                 self._fresh.close()
                 self._fresh = None
@@ -135,13 +135,12 @@ class _Deadline(object):
         return sock
 
     def watch(self, connection):
-        """Follow ``connection``, from before it connects: the timer cuts whatever socket it has then.
+        """Follow the socket of ``connection`` (reused, or just connected: see ``connected`` for one in the making).
 
-        Its socket is remembered too, as http.client lets go of it for an answer read until close.
-        An attempt whose deadline has passed goes no further.
+        The socket is kept here, as http.client lets go of it for an answer read until close.  An
+        attempt whose deadline has passed goes no further.
         """
         with self._lock:
-            self._connection = connection
             self._sock = connection.sock or self._sock
             if self.expired:
                 raise socket.timeout('deadline passed')
@@ -149,7 +148,7 @@ class _Deadline(object):
     def _expire(self):
         with self._lock:
             self.expired = True
-            sock = self._fresh or getattr(self._connection, 'sock', None) or self._sock
+            sock = self._fresh or self._sock
             if sock is not None:
                 try:
                     # socket.socket's own shutdown: an SSLSocket's would drop its TLS state under a reader.
