@@ -184,18 +184,18 @@ def _environment_proxy(host):
         return None
     try:
         parts = urlsplit(url if '://' in url else 'http://' + url)
-        scheme, host, port = parts.scheme, parts.hostname, 80 if parts.port is None else parts.port
+        scheme, proxy_host, proxy_port = parts.scheme, parts.hostname, 80 if parts.port is None else parts.port
     except ValueError:  # a broken IPv6 address or a port that is not a number
-        scheme, host, port = url.partition('://')[0] if '://' in url else 'http', None, None
-    if scheme != 'http' or not host or not port:
+        scheme, proxy_host, proxy_port = url.partition('://')[0] if '://' in url else 'http', None, None
+    if scheme != 'http' or not proxy_host or not proxy_port:
         # Scheme and host only: the rest of the URL may hold the proxy's password.
         raise StabilityConnectionError('the proxy in https_proxy or all_proxy must be an http://host:port URL, got %s' % one_line(
-            '%s://%s' % (scheme, host or ''), 80))
+            '%s://%s' % (scheme, proxy_host or ''), 80))
     headers = {}
     if parts.username is not None:
         credentials = '%s:%s' % (unquote(parts.username), unquote(parts.password or ''))
         headers['Proxy-Authorization'] = 'Basic ' + base64.b64encode(credentials.encode('utf-8')).decode('ascii')
-    return host, port, headers
+    return proxy_host, proxy_port, headers
 
 
 class StabilityClient(object):
